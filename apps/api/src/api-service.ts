@@ -1,0 +1,88 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ConfigError,
+  DeadLetterStore,
+  EventProducer,
+  EventQueues,
+  Executor,
+  FunctionRegistry,
+  INVOQ_VERSION,
+  checkRedisDurability,
+  createMeterCache,
+  createMetrics,
+  createRedisConnection,
+  initFunctionSeries,
+  loadFunctions,
+  registerQueueStats,
+  type Logger,
+  type ResolvedConfig,
+} from '@invoq/core';
+import { createApp } from './app';
+
+/** How long a stop waits for requests in flight before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface ApiService {
+  server: Server;
+  port: number;
+  /** Stops accepting, finishes what it holds (up to a grace period), closes everything. */
+  close(): Promise<void>;
+}
+
+/** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
+export async function startApi(config: ResolvedConfig, logger: Logger): Promise<ApiService> {
+  if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the API alone)');
+  const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
+  const names = registry.list().map((f) => f.name);
+  const connection = createRedisConnection(config.redisUrl, { failFast: true });
+  const queues = new EventQueues({
+    connection,
+    prefix: config.queuePrefix,
+    statusRetentionSeconds: config.statusRetentionSeconds,
+    dlqRetentionSeconds: config.dlqRetentionSeconds,
+  });
+  const metrics = createMetrics(INVOQ_VERSION);
+  initFunctionSeries(metrics, names);
+  registerQueueStats(metrics, queues, names);
+  const executor = new Executor({
+    maxEnvironments: config.maxEnvironments,
+    onLateError: (fn, requestId, error) =>
+      logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
+  });
+  const app = createApp({
+    config,
+    registry,
+    executor,
+    producer: new EventProducer(queues),
+    deadLetters: new DeadLetterStore(queues, () => names),
+    metrics,
+    meters: createMeterCache(metrics),
+    logger,
+    pingRedis: async () => {
+      await connection.ping();
+    },
+  });
+  void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
+
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: config.host, port, functions: names }, 'invoq API listening');
+
+  return {
+    server,
+    port,
+    async close() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      await executor.close();
+      await queues.close();
+      await connection.quit().catch(() => undefined);
+    },
+  };
+}

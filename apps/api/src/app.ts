@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { DeadLetterStore, EventProducer, Executor, FunctionMeters, FunctionRegistry, InvocationType, Logger, Metrics, ResolvedConfig } from '@invoq/core';
+import { createAuth } from './http/auth';
+import { createErrorHandler, notFound } from './http/error-handler';
+import { createDlqRouter } from './routes/dlq-router';
+import { createHealthRouter } from './routes/health-router';
+import { createInvokeRouter } from './routes/invoke-router';
+
+export interface AppDeps {
+  config: ResolvedConfig;
+  registry: FunctionRegistry;
+  executor: Executor;
+  producer: EventProducer;
+  deadLetters: DeadLetterStore;
+  metrics: Metrics;
+  meters: (functionName: string, type: InvocationType) => FunctionMeters;
+  logger: Logger;
+  pingRedis: () => Promise<void>;
+}
+
+/** The API's HTTP surface. No I/O happens here: everything it talks to comes in `deps`. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+  app.use((_req, res, next) => {
+    // Every answer carries a request id; for an event it is also the job id and awsRequestId.
+    const requestId = randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('x-amzn-RequestId', requestId);
+    next();
+  });
+  app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
+  app.use(createAuth(deps.config.auth));
+  app.use(createInvokeRouter(deps));
+  app.use(createDlqRouter(deps));
+  app.use(notFound);
+  app.use(createErrorHandler(deps.logger));
+  return app;
+}

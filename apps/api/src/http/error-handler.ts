@@ -1,0 +1,53 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { InvoqError, coerceError, type InvoqErrorCode, type Logger } from '@invoq/core';
+
+/** The one table from invoq's error codes to HTTP statuses (the Lambda API model's). */
+const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
+  FUNCTION_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  INVALID_REQUEST_CONTENT: 400,
+  INVALID_PARAMETER: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  THROTTLED: 429,
+  MISSING_CREDENTIALS: 401,
+  UNKNOWN_CREDENTIALS: 403,
+  INVALID_SIGNATURE: 403,
+  FORBIDDEN: 403,
+  QUEUE_UNAVAILABLE: 503,
+  SERVICE: 503,
+};
+
+/** Errors from express's own body parser, by their `type`. */
+function fromBodyParser(err: Error & { type?: string; limit?: number }): InvoqError | undefined {
+  if (err.type === 'entity.too.large') {
+    return new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${err.limit} bytes for the InvokeFunction operation`);
+  }
+  if (typeof err.type === 'string' && err.type.startsWith('request.') || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+    return new InvoqError('INVALID_REQUEST_CONTENT', `Could not read request body: ${err.message}`);
+  }
+  return undefined;
+}
+
+/** Turns any error into Lambda's error response: status, `x-amzn-ErrorType`, `{Type, Message}`. */
+export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (thrown, req, res, _next) => {
+    const err = coerceError(thrown);
+    const invoqError = err instanceof InvoqError ? err : fromBodyParser(err);
+    if (!invoqError) {
+      logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
+    }
+    const error = invoqError ?? new InvoqError('SERVICE', 'An internal error occurred; retry later.');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body: Record<string, unknown> = { Type: error.faultType, Message: error.message };
+    if (error.reason) body.Reason = error.reason;
+    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    res.status(STATUS_BY_CODE[error.code]).setHeader('x-amzn-ErrorType', error.exceptionName).json(body);
+  };
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new InvoqError('NOT_FOUND', `No such resource: ${req.method} ${req.path.slice(0, 200)}`));
+};

@@ -1,0 +1,27 @@
+import { createLogger, loadConfig } from '@invoq/core';
+import { startApi } from './api-service';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel, 'invoq-api');
+  for (const notice of config.startupNotices) logger.warn(notice);
+  const api = await startApi(config, logger);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: no new requests, finishing those in flight');
+    await api.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void stop(s));
+  process.on('SIGINT', (s) => void stop(s));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`invoq-api: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import { createLogger, loadConfig } from '@invoq/core';
+import { startWorker } from './worker-service';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel, 'invoq-worker');
+  const worker = await startWorker(config, logger);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: taking no new events, finishing running ones');
+    await worker.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void stop(s));
+  process.on('SIGINT', (s) => void stop(s));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`invoq-worker: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

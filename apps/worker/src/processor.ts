@@ -1,0 +1,108 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import {
+  DeadLetterError,
+  RetryAttemptError,
+  decideAfterFailure,
+  functionOfQueue,
+  isEventJobData,
+  isEventTooOld,
+  type AttemptRecord,
+  type EventJobData,
+  type Executor,
+  type FunctionMeters,
+  type FunctionRegistry,
+  type InvocationType,
+  type Logger,
+  type Metrics,
+  type ResolvedFunction,
+  type RetryPolicy,
+} from '@invoq/core';
+
+export interface ProcessorDeps {
+  registry: FunctionRegistry;
+  executor: Executor;
+  metrics: Metrics;
+  meters: (functionName: string, type: InvocationType) => FunctionMeters;
+  logger: Logger;
+  retryBaseDelayMs: number;
+  /** The function's retry policy now (function.json, later overridden at run time). */
+  policyOf: (fn: ResolvedFunction) => RetryPolicy;
+}
+
+/** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
+export type EventReturnValue = { result: string } | { resultTruncated: true };
+const MAX_KEPT_RESULT_BYTES = 65_536;
+
+/**
+ * Runs one attempt of an event and turns its outcome into BullMQ's language: return = done,
+ * `RetryAttemptError` = retry after a delay we chose, `DeadLetterError` = into the DLQ now.
+ * The decision is made here, per attempt, from the function's current policy.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { registry, executor, metrics, meters, logger } = deps;
+
+  return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
+    const functionName = functionOfQueue(job.queueName);
+    const fn = functionName === undefined ? undefined : registry.get(functionName);
+    if (!fn) throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
+    if (!isEventJobData(job.data)) throw new UnrecoverableError(`event ${job.id} has an unknown data version`);
+    const { payload, receivedAt } = job.data;
+    const requestId = job.id!;
+    const attempt = job.attemptsMade + 1;
+    const policy = deps.policyOf(fn);
+    const startedAt = Date.now();
+
+    if (isEventTooOld(policy, receivedAt, startedAt)) {
+      throw new DeadLetterError({
+        attempt,
+        startedAt,
+        finishedAt: startedAt,
+        outcome: 'error',
+        error: { errorType: 'EventAgeExceeded', errorMessage: `Event older than ${policy.maximumEventAgeInSeconds} s was not run` },
+        deadLetterReason: 'EventAgeExceeded',
+      });
+    }
+
+    metrics.asyncEventAge.observe({ function: fn.name }, (startedAt - receivedAt) / 1000);
+    const m = meters(fn.name, 'async');
+    m.concurrent.inc();
+    let outcome;
+    try {
+      outcome = await executor.invoke(fn, { requestId, payload });
+    } finally {
+      m.concurrent.dec();
+    }
+    m.invocations.inc();
+    m.duration.observe(outcome.durationMs / 1000);
+    if (outcome.logs.length > 0) logger.info({ requestId, functionName: fn.name, attempt, log: outcome.logs }, 'function log');
+
+    if (!outcome.functionError) {
+      metrics.asyncAttempts.observe({ function: fn.name }, attempt);
+      return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
+    }
+
+    m.errors.inc();
+    const finishedAt = Date.now();
+    const record: AttemptRecord = {
+      attempt,
+      startedAt,
+      finishedAt,
+      outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
+      error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
+    };
+    const decision = decideAfterFailure({ policy, attempt, receivedAt, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
+    switch (decision.action) {
+      case 'retry':
+        throw new RetryAttemptError(record, decision.delayMs);
+      case 'dead-letter':
+        throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
+    }
+  };
+}
+
+/** BullMQ's hook for our backoff type: the delay the processor chose, carried by its error. */
+export function retryDelayFromError(_attemptsMade: number, _type?: string, err?: Error): number {
+  if (err instanceof RetryAttemptError) return err.retryDelayMs;
+  // Not a function failure (the worker itself failed): try again shortly.
+  return 1000;
+}

@@ -1,0 +1,137 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Job } from 'bullmq';
+import {
+  ConfigError,
+  EventQueues,
+  Executor,
+  FairWorker,
+  FunctionRegistry,
+  INVOQ_VERSION,
+  SlotPool,
+  checkRedisDurability,
+  createMeterCache,
+  createMetrics,
+  createRedisConnection,
+  deadLetterReasonOf,
+  functionQueueName,
+  initFunctionSeries,
+  loadFunctions,
+  parseAttemptRecords,
+  registerQueueStats,
+  type EventJobData,
+  type Logger,
+  type Metrics,
+  type ResolvedConfig,
+} from '@invoq/core';
+import { createMetricsServer } from './metrics-server';
+import { createProcessor, retryDelayFromError, type EventReturnValue } from './processor';
+
+/** How long a stop lets running events finish before handing them back (they re-run elsewhere). */
+const SHUTDOWN_GRACE_MS = 25_000;
+
+export interface WorkerService {
+  metricsServer: Server;
+  metricsPort: number;
+  slots: SlotPool;
+  close(): Promise<void>;
+}
+
+/** Counts what happened to an attempt once BullMQ has recorded it (so the counts are true). */
+function countFailure(metrics: Metrics, logger: Logger, functionName: string, job: Job | undefined, err: Error): void {
+  const requestId = job?.id;
+  if (err.name === 'UnrecoverableError') {
+    const reason = deadLetterReasonOf(parseAttemptRecords(job?.stacktrace), err.message);
+    metrics.deadLetters.inc({ function: functionName, reason });
+    metrics.asyncDropped.inc({ function: functionName, reason });
+    if (job) metrics.asyncAttempts.observe({ function: functionName }, job.attemptsMade);
+    logger.warn({ requestId, functionName, attempt: job?.attemptsMade, reason, error: err.message }, 'event dead-lettered');
+  } else {
+    metrics.retries.inc({ function: functionName });
+    logger.info({ requestId, functionName, attempt: job?.attemptsMade, error: err.message }, 'attempt failed; will retry');
+  }
+}
+
+/** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
+export async function startWorker(config: ResolvedConfig, logger: Logger): Promise<WorkerService> {
+  if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the worker alone)');
+  const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
+  const functions = registry.list();
+  const names = functions.map((f) => f.name);
+  // Workers wait through Redis outages instead of failing commands (maxRetriesPerRequest: null).
+  const connection = createRedisConnection(config.redisUrl);
+  const queues = new EventQueues({
+    connection,
+    prefix: config.queuePrefix,
+    statusRetentionSeconds: config.statusRetentionSeconds,
+    dlqRetentionSeconds: config.dlqRetentionSeconds,
+  });
+  const metrics = createMetrics(INVOQ_VERSION);
+  initFunctionSeries(metrics, names);
+  registerQueueStats(metrics, queues, names);
+  const executor = new Executor({
+    maxEnvironments: config.maxEnvironments,
+    onLateError: (fn, requestId, error) =>
+      logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
+  });
+  const processor = createProcessor({
+    registry,
+    executor,
+    metrics,
+    meters: createMeterCache(metrics),
+    logger,
+    retryBaseDelayMs: config.retryBaseDelayMs,
+    policyOf: (fn) => fn.config.async,
+  });
+  const slots = new SlotPool(config.workerConcurrency);
+  const workers = functions.map((fn) => {
+    const worker = new FairWorker<EventJobData, EventReturnValue>(
+      functionQueueName(fn.name),
+      processor,
+      {
+        connection,
+        prefix: config.queuePrefix,
+        concurrency: config.workerConcurrency,
+        // A crash-stalled event runs again; the third loss dead-letters it (WorkerLost).
+        maxStalledCount: 2,
+        settings: { backoffStrategy: retryDelayFromError },
+      },
+      slots,
+    );
+    worker.on('failed', (job, err) => countFailure(metrics, logger, fn.name, job, err));
+    worker.on('error', (err) => logger.error({ functionName: fn.name, err: err.message }, 'worker error'));
+    return worker;
+  });
+
+  const metricsServer = createMetricsServer(metrics.registry, async () => {
+    await connection.ping();
+  });
+  metricsServer.listen(config.metricsPort, config.host);
+  await once(metricsServer, 'listening');
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
+  void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
+  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort }, 'invoq worker running');
+
+  return {
+    metricsServer,
+    metricsPort,
+    slots,
+    async close() {
+      // Stop taking events; let running ones finish within the grace period, then hand the
+      // rest back (BullMQ's stalled check re-queues them; that re-run spends no attempt).
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), SHUTDOWN_GRACE_MS)));
+      if ((await Promise.race([graceful, expired])) === 'expired') {
+        logger.warn('grace period over: handing running events back');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      clearTimeout(timer);
+      await executor.close();
+      await queues.close();
+      await new Promise((resolve) => metricsServer.close(resolve));
+      await connection.quit().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+/** Comma-separated list; empty entries dropped. */
+const csv = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/**
+ * Every environment variable invoq reads, with the contract's defaults.
+ * `loadConfig` is the only reader of `process.env`.
+ */
+export const envSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  INVOQ_FUNCTIONS_DIR: z.string().min(1).default('./functions'),
+  INVOQ_WORKER_CONCURRENCY: positiveInt.default(32),
+  INVOQ_MAX_ENVIRONMENTS: positiveInt.default(16),
+  INVOQ_SYNC_WAIT_MS: nonNegativeInt.default(1000),
+  INVOQ_METRICS_PORT: port.default(9091),
+  INVOQ_RETRY_BASE_DELAY_MS: nonNegativeInt.default(60_000),
+  INVOQ_SYNC_PAYLOAD_LIMIT: positiveInt.default(6_291_456),
+  INVOQ_ASYNC_PAYLOAD_LIMIT: positiveInt.default(262_144),
+  INVOQ_MAX_QUEUED_EVENTS: positiveInt.default(1_000_000),
+  INVOQ_GATEWAY_TIMEOUT_MS: positiveInt.default(29_000),
+  INVOQ_STATUS_RETENTION_SECONDS: positiveInt.default(3600),
+  INVOQ_DLQ_RETENTION_SECONDS: positiveInt.default(1_209_600),
+  INVOQ_API_KEYS: csv,
+  INVOQ_ADMIN_KEYS: csv,
+  INVOQ_AWS_CREDENTIALS: csv,
+  INVOQ_AUTH: z.enum(['on', 'off']).default('on'),
+  INVOQ_DESTINATION_SECRET: z.string().min(1).optional(),
+  INVOQ_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only (no ":" or braces)')
+    .default('invoq'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,63 @@
+import { ConfigError, loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      workerConcurrency: 32,
+      maxEnvironments: 16,
+      syncWaitMs: 1000,
+      metricsPort: 9091,
+      retryBaseDelayMs: 60_000,
+      syncPayloadLimitBytes: 6_291_456,
+      asyncPayloadLimitBytes: 262_144,
+      maxQueuedEvents: 1_000_000,
+      gatewayTimeoutMs: 29_000,
+      statusRetentionSeconds: 3600,
+      dlqRetentionSeconds: 1_209_600,
+      queuePrefix: 'invoq',
+      logLevel: 'info',
+    });
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it('turns auth off on loopback when no keys are set, and says so', () => {
+    const config = loadConfig({});
+    expect(config.auth.enabled).toBe(false);
+    expect(config.startupNotices.join(' ')).toMatch(/auth is off/);
+  });
+
+  it('keeps auth on when keys are set; admin keys are API keys too', () => {
+    const config = loadConfig({ INVOQ_API_KEYS: 'a, b', INVOQ_ADMIN_KEYS: 'root' });
+    expect(config.auth.enabled).toBe(true);
+    expect([...config.auth.apiKeys].sort()).toEqual(['a', 'b', 'root']);
+    expect([...config.auth.adminKeys]).toEqual(['root']);
+  });
+
+  it('parses AWS credentials with the :admin flag', () => {
+    const config = loadConfig({ INVOQ_AWS_CREDENTIALS: 'AKID1:secret1,AKID2:secret2:admin' });
+    expect(config.auth.accessKeys.get('AKID2')).toEqual({ accessKeyId: 'AKID2', secret: 'secret2', admin: true });
+    expect(config.auth.accessKeys.get('AKID1')?.admin).toBe(false);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT:/],
+    [{ INVOQ_WORKER_CONCURRENCY: '0' }, /^INVOQ_WORKER_CONCURRENCY:/],
+    [{ REDIS_URL: 'http://x' }, /^REDIS_URL:/],
+    [{ INVOQ_AUTH: 'maybe' }, /^INVOQ_AUTH:/],
+    [{ INVOQ_QUEUE_PREFIX: 'a:b' }, /^INVOQ_QUEUE_PREFIX:/],
+    [{ INVOQ_AWS_CREDENTIALS: 'nosecret' }, /^INVOQ_AWS_CREDENTIALS:/],
+    [{ NODE_ENV: 'production' }, /^INVOQ_API_KEYS:.*production/],
+    [{ HOST: '0.0.0.0' }, /^INVOQ_API_KEYS:.*not loopback/],
+    [{ HOST: '0.0.0.0', INVOQ_AUTH: 'off', INVOQ_API_KEYS: 'k' }, /^INVOQ_AUTH:.*loopback/],
+  ])('refuses %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '' }).port).toBe(3000);
+  });
+});

@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { envSchema } from './config-schema';
+
+/** A configuration problem: the message is one line naming the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface AccessKey {
+  accessKeyId: string;
+  secret: string;
+  admin: boolean;
+}
+
+export interface ResolvedConfig {
+  /** undefined: the caller decides (npm start finds or starts a Redis). */
+  redisUrl: string | undefined;
+  port: number;
+  host: string;
+  functionsDir: string;
+  workerConcurrency: number;
+  maxEnvironments: number;
+  syncWaitMs: number;
+  metricsPort: number;
+  retryBaseDelayMs: number;
+  syncPayloadLimitBytes: number;
+  asyncPayloadLimitBytes: number;
+  maxQueuedEvents: number;
+  gatewayTimeoutMs: number;
+  statusRetentionSeconds: number;
+  dlqRetentionSeconds: number;
+  auth: {
+    enabled: boolean;
+    apiKeys: ReadonlySet<string>;
+    adminKeys: ReadonlySet<string>;
+    accessKeys: ReadonlyMap<string, AccessKey>;
+  };
+  destinationSecret: string | undefined;
+  queuePrefix: string;
+  logLevel: string;
+  production: boolean;
+  /** Human-readable notes to log at start (e.g. auth turned off). */
+  startupNotices: string[];
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function parseAccessKeys(entries: string[]): Map<string, AccessKey> {
+  const keys = new Map<string, AccessKey>();
+  for (const entry of entries) {
+    const parts = entry.split(':');
+    const [accessKeyId, secret, flag] = parts;
+    if (!accessKeyId || !secret || parts.length > 3 || (flag !== undefined && flag !== 'admin')) {
+      throw new ConfigError('INVOQ_AWS_CREDENTIALS: each entry must be ACCESS_KEY_ID:SECRET or ACCESS_KEY_ID:SECRET:admin');
+    }
+    keys.set(accessKeyId, { accessKeyId, secret, admin: flag === 'admin' });
+  }
+  return keys;
+}
+
+/**
+ * Validates the environment once, at start. Throws a `ConfigError` whose message is one line
+ * naming the offending variable.
+ */
+export function loadConfig(env: Record<string, string | undefined>): ResolvedConfig {
+  // Empty strings mean "unset", as a shell `VAR=` usually intends.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'} (got ${JSON.stringify(cleaned[name] ?? null)})`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const adminKeys = new Set(e.INVOQ_ADMIN_KEYS);
+  // Admin keys are API keys too.
+  const apiKeys = new Set([...e.INVOQ_API_KEYS, ...adminKeys]);
+  const accessKeys = parseAccessKeys(e.INVOQ_AWS_CREDENTIALS);
+  const hasKeys = apiKeys.size > 0 || accessKeys.size > 0;
+  const loopback = isLoopbackHost(e.HOST);
+  const startupNotices: string[] = [];
+
+  let enabled = e.INVOQ_AUTH === 'on';
+  if (!enabled && !loopback) {
+    throw new ConfigError(`INVOQ_AUTH: "off" is only allowed when HOST is a loopback address (HOST is ${e.HOST})`);
+  }
+  if (enabled && !hasKeys) {
+    if (production) {
+      throw new ConfigError('INVOQ_API_KEYS: NODE_ENV=production needs INVOQ_API_KEYS, INVOQ_ADMIN_KEYS or INVOQ_AWS_CREDENTIALS (or INVOQ_AUTH=off on loopback)');
+    }
+    if (!loopback) {
+      throw new ConfigError(`INVOQ_API_KEYS: no keys configured and HOST ${e.HOST} is not loopback; set keys or bind to 127.0.0.1`);
+    }
+    enabled = false;
+    startupNotices.push('auth is off: no INVOQ_API_KEYS / INVOQ_AWS_CREDENTIALS set and HOST is loopback');
+  } else if (!enabled) {
+    startupNotices.push('auth is off (INVOQ_AUTH=off, loopback only)');
+  }
+
+  return {
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: e.HOST,
+    functionsDir: path.resolve(e.INVOQ_FUNCTIONS_DIR),
+    workerConcurrency: e.INVOQ_WORKER_CONCURRENCY,
+    maxEnvironments: e.INVOQ_MAX_ENVIRONMENTS,
+    syncWaitMs: e.INVOQ_SYNC_WAIT_MS,
+    metricsPort: e.INVOQ_METRICS_PORT,
+    retryBaseDelayMs: e.INVOQ_RETRY_BASE_DELAY_MS,
+    syncPayloadLimitBytes: e.INVOQ_SYNC_PAYLOAD_LIMIT,
+    asyncPayloadLimitBytes: e.INVOQ_ASYNC_PAYLOAD_LIMIT,
+    maxQueuedEvents: e.INVOQ_MAX_QUEUED_EVENTS,
+    gatewayTimeoutMs: e.INVOQ_GATEWAY_TIMEOUT_MS,
+    statusRetentionSeconds: e.INVOQ_STATUS_RETENTION_SECONDS,
+    dlqRetentionSeconds: e.INVOQ_DLQ_RETENTION_SECONDS,
+    auth: { enabled, apiKeys, adminKeys, accessKeys },
+    destinationSecret: e.INVOQ_DESTINATION_SECRET,
+    queuePrefix: e.INVOQ_QUEUE_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    production,
+    startupNotices,
+  };
+}

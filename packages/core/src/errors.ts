@@ -1,0 +1,70 @@
+/**
+ * invoq's error model. Each error carries a stable `code`; the Lambda exception name (what the
+ * AWS SDKs turn into typed exceptions) follows from it. Core never speaks HTTP: the API's error
+ * handler is the one place that maps a code to a status.
+ */
+export const EXCEPTION_NAMES = {
+  FUNCTION_NOT_FOUND: 'ResourceNotFoundException',
+  NOT_FOUND: 'ResourceNotFoundException',
+  INVALID_REQUEST_CONTENT: 'InvalidRequestContentException',
+  INVALID_PARAMETER: 'InvalidParameterValueException',
+  PAYLOAD_TOO_LARGE: 'RequestTooLargeException',
+  THROTTLED: 'TooManyRequestsException',
+  MISSING_CREDENTIALS: 'UnrecognizedClientException',
+  UNKNOWN_CREDENTIALS: 'UnrecognizedClientException',
+  INVALID_SIGNATURE: 'InvalidSignatureException',
+  FORBIDDEN: 'AccessDeniedException',
+  QUEUE_UNAVAILABLE: 'ServiceException',
+  SERVICE: 'ServiceException',
+} as const;
+
+export type InvoqErrorCode = keyof typeof EXCEPTION_NAMES;
+
+export interface InvoqErrorDetails {
+  /** Lambda's throttle reason, e.g. `ReservedFunctionConcurrentInvocationLimitExceeded`. */
+  reason?: string;
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class InvoqError extends Error {
+  override readonly name = 'InvoqError';
+  readonly reason: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(readonly code: InvoqErrorCode, message: string, details: InvoqErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.reason = details.reason;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+
+  get exceptionName(): string {
+    return EXCEPTION_NAMES[this.code];
+  }
+
+  /** Lambda's `Type`: whose fault it is. */
+  get faultType(): 'User' | 'Service' {
+    return this.code === 'SERVICE' || this.code === 'QUEUE_UNAVAILABLE' ? 'Service' : 'User';
+  }
+}
+
+/** Turns anything caught into an Error, keeping the original as `cause` (graphile's coerceError). */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : safeString(value), { cause: value });
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** A function's failure, as Lambda's Node.js runtime reports it: data, never an exception. */
+export interface FunctionError {
+  errorType: string;
+  errorMessage: string;
+  trace: string[];
+}

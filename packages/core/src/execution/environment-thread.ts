@@ -1,0 +1,152 @@
+/**
+ * The entry of one execution environment (a worker thread). It belongs to one function, loads
+ * that function's handler once, and runs one invocation at a time, as Lambda's Node.js runtime
+ * does. The main thread kills it on timeout; a crash here ends only this thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
+import v8 from 'node:v8';
+import { toFunctionError } from './function-error';
+import { MAX_RESPONSE_BYTES, type InvokeMessage, type ThreadData, type ThreadReply } from './thread-protocol';
+
+type Callback = (error?: unknown, result?: unknown) => void;
+type Handler = (event: unknown, context: object, callback: Callback) => unknown;
+
+const data = workerData as ThreadData;
+const port = parentPort!;
+// Bound what one run can buffer; the service log gets the newest lines.
+const MAX_LOG_LINES = 10_000;
+
+let handler: Handler | undefined;
+let currentRequestId: string | undefined;
+// Lines logged between runs (a late timer) land in the next run's log, as in Lambda.
+let logs: string[] = [];
+
+function capture(level: string) {
+  return (...args: unknown[]): void => {
+    if (logs.length >= MAX_LOG_LINES) logs.shift();
+    logs.push(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`);
+  };
+}
+console.log = capture('INFO');
+console.info = capture('INFO');
+console.warn = capture('WARN');
+console.error = capture('ERROR');
+console.debug = capture('DEBUG');
+console.trace = capture('TRACE');
+
+async function loadHandler(): Promise<Handler> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(data.handlerFile).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw Object.assign(toFunctionError(e), { errorType: 'Runtime.ImportModuleError' });
+  }
+  // A CommonJS module's exports may only be visible through `default`.
+  const fn = mod[data.handlerExport] ?? (mod.default as Record<string, unknown> | undefined)?.[data.handlerExport];
+  if (typeof fn !== 'function') {
+    throw {
+      errorType: 'Runtime.HandlerNotFound',
+      errorMessage: `${data.handlerFile.split('/').pop()}.${data.handlerExport} is undefined or not exported`,
+      trace: [],
+    };
+  }
+  return fn as Handler;
+}
+
+function createContext(message: InvokeMessage): object {
+  return {
+    awsRequestId: message.requestId,
+    functionName: data.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: data.functionArn,
+    memoryLimitInMB: String(data.memorySizeMb),
+    logGroupName: `/aws/lambda/${data.functionName}`,
+    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]invoq`,
+    callbackWaitsForEmptyEventLoop: true,
+    clientContext: message.clientContext === undefined ? undefined : JSON.parse(message.clientContext),
+    identity: undefined,
+    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
+  };
+}
+
+function callHandler(fn: Handler, event: unknown, context: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback: Callback = (error, result) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined && error !== null) reject(error);
+      else resolve(result);
+    };
+    const returned = fn(event, context, callback);
+    if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
+      (returned as Promise<unknown>).then(
+        (v) => callback(null, v),
+        (e: unknown) => callback(e ?? new Error('Handler rejected with no reason')),
+      );
+    } else if (fn.length < 3) {
+      callback(null, returned);
+    }
+  });
+}
+
+function takeLogs(): string[] {
+  const taken = logs;
+  logs = [];
+  return taken;
+}
+
+function heapUsedMb(): number {
+  return Math.ceil(v8.getHeapStatistics().used_heap_size / 1_048_576);
+}
+
+async function run(message: InvokeMessage): Promise<ThreadReply> {
+  currentRequestId = message.requestId;
+  let event: unknown;
+  try {
+    event = message.payload.length === 0 ? {} : JSON.parse(message.payload);
+  } catch (e) {
+    return { kind: 'invalid-payload', message: (e as Error).message, logs: takeLogs() };
+  }
+  let initMs: number | undefined;
+  try {
+    if (!handler) {
+      const started = performance.now();
+      handler = await loadHandler();
+      initMs = performance.now() - started;
+    }
+    const result = await callHandler(handler, event, createContext(message));
+    let body: string | undefined;
+    try {
+      body = JSON.stringify(result === undefined ? null : result);
+    } catch (e) {
+      return fail({ errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs);
+    }
+    body ??= 'null'; // a function or symbol result
+    if (Buffer.byteLength(body) > MAX_RESPONSE_BYTES) {
+      return fail({
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+        trace: [],
+      }, initMs);
+    }
+    return { kind: 'result', body, logs: takeLogs(), initMs, heapUsedMb: heapUsedMb() };
+  } catch (e) {
+    const error = typeof e === 'object' && e !== null && 'errorType' in e ? (e as ReturnType<typeof toFunctionError>) : toFunctionError(e);
+    return fail(error, initMs);
+  }
+}
+
+function fail(error: ReturnType<typeof toFunctionError>, initMs: number | undefined): ThreadReply {
+  console.error(`${error.errorType}: ${error.errorMessage}`);
+  return { kind: 'function-error', error, logs: takeLogs(), initMs, heapUsedMb: heapUsedMb() };
+}
+
+port.on('message', (message: InvokeMessage) => {
+  void run(message).then((reply) => {
+    currentRequestId = undefined;
+    port.postMessage(reply);
+  });
+});

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { FunctionError } from '../errors';
+import type { ResolvedFunction } from '../functions/resolved-function';
+import { runtimeExitError, timeoutError, toFunctionError } from './function-error';
+import type { InvokeMessage, ThreadData, ThreadReply } from './thread-protocol';
+
+/** What one run in an environment produced, as seen from the main thread. */
+export type RunReply = ThreadReply | { kind: 'function-error'; error: FunctionError; logs: string[]; initMs: undefined; heapUsedMb: undefined };
+
+/** Variables a function sees besides its own `environment`; the service's own env (secrets) never leaks in. */
+const INHERITED_ENV = ['PATH', 'TZ', 'LANG', 'HOME', 'NODE_OPTIONS_FOR_FUNCTIONS'];
+
+function threadEntry(): string {
+  const compiled = path.join(__dirname, 'environment-thread.js');
+  // Under ts-jest this module runs from src/, where only the compiled build has the thread's JS.
+  return fs.existsSync(compiled) ? compiled : path.join(__dirname, '../../dist/execution/environment-thread.js');
+}
+const THREAD_ENTRY = threadEntry();
+
+interface PendingRun {
+  requestId: string;
+  resolve: (reply: RunReply) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One execution environment: a worker thread that belongs to one function and runs one
+ * invocation at a time. On timeout or crash it dies and is never reused.
+ */
+export class Environment {
+  readonly fn: ResolvedFunction;
+  lastUsedAt = Date.now();
+  private readonly worker: Worker;
+  private pending: PendingRun | undefined;
+  private lastRequestId: string | undefined;
+  private dead = false;
+
+  constructor(fn: ResolvedFunction, private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void) {
+    this.fn = fn;
+    const data: ThreadData = {
+      functionName: fn.name,
+      functionArn: fn.arn,
+      handlerFile: fn.handlerFile!,
+      handlerExport: fn.handlerExport!,
+      memorySizeMb: fn.config.memorySize,
+    };
+    const env: Record<string, string> = {};
+    for (const key of INHERITED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+    Object.assign(env, {
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.config.memorySize),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+      AWS_REGION: 'us-east-1',
+      _HANDLER: fn.config.handler ?? '',
+      LAMBDA_TASK_ROOT: fn.directory,
+      ...fn.config.environment,
+    });
+    this.worker = new Worker(THREAD_ENTRY, {
+      workerData: data,
+      env,
+      resourceLimits: { maxOldGenerationSizeMb: fn.config.memorySize },
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.on('message', (reply: ThreadReply) => this.settle(reply));
+    this.worker.on('error', (err) => this.die(toFunctionError(err)));
+    this.worker.on('exit', (code) => this.die(undefined, code));
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  run(message: Omit<InvokeMessage, 'deadline'>): Promise<RunReply> {
+    if (this.pending || this.dead) throw new Error(`environment of ${this.fn.name} is not idle`);
+    const timeoutMs = this.fn.timeoutMs;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.timeOut(), timeoutMs);
+      this.pending = { requestId: message.requestId, resolve, timer };
+      this.lastRequestId = message.requestId;
+      this.worker.postMessage({ ...message, deadline: Date.now() + timeoutMs } satisfies InvokeMessage);
+    });
+  }
+
+  terminate(): Promise<number> {
+    this.dead = true;
+    return this.worker.terminate();
+  }
+
+  private settle(reply: RunReply): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    this.lastUsedAt = Date.now();
+    pending.resolve(reply);
+  }
+
+  private timeOut(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    // terminate() stops even a CPU-bound loop; the environment is replaced on the next call.
+    this.settle({ kind: 'function-error', error: timeoutError(pending.requestId, this.fn.timeoutMs), logs: [], initMs: undefined, heapUsedMb: undefined });
+    this.dead = true;
+    void this.worker.terminate();
+    this.onDeath(this);
+  }
+
+  private die(error: FunctionError | undefined, exitCode?: number): void {
+    const pending = this.pending;
+    const wasDead = this.dead;
+    this.dead = true;
+    if (pending) {
+      const reason = error ?? runtimeExitError(pending.requestId, `with error: exit status ${exitCode ?? 0}`);
+      if (error?.errorType === 'Error' && /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(error.errorMessage)) {
+        reason.errorType = 'Runtime.OutOfMemory';
+        reason.errorMessage = `RequestId: ${pending.requestId} Error: Runtime exited with error: out of memory (memorySize ${this.fn.config.memorySize} MB)`;
+      }
+      this.settle({ kind: 'function-error', error: reason, logs: [], initMs: undefined, heapUsedMb: undefined });
+      this.onDeath(this);
+    } else if (!wasDead) {
+      // Died between runs: a late timer threw. Blame the run that left it behind.
+      this.onDeath(this, error ? { requestId: this.lastRequestId, error } : undefined);
+    }
+  }
+}

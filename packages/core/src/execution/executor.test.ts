@@ -1,0 +1,121 @@
+import { loadFunctions } from '../functions/load-functions';
+import type { ResolvedFunction } from '../functions/resolved-function';
+import { InvoqError } from '../errors';
+import { makeFunctionsDir } from '../../../../test/support/harness';
+import { Executor } from './executor';
+
+const dir = makeFunctionsDir({
+  asyncEcho: { config: { handler: 'index.handler' }, files: { 'index.mjs': 'export const handler = async (event, context) => ({ event, requestId: context.awsRequestId, mem: context.memoryLimitInMB, left: context.getRemainingTimeInMillis(), cc: context.clientContext, env: process.env.ONLY_MINE ?? null, secret: process.env.INVOQ_API_KEYS ?? null });' } },
+  callback: { config: { handler: 'index.handler', environment: { ONLY_MINE: 'yes' } }, files: { 'index.cjs': 'exports.handler = (event, context, cb) => { console.log("hi", event.n); setTimeout(() => cb(null, { n: event.n * 2, env: process.env.ONLY_MINE }), 5); };' } },
+  thrower: { config: { handler: 'index.handler' }, files: { 'index.js': 'class Boom extends Error { constructor(m) { super(m); this.name = "Boom"; } } exports.handler = async () => { throw new Boom("kaboom"); };' } },
+  nonError: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { throw "just a string"; };' } },
+  spin: { config: { handler: 'index.handler', timeout: 0.3 }, files: { 'index.js': 'exports.handler = async () => { for (;;) {} };' } },
+  exiter: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { process.exit(3); };' } },
+  wait: { config: { handler: 'index.handler', timeout: 5 }, files: { 'index.js': 'exports.handler = async (e) => { await new Promise(r => setTimeout(r, e.ms)); return { threadId: require("node:worker_threads").threadId }; };' } },
+  counter: { config: { handler: 'index.handler' }, files: { 'index.js': 'let n = 0; exports.handler = async () => ++n;' } },
+  undef: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => undefined;' } },
+  circular: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { const a = {}; a.a = a; return a; };' } },
+  missingExport: { config: { handler: 'index.nope' }, files: { 'index.js': 'exports.handler = async () => 1;' } },
+});
+const fns = new Map(loadFunctions(dir).map((f) => [f.name, f]));
+const fn = (name: string): ResolvedFunction => fns.get(name)!;
+
+let executor: Executor;
+beforeEach(() => {
+  executor = new Executor({ maxEnvironments: 4 });
+});
+afterEach(async () => {
+  await executor.close();
+});
+
+const run = (name: string, payload: unknown = {}, extra: { clientContext?: string } = {}) =>
+  executor.invoke(fn(name), { requestId: `req-${name}`, payload: JSON.stringify(payload), ...extra });
+
+describe('Executor', () => {
+  it('runs an async ESM handler with a Lambda context, and keeps the service env out', async () => {
+    const outcome = await run('asyncEcho', { a: 1 }, { clientContext: '{"custom":{"k":"v"}}' });
+    expect(outcome.functionError).toBeUndefined();
+    const body = JSON.parse(outcome.body);
+    expect(body).toMatchObject({ event: { a: 1 }, requestId: 'req-asyncEcho', mem: '128', cc: { custom: { k: 'v' } }, env: null, secret: null });
+    expect(body.left).toBeGreaterThan(2000);
+    expect(body.left).toBeLessThanOrEqual(3000);
+  });
+
+  it('runs a CommonJS callback handler, with its own environment, and captures its log lines', async () => {
+    const outcome = await run('callback', { n: 21 });
+    expect(JSON.parse(outcome.body)).toEqual({ n: 42, env: 'yes' });
+    expect(outcome.logs).toHaveLength(1);
+    expect(outcome.logs[0]).toMatch(/\treq-callback\tINFO\thi 21$/);
+  });
+
+  it('turns a thrown error into Lambda’s error shape', async () => {
+    const outcome = await run('thrower');
+    expect(outcome.functionError).toMatchObject({ errorType: 'Boom', errorMessage: 'kaboom' });
+    expect(JSON.parse(outcome.body)).toMatchObject({ errorType: 'Boom', errorMessage: 'kaboom', trace: expect.arrayContaining([expect.stringContaining('Boom: kaboom')]) });
+  });
+
+  it('reports a thrown non-Error as its type and string', async () => {
+    const outcome = await run('nonError');
+    expect(outcome.functionError).toEqual({ errorType: 'string', errorMessage: 'just a string', trace: [] });
+  });
+
+  it('kills a CPU-bound handler at its timeout and replaces the environment', async () => {
+    const started = Date.now();
+    const outcome = await run('spin');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(outcome.functionError).toEqual({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: 'RequestId: req-spin Error: Task timed out after 0.30 seconds',
+      trace: [],
+    });
+    // The next call gets a fresh environment and times out the same way (not a dead thread).
+    expect((await run('spin')).functionError?.errorType).toBe('Sandbox.Timedout');
+  });
+
+  it('contains process.exit() to the invocation', async () => {
+    const outcome = await run('exiter');
+    expect(outcome.functionError).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringContaining('exit status 3') });
+    expect(JSON.parse((await run('asyncEcho')).body).event).toEqual({});
+  });
+
+  it('keeps an environment warm: module state survives between runs', async () => {
+    expect((await run('counter')).body).toBe('1');
+    expect((await run('counter')).body).toBe('2');
+    expect(executor.environmentCount).toBe(1);
+  });
+
+  it('answers null for undefined and a marshal error for an unserialisable result', async () => {
+    expect((await run('undef')).body).toBe('null');
+    expect((await run('circular')).functionError?.errorType).toBe('Runtime.MarshalError');
+  });
+
+  it('reports a missing export as Runtime.HandlerNotFound', async () => {
+    expect((await run('missingExport')).functionError?.errorType).toBe('Runtime.HandlerNotFound');
+  });
+
+  it('refuses a body that is not JSON', async () => {
+    await expect(executor.invoke(fn('asyncEcho'), { requestId: 'r', payload: '{nope' })).rejects.toMatchObject({ code: 'INVALID_REQUEST_CONTENT' });
+  });
+
+  it('overlaps waiting invocations in several environments', async () => {
+    const started = Date.now();
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => run('wait', { ms: 300 })));
+    // Four 300 ms waits in parallel: far less than the 1.2 s they would take in a row.
+    expect(Date.now() - started).toBeLessThan(1100);
+    expect(new Set(outcomes.map((o) => JSON.parse(o.body).threadId)).size).toBe(4);
+  });
+
+  it('reuses one warm environment for calls in sequence', async () => {
+    for (let i = 0; i < 5; i += 1) await run('wait', { ms: 0 });
+    expect(executor.environmentCount).toBe(1);
+  });
+
+  it('throttles when every environment is busy past the wait', async () => {
+    const busy = Array.from({ length: 4 }, () => run('wait', { ms: 500 }));
+    await expect(executor.invoke(fn('wait'), { requestId: 'late', payload: '{"ms":0}' }, 50)).rejects.toMatchObject({
+      code: 'THROTTLED',
+      reason: 'ConcurrentInvocationLimitExceeded',
+    } satisfies Partial<InvoqError>);
+    await Promise.all(busy);
+  });
+});

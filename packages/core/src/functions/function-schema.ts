@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+const routeSchema = z.strictObject({
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'ANY']),
+  path: z.string().startsWith('/'),
+  invocationType: z.enum(['RequestResponse', 'Event']).optional(),
+  auth: z.enum(['none', 'key']).optional(),
+});
+
+const asyncSchema = z.strictObject({
+  maximumRetryAttempts: z.number().int().min(0).max(2).default(2),
+  maximumEventAgeInSeconds: z.number().int().min(60).max(21_600).default(21_600),
+  onSuccess: z.url().optional(),
+  onFailure: z.url().optional(),
+});
+
+const circuitBreakerSchema = z.strictObject({
+  errorThresholdPercentage: z.number().min(1).max(100).default(50),
+  volumeThreshold: z.number().int().min(0).default(5),
+  resetTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+/** `function.json`, as users write it. Unknown fields are errors: a typo should not pass silently. */
+export const functionSchema = z
+  .strictObject({
+    handler: z.string().regex(/^[^.]+(\.[^.]+)+$/, 'must be "file.export", e.g. "index.handler"').optional(),
+    runtime: z.enum(['nodejs', 'http']).default('nodejs'),
+    url: z.url().optional(),
+    description: z.string().max(256).optional(),
+    timeout: z.number().positive().max(900).default(3),
+    memorySize: z.number().int().min(32).max(10_240).default(128),
+    reservedConcurrency: z.number().int().min(0).optional(),
+    environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    async: asyncSchema.default(asyncSchema.parse({})),
+    circuitBreaker: z.union([z.literal(false), circuitBreakerSchema]).default(circuitBreakerSchema.parse({})),
+    routes: z.array(routeSchema).default([]),
+  })
+  .superRefine((fn, ctx) => {
+    if (fn.runtime === 'http' && !fn.url) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when runtime is "http"' });
+    }
+    if (fn.runtime === 'nodejs' && !fn.handler) {
+      ctx.addIssue({ code: 'custom', path: ['handler'], message: 'is required (e.g. "index.handler")' });
+    }
+  });
+
+export type FunctionOptions = z.input<typeof functionSchema>;
+export type ParsedFunction = z.output<typeof functionSchema>;
+export type AsyncPolicy = ParsedFunction['async'];

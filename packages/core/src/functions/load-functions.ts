@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FUNCTION_NAME_PATTERN, functionSchema } from './function-schema';
+import { functionArn, type ResolvedFunction } from './resolved-function';
+
+/** A bad function definition: the message names the file and the field. */
+export class FunctionDefinitionError extends Error {
+  override readonly name = 'FunctionDefinitionError';
+}
+
+const HANDLER_EXTENSIONS = ['.js', '.cjs', '.mjs'];
+
+/**
+ * Loads every `<dir>/<name>/function.json`. Throws `FunctionDefinitionError` naming the file
+ * and field of the first bad definition, so a mistake stops the start instead of a request.
+ */
+export function loadFunctions(functionsDir: string): ResolvedFunction[] {
+  if (!fs.existsSync(functionsDir)) {
+    throw new FunctionDefinitionError(`INVOQ_FUNCTIONS_DIR: ${functionsDir} does not exist`);
+  }
+  const functions: ResolvedFunction[] = [];
+  for (const entry of fs.readdirSync(functionsDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const directory = path.join(functionsDir, entry.name);
+    const file = path.join(directory, 'function.json');
+    if (!fs.existsSync(file)) continue;
+    functions.push(loadFunction(entry.name, directory, file));
+  }
+  return functions.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function loadFunction(name: string, directory: string, file: string): ResolvedFunction {
+  if (!FUNCTION_NAME_PATTERN.test(name)) {
+    throw new FunctionDefinitionError(`${file}: function name "${name}" must match ${FUNCTION_NAME_PATTERN}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new FunctionDefinitionError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const parsed = functionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.length ? issue.path.join('.') : '(root)';
+    throw new FunctionDefinitionError(`${file}: field "${field}" ${issue?.message ?? 'is invalid'}`);
+  }
+  const config = parsed.data;
+  let handlerFile: string | undefined;
+  let handlerExport: string | undefined;
+  if (config.runtime === 'nodejs' && config.handler) {
+    const dot = config.handler.lastIndexOf('.');
+    const base = config.handler.slice(0, dot);
+    handlerExport = config.handler.slice(dot + 1);
+    handlerFile = HANDLER_EXTENSIONS.map((ext) => path.resolve(directory, base + ext)).find((f) => fs.existsSync(f));
+    if (!handlerFile || !handlerFile.startsWith(directory + path.sep)) {
+      throw new FunctionDefinitionError(
+        `${file}: field "handler" names ${base}{${HANDLER_EXTENSIONS.join(',')}}, which does not exist in ${directory}`,
+      );
+    }
+  }
+  return {
+    name,
+    arn: functionArn(name),
+    directory,
+    config,
+    handlerFile,
+    handlerExport,
+    timeoutMs: Math.round(config.timeout * 1000),
+  };
+}

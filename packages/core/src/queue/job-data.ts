@@ -1,0 +1,21 @@
+/**
+ * What an async event stores in its BullMQ job. Versioned: a worker must read every version a
+ * running API may still write. The job id is the request id (`x-amzn-RequestId`).
+ */
+export interface EventJobDataV1 {
+  v: 1;
+  /** The request body exactly as received (checked to be JSON on the API, never re-serialised). */
+  payload: string;
+  /** Epoch ms when the API accepted the event. */
+  receivedAt: number;
+}
+
+export type EventJobData = EventJobDataV1;
+
+/** BullMQ job name for an event; one kind today, named so others can follow. */
+export const EVENT_JOB_NAME = 'event';
+
+export function isEventJobData(value: unknown): value is EventJobData {
+  const v = value as Partial<EventJobDataV1> | null;
+  return typeof v === 'object' && v !== null && v.v === 1 && typeof v.payload === 'string' && typeof v.receivedAt === 'number';
+}

@@ -1,0 +1,59 @@
+import IORedis, { type RedisOptions } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  /**
+   * Fail commands at once while disconnected instead of buffering them: an API must answer 503
+   * quickly, not hang, when Redis is away. Workers keep the default and wait.
+   */
+  failFast?: boolean;
+}
+
+/**
+ * Opens one ioredis connection. BullMQ requires `maxRetriesPerRequest: null` on connections
+ * handed to a Worker, and forbids ioredis' `keyPrefix` (it uses its own `prefix`).
+ */
+export function createRedisConnection(url: string, options: RedisConnectionOptions = {}): IORedis {
+  const redisOptions: RedisOptions = options.failFast
+    ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }
+    : { maxRetriesPerRequest: null };
+  const connection = new IORedis(url, { ...redisOptions, lazyConnect: false });
+  // Errors surface on commands; an unhandled 'error' event would only crash the process.
+  connection.on('error', () => undefined);
+  return connection;
+}
+
+/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
+export async function waitForRedis(connection: IORedis, timeoutMs = 5000): Promise<void> {
+  if (connection.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      connection.off('ready', onReady);
+      reject(new Error(`Redis not reachable within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    connection.once('ready', onReady);
+  });
+}
+
+/** Warnings worth a log line at start: BullMQ loses jobs without persistence or with eviction. */
+export async function checkRedisDurability(connection: IORedis): Promise<string[]> {
+  const warnings: string[] = [];
+  try {
+    const [policy, aof] = await Promise.all([
+      connection.config('GET', 'maxmemory-policy') as Promise<string[]>,
+      connection.config('GET', 'appendonly') as Promise<string[]>,
+    ]);
+    if (policy[1] && policy[1] !== 'noeviction') {
+      warnings.push(`Redis maxmemory-policy is "${policy[1]}": set "noeviction" or queued events can vanish`);
+    }
+    if (aof[1] !== 'yes') {
+      warnings.push('Redis has no AOF persistence (appendonly no): a Redis restart loses queued events');
+    }
+  } catch {
+    // CONFIG may be disabled (managed Redis): nothing to say then.
+  }
+  return warnings;
+}

@@ -1,0 +1,206 @@
+// Starts and stops a private `redis-server` (the system binary) for `npm start` and the tests.
+// Node built-ins only, so it works before any workspace is built.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const HOST = '127.0.0.1'; // never listen beyond loopback: these servers have no password
+const LOG_TAIL_BYTES = 16 * 1024;
+
+/** Absolute path of `redis-server` on PATH, or null when it is not installed. */
+export function redisServerBinary() {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'redis-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return null;
+}
+
+/** A port that was free a moment ago (the kernel picks it; we close before redis binds it). */
+export function freePort(host = HOST) {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * True when host:port answers PING with +PONG within timeoutMs. Anything else (refused, timeout,
+ * -LOADING while an AOF replays, -NOAUTH, not Redis at all) is false.
+ */
+export function pingRedis(host, port, timeoutMs = 300) {
+  return new Promise((resolve) => {
+    let buf = '';
+    const done = (ok) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    sock.once('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('latin1');
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(false));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Start redis-server on a free loopback port and wait until it answers PING.
+ *
+ * @param {object} [opts]
+ * @param {boolean} [opts.appendonly=false] AOF with `appendfsync always` (nothing acknowledged is
+ *   lost on a crash); otherwise no persistence at all.
+ * @param {string} [opts.dir] data directory (created). Default: a fresh temp dir, removed by stop().
+ * @param {boolean} [opts.detached=false] own session, so a terminal Ctrl-C does not reach it and the
+ *   caller decides when it stops (the launcher stops it after the apps).
+ * @param {string[]} [opts.args] extra redis-server arguments.
+ * @param {number} [opts.timeoutMs=10000] deadline for the first PONG.
+ * @returns {Promise<{url: string, port: number, pid: number, exited: Promise<{code, signal}>,
+ *   logTail(): string, stop(opts?: {timeoutMs?: number}): Promise<void>}>}
+ */
+export async function startRedisServer({
+  appendonly = false,
+  dir,
+  detached = false,
+  args = [],
+  timeoutMs = 10_000,
+} = {}) {
+  const bin = redisServerBinary();
+  if (!bin) {
+    throw new Error('redis-server not found on PATH; install it (apt-get install redis-server)');
+  }
+
+  const ownDir = !dir; // a temp dir is ours to delete; a given dir holds data to keep
+  const dataDir = dir ? path.resolve(dir) : mkdtempSync(path.join(tmpdir(), 'invoq-redis-'));
+  mkdirSync(dataDir, { recursive: true });
+
+  // freePort() can race with another process grabbing the port before redis binds it; the only
+  // symptom is "Address already in use", so retry that with a new port a few times.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(bin, port, dataDir, ownDir, { appendonly, detached, args, timeoutMs });
+    } catch (err) {
+      if (!err.addressInUse || attempt >= 5) {
+        if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+async function launch(bin, port, dataDir, ownDir, { appendonly, detached, args, timeoutMs }) {
+  const argv = [
+    '--port', String(port),
+    '--bind', HOST,
+    '--daemonize', 'no', // we own the process; it must not fork away from us
+    '--dir', dataDir,
+    '--save', '', // no RDB snapshots: AOF (or nothing) is the persistence
+    '--maxmemory-policy', 'noeviction', // BullMQ needs it; evicted jobs would vanish silently
+    ...(appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...args,
+  ];
+
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached });
+
+  // Redis logs to stdout. Keep draining both pipes (a full pipe would block redis) and keep a
+  // tail to explain a failure.
+  let tail = '';
+  const keep = (chunk) => {
+    tail = (tail + chunk.toString()).slice(-LOG_TAIL_BYTES);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+
+  let exitInfo = null;
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve((exitInfo = { code, signal })));
+    child.once('error', (err) => {
+      keep(`\n${err.message}\n`);
+      resolve((exitInfo = { code: null, signal: null, error: err }));
+    });
+  });
+
+  // Safety net: if our process exits without calling stop() (crash, process.exit, a test run
+  // aborted), do not leave redis or its temp dir behind. 'exit' handlers must be synchronous, so
+  // signal without waiting (a temp-dir server has nothing to save).
+  const killOnExit = () => {
+    if (!exitInfo) child.kill('SIGTERM');
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.on('exit', killOnExit);
+
+  // Do not let a forgotten server keep our event loop alive; the exit hook then cleans it up.
+  child.unref();
+  child.stdout.unref?.();
+  child.stderr.unref?.();
+
+  const fail = async (why) => {
+    if (!exitInfo) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    process.off('exit', killOnExit);
+    const err = new Error(
+      `redis-server (${bin}, port ${port}) ${why}\n--- redis-server output ---\n${tail.trim() || '(none)'}`,
+    );
+    err.addressInUse = /address already in use/i.test(tail);
+    throw err;
+  };
+
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exitInfo) {
+      await fail(`exited during start (code ${exitInfo.code}, signal ${exitInfo.signal})`);
+    }
+    if (await pingRedis(HOST, port, 250)) break;
+    if (Date.now() > deadline) await fail(`did not answer PING within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+
+  let stopping = null;
+  const stop = ({ timeoutMs: graceMs = 10_000 } = {}) => {
+    stopping ??= (async () => {
+      if (!exitInfo) {
+        // SIGTERM makes redis fsync the AOF and exit cleanly. The timer also keeps our event loop
+        // alive while we wait (the child itself is unref'd).
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      process.off('exit', killOnExit);
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+
+  return {
+    url: `redis://${HOST}:${port}`,
+    port,
+    pid: child.pid,
+    exited,
+    logTail: () => tail,
+    stop,
+  };
+}

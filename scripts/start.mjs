@@ -1,0 +1,181 @@
+// `npm start` (after `npm run build`): find or start a Redis, then run the API and one worker.
+// Ctrl-C (or SIGTERM) stops the apps first, then the Redis we started, and leaves nothing running.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pingRedis, redisServerBinary, startRedisServer } from './redis-server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const APPS = [
+  { name: 'api', entry: path.join(root, 'apps/api/dist/main.js') },
+  { name: 'worker', entry: path.join(root, 'apps/worker/dist/main.js') },
+];
+const CHILD_GRACE_MS = 15_000; // the worker finishes or hands back running events in this time
+const say = (msg) => console.log(`[invoq] ${msg}`);
+const die = (msg) => {
+  console.error(`[invoq] ${msg}`);
+  process.exit(1);
+};
+
+let redisStarting = null; // promise of the embedded redis-server handle, when we start one
+const children = new Map(); // name -> ChildProcess, while running
+let shuttingDown = false;
+
+// Checked before anything starts, so a missing build fails at once with one line.
+for (const app of APPS) {
+  if (!existsSync(app.entry)) {
+    die(`${path.relative(root, app.entry)} not found: run \`npm run build\` first (or use \`npm start\`)`);
+  }
+}
+
+// Repeats are ignored on purpose: under `npm start` one Ctrl-C arrives twice (from the terminal and
+// forwarded by npm), and the apps' grace period below already bounds how long stopping takes.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (shuttingDown) return;
+    say(`${sig}: stopping`);
+    void shutdown(0);
+  });
+}
+
+// Last resort if this script dies some other way (a bug, process.exit elsewhere): the apps run in
+// their own sessions (see spawnApp), so nobody else would stop them. Exit handlers must be sync.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL');
+});
+
+const redisUrl = await chooseRedis();
+// A signal may have come while Redis was starting; then shutdown() owns the rest.
+if (!shuttingDown) {
+  const env = { ...process.env };
+  if (redisUrl) env.REDIS_URL = redisUrl;
+  for (const app of APPS) spawnApp(app, env);
+}
+
+async function chooseRedis() {
+  if (process.env.REDIS_URL) {
+    say(`using Redis from REDIS_URL: ${redact(process.env.REDIS_URL)}`);
+    return process.env.REDIS_URL;
+  }
+  // Cluster / Sentinel settings replace REDIS_URL in the apps, so a local Redis would be unused.
+  if (process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS) {
+    say('using Redis from REDIS_CLUSTER_NODES / REDIS_SENTINELS');
+    return '';
+  }
+  if (await pingRedis('127.0.0.1', 6379, 300)) {
+    say('using the Redis already running at redis://127.0.0.1:6379');
+    return 'redis://127.0.0.1:6379';
+  }
+
+  if (!redisServerBinary()) {
+    die('no Redis answers on 127.0.0.1:6379 and redis-server is not installed: ' +
+      'apt-get install redis-server (or set REDIS_URL)');
+  }
+  const dir = path.join(root, '.invoq', 'redis');
+  mkdirSync(dir, { recursive: true });
+  refuseIfDataDirInUse(dir);
+  redisStarting = startRedisServer({
+    appendonly: true, // contract: the embedded Redis keeps every accepted event (AOF, fsync always)
+    dir,
+    detached: true, // so a terminal Ctrl-C reaches only us, and Redis outlives the apps' shutdown
+    args: ['--pidfile', path.join(dir, 'redis.pid')],
+  });
+  let redis;
+  try {
+    redis = await redisStarting;
+  } catch (err) {
+    die(`could not start the embedded Redis: ${err.message}`);
+  }
+  say(`using an embedded Redis at ${redis.url} (data in ${path.relative(root, dir)}, AOF on)`);
+  // If Redis dies under the apps, stop everything rather than run half-broken.
+  redis.exited.then(({ code, signal }) => {
+    if (shuttingDown) return;
+    console.error(`[invoq] embedded Redis exited (code ${code}, signal ${signal}); its last output:\n` +
+      redis.logTail().trim().split('\n').slice(-20).join('\n'));
+    void shutdown(1);
+  });
+  return redis.url;
+}
+
+// Two embedded servers writing one AOF directory would corrupt it (e.g. two `npm start` in one
+// checkout); redis-server's pidfile tells us whether one is still alive there.
+function refuseIfDataDirInUse(dir) {
+  const pidfile = path.join(dir, 'redis.pid');
+  let pid;
+  try {
+    pid = Number.parseInt(readFileSync(pidfile, 'utf8'), 10);
+  } catch {
+    return; // no pidfile: nobody is using it
+  }
+  try {
+    if (pid > 0) {
+      process.kill(pid, 0);
+      die(`another embedded Redis (pid ${pid}) is using ${path.relative(root, dir)}; ` +
+        'stop that `npm start` first (or set REDIS_URL)');
+    }
+  } catch {
+    // that process is gone: the pidfile is stale
+  }
+  rmSync(pidfile, { force: true });
+}
+
+function spawnApp({ name, entry }, childEnv) {
+  // detached: own session, so a terminal Ctrl-C does not hit the apps as well as us; we send the one
+  // SIGTERM, in order. stdin is not theirs to read; stdout/stderr go straight to the terminal.
+  const child = spawn(process.execPath, [entry], {
+    cwd: root,
+    env: childEnv,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  children.set(name, child);
+  let gone = false;
+  const onGone = (why) => {
+    if (gone) return;
+    gone = true;
+    children.delete(name);
+    if (!shuttingDown) {
+      console.error(`[invoq] ${name} ${why}; stopping the rest`);
+      void shutdown(1);
+    }
+  };
+  child.once('exit', (code, signal) => onGone(`exited (code ${code}, signal ${signal})`));
+  child.once('error', (err) => onGone(`failed to start: ${err.message}`));
+}
+
+async function shutdown(exitCode) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+
+  // 1. The apps, so the worker can finish or hand back its events while Redis is still up.
+  const waits = [...children].map(([name, child]) => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => {
+      console.error(`[invoq] ${name} still running after ${CHILD_GRACE_MS / 1000} s; killing it`);
+      child.kill('SIGKILL');
+    }, CHILD_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  }));
+  await Promise.all(waits);
+
+  // 2. The Redis we started (SIGTERM: it fsyncs the AOF and exits), never one we merely found.
+  //    If it is still starting, let it come up first so that it is stopped, not orphaned.
+  const redis = redisStarting && (await redisStarting.catch(() => null));
+  if (redis) await redis.stop();
+  process.exit(exitCode);
+}
+
+function redact(url) {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
