@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
@@ -32,6 +33,8 @@ interface PendingRun {
 export class Environment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
+  /** performance.now() when the current run started; undefined while idle. */
+  runStartedAt: number | undefined;
   private readonly worker: Worker;
   private pending: PendingRun | undefined;
   private lastRequestId: string | undefined;
@@ -74,12 +77,28 @@ export class Environment {
     return this.dead;
   }
 
+  /** The thread's event-loop utilisation so far; pass it back to `busySince` later. */
+  utilization(): EventLoopUtilization {
+    return this.worker.performance.eventLoopUtilization();
+  }
+
+  /**
+   * Share of time the thread was running code since `mark`: near 1 for CPU work (a cold start,
+   * a busy handler), near 0 for a handler waiting on I/O or a timer.
+   */
+  busySince(mark: EventLoopUtilization): number {
+    const delta = this.worker.performance.eventLoopUtilization(mark);
+    // A thread still booting has no event loop yet (0 of 0): it is busy, not waiting.
+    return delta.idle + delta.active === 0 ? 1 : delta.utilization;
+  }
+
   run(message: Omit<InvokeMessage, 'deadline'>): Promise<RunReply> {
     if (this.pending || this.dead) throw new Error(`environment of ${this.fn.name} is not idle`);
     const timeoutMs = this.fn.timeoutMs;
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.timeOut(), timeoutMs);
       this.pending = { requestId: message.requestId, resolve, timer };
+      this.runStartedAt = performance.now();
       this.lastRequestId = message.requestId;
       this.worker.postMessage({ ...message, deadline: Date.now() + timeoutMs } satisfies InvokeMessage);
     });
@@ -94,6 +113,7 @@ export class Environment {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
+    this.runStartedAt = undefined;
     clearTimeout(pending.timer);
     this.lastUsedAt = Date.now();
     pending.resolve(reply);

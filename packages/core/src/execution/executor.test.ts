@@ -105,6 +105,21 @@ describe('Executor', () => {
     expect(new Set(outcomes.map((o) => JSON.parse(o.body).threadId)).size).toBe(4);
   });
 
+  it('starts environments for waiting calls, but keeps CPU-light calls on one or two warm ones', async () => {
+    const wide = new Executor({ maxEnvironments: 16 });
+    try {
+      const noop = await Promise.all(Array.from({ length: 200 }, (_, i) => wide.invoke(fn('counter'), { requestId: `n${i}`, payload: '{}' })));
+      expect(noop).toHaveLength(200);
+      expect(wide.environmentCount).toBeLessThanOrEqual(2);
+      const started = Date.now();
+      await Promise.all(Array.from({ length: 16 }, (_, i) => wide.invoke(fn('wait'), { requestId: `w${i}`, payload: '{"ms":300}' })));
+      // Sixteen 300 ms waits overlap: well under the 4.8 s they would take in a row.
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await wide.close();
+    }
+  });
+
   it('reuses one warm environment for calls in sequence', async () => {
     for (let i = 0; i < 5; i += 1) await run('wait', { ms: 0 });
     expect(executor.environmentCount).toBe(1);
