@@ -22,6 +22,15 @@ const functionsDir = makeFunctionsDir({
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} const e = new Error('no luck'); e.name = 'FlakyError'; throw e; };` },
   },
   slowpoke: { config: { handler: 'index.handler', timeout: 0.5 }, files: { 'index.mjs': 'export const handler = () => new Promise(() => {});' } },
+  spinner: {
+    config: { handler: 'index.handler', timeout: 0.2, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${recordRun} for (;;) {} };` },
+  },
+  crasher: {
+    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${recordRun} process.exit(7); };` },
+  },
+  context: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event, context) => ({ clientContext: context.clientContext, requestId: context.awsRequestId });' } },
 });
 
 const prefix = uniquePrefix('spine');
@@ -94,6 +103,15 @@ describe('sync invoke (RequestResponse)', () => {
     });
   });
 
+  it('passes X-Amz-Client-Context to the function, and the request id as awsRequestId', async () => {
+    const clientContext = { custom: { tenant: 'acme' }, env: { locale: 'en' } };
+    const res = await invoke('context', '{}', { 'x-amz-client-context': Buffer.from(JSON.stringify(clientContext)).toString('base64') });
+    expect(await res.json()).toEqual({ clientContext, requestId: res.headers.get('x-amzn-requestid') });
+    const bad = await invoke('context', '{}', { 'x-amz-client-context': Buffer.from('not json').toString('base64') });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('x-amzn-errortype')).toBe('InvalidRequestContentException');
+  });
+
   it('returns the log tail when asked', async () => {
     const res = await invoke('echo', '{}', { 'x-amz-log-type': 'Tail' });
     const tail = Buffer.from(res.headers.get('x-amz-log-result') ?? '', 'base64').toString();
@@ -159,6 +177,21 @@ describe('async invoke (Event)', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  it.each([
+    ['spinner', 'Sandbox.Timedout'],
+    ['crasher', 'Runtime.ExitError'],
+  ])('retries a %s attempt (%s) like any error, then dead-letters it', async (fn, errorType) => {
+    const id = `retried-${fn}`;
+    const res = await invoke(fn, JSON.stringify({ id }), { 'x-amz-invocation-type': 'Event' });
+    const requestId = res.headers.get('x-amzn-requestid')!;
+    const entry = await waitFor(async () => {
+      const r = await fetch(`${base}/dlq?functionName=${fn}`, { headers: { 'x-api-key': 'admin-key' } });
+      return ((await r.json()) as { items: Array<Record<string, unknown>> }).items.find((item) => item.requestId === requestId);
+    }, 20_000, `${fn} in the DLQ`);
+    expect(entry).toMatchObject({ attempts: 3, reason: 'RetriesExhausted', error: { errorType } });
+    expect(runsOf(id)).toHaveLength(3);
   });
 
   it('refuses a body that is not JSON before queueing it', async () => {

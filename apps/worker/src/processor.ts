@@ -6,6 +6,7 @@ import {
   functionOfQueue,
   isEventJobData,
   isEventTooOld,
+  logInvocation,
   type AttemptRecord,
   type EventJobData,
   type Executor,
@@ -74,7 +75,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     m.invocations.inc();
     m.duration.observe(outcome.durationMs / 1000);
-    if (outcome.logs.length > 0) logger.info({ requestId, functionName: fn.name, attempt, log: outcome.logs }, 'function log');
+    logInvocation(logger, fn, outcome, { type: 'async', attempt });
 
     if (!outcome.functionError) {
       metrics.asyncAttempts.observe({ function: fn.name }, attempt);

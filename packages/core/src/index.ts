@@ -6,7 +6,8 @@ export { loadFunctions, FunctionDefinitionError } from './functions/load-functio
 export { FunctionRegistry } from './functions/function-registry';
 export { functionArn, type ResolvedFunction } from './functions/resolved-function';
 export { Executor, type ExecutorOptions, type InvocationOutcome, type InvocationRequest } from './execution/executor';
-export { formatLogTail } from './execution/log-tail';
+export { formatLogTail, frameRunLog } from './execution/log-tail';
+export { logInvocation } from './logging/invocation-log';
 export { createRedisConnection, waitForRedis, checkRedisDurability } from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-data';

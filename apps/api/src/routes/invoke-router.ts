@@ -3,6 +3,7 @@ import express, { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
   formatLogTail,
+  logInvocation,
   type EventProducer,
   type Executor,
   type FunctionMeters,
@@ -79,7 +80,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
       m.errors.inc();
       res.setHeader('X-Amz-Function-Error', 'Unhandled');
     }
-    if (outcome.logs.length > 0) logger.info({ requestId, functionName: fn.name, log: outcome.logs }, 'function log');
+    logInvocation(logger, fn, outcome, { type: 'sync' });
     if (req.header('x-amz-log-type') === 'Tail') res.setHeader('X-Amz-Log-Result', formatLogTail(outcome, fn.config.memorySize));
     res.setHeader('X-Amz-Executed-Version', '$LATEST');
     res.setHeader('Content-Type', 'application/json');

@@ -8,26 +8,31 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import v8 from 'node:v8';
 import { toFunctionError } from './function-error';
-import { MAX_RESPONSE_BYTES, type InvokeMessage, type ThreadData, type ThreadReply } from './thread-protocol';
+import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
 
 type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: object, callback: Callback) => unknown;
 
 const data = workerData as ThreadData;
 const port = parentPort!;
-// Bound what one run can buffer; the service log gets the newest lines.
-const MAX_LOG_LINES = 10_000;
-
+const inRun = new Int32Array(data.inRunFlag);
 let handler: Handler | undefined;
 let currentRequestId: string | undefined;
-// Lines logged between runs (a late timer) land in the next run's log, as in Lambda.
-let logs: string[] = [];
+let linesThisRun = 0;
 
 function capture(level: string) {
   return (...args: unknown[]): void => {
-    if (logs.length >= MAX_LOG_LINES) logs.shift();
-    logs.push(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`);
+    linesThisRun += 1;
+    if (linesThisRun > MAX_LOG_LINES_PER_RUN) {
+      if (linesThisRun === MAX_LOG_LINES_PER_RUN + 1) send(`${new Date().toISOString()}\t${currentRequestId}\tWARN\tinvoq: more than ${MAX_LOG_LINES_PER_RUN} log lines in one run; the rest are dropped`);
+      return;
+    }
+    send(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`);
   };
+}
+
+function send(line: string): void {
+  port.postMessage({ kind: 'log', line } satisfies LogLine);
 }
 console.log = capture('INFO');
 console.info = capture('INFO');
@@ -36,10 +41,25 @@ console.error = capture('ERROR');
 console.debug = capture('DEBUG');
 console.trace = capture('TRACE');
 
+/**
+ * CommonJS through `require` (the ESM loader costs ~10 ms more on a cold start), ES modules
+ * (`.mjs`, or `.js` under `"type": "module"`) through `import()`.
+ */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  if (!file.endsWith('.mjs')) {
+    try {
+      return require(file) as Record<string, unknown>;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
+    }
+  }
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
 async function loadHandler(): Promise<Handler> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(data.handlerFile).href)) as Record<string, unknown>;
+    mod = await importModule(data.handlerFile);
   } catch (e) {
     throw Object.assign(toFunctionError(e), { errorType: 'Runtime.ImportModuleError' });
   }
@@ -92,23 +112,18 @@ function callHandler(fn: Handler, event: unknown, context: object): Promise<unkn
   });
 }
 
-function takeLogs(): string[] {
-  const taken = logs;
-  logs = [];
-  return taken;
-}
-
 function heapUsedMb(): number {
   return Math.ceil(v8.getHeapStatistics().used_heap_size / 1_048_576);
 }
 
 async function run(message: InvokeMessage): Promise<ThreadReply> {
   currentRequestId = message.requestId;
+  linesThisRun = 0;
   let event: unknown;
   try {
     event = message.payload.length === 0 ? {} : JSON.parse(message.payload);
   } catch (e) {
-    return { kind: 'invalid-payload', message: (e as Error).message, logs: takeLogs() };
+    return { kind: 'invalid-payload', message: (e as Error).message };
   }
   let initMs: number | undefined;
   try {
@@ -132,7 +147,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
         trace: [],
       }, initMs);
     }
-    return { kind: 'result', body, logs: takeLogs(), initMs, heapUsedMb: heapUsedMb() };
+    return { kind: 'result', body, initMs, heapUsedMb: heapUsedMb() };
   } catch (e) {
     const error = typeof e === 'object' && e !== null && 'errorType' in e ? (e as ReturnType<typeof toFunctionError>) : toFunctionError(e);
     return fail(error, initMs);
@@ -141,12 +156,14 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
 
 function fail(error: ReturnType<typeof toFunctionError>, initMs: number | undefined): ThreadReply {
   console.error(`${error.errorType}: ${error.errorMessage}`);
-  return { kind: 'function-error', error, logs: takeLogs(), initMs, heapUsedMb: heapUsedMb() };
+  return { kind: 'function-error', error, initMs, heapUsedMb: heapUsedMb() };
 }
 
 port.on('message', (message: InvokeMessage) => {
+  Atomics.store(inRun, 0, 1);
   void run(message).then((reply) => {
     currentRequestId = undefined;
+    Atomics.store(inRun, 0, 0);
     port.postMessage(reply);
   });
 });

@@ -5,10 +5,10 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { runtimeExitError, timeoutError, toFunctionError } from './function-error';
-import type { InvokeMessage, ThreadData, ThreadReply } from './thread-protocol';
+import type { InvokeMessage, ThreadData, ThreadMessage, ThreadReply } from './thread-protocol';
 
-/** What one run in an environment produced, as seen from the main thread. */
-export type RunReply = ThreadReply | { kind: 'function-error'; error: FunctionError; logs: string[]; initMs: undefined; heapUsedMb: undefined };
+/** What one run in an environment produced, as seen from the main thread, with its log lines. */
+export type RunReply = (ThreadReply | { kind: 'function-error'; error: FunctionError; initMs: undefined; heapUsedMb: undefined }) & { logs: string[] };
 
 /** Variables a function sees besides its own `environment`; the service's own env (secrets) never leaks in. */
 const INHERITED_ENV = ['PATH', 'TZ', 'LANG', 'HOME', 'NODE_OPTIONS_FOR_FUNCTIONS'];
@@ -37,8 +37,11 @@ export class Environment {
   runStartedAt: number | undefined;
   private readonly worker: Worker;
   private pending: PendingRun | undefined;
+  /** Lines since the last run ended; lines logged between runs (a late timer) go to the next. */
+  private logs: string[] = [];
   private lastRequestId: string | undefined;
   private dead = false;
+  private readonly inRun = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(fn: ResolvedFunction, private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void) {
     this.fn = fn;
@@ -48,6 +51,7 @@ export class Environment {
       handlerFile: fn.handlerFile!,
       handlerExport: fn.handlerExport!,
       memorySizeMb: fn.config.memorySize,
+      inRunFlag: this.inRun.buffer as SharedArrayBuffer,
     };
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
@@ -68,13 +72,21 @@ export class Environment {
       stdout: false,
       stderr: false,
     });
-    this.worker.on('message', (reply: ThreadReply) => this.settle(reply));
+    this.worker.on('message', (message: ThreadMessage) => {
+      if (message.kind === 'log') this.logs.push(message.line);
+      else this.settle(message);
+    });
     this.worker.on('error', (err) => this.die(toFunctionError(err)));
     this.worker.on('exit', (code) => this.die(undefined, code));
   }
 
   get isDead(): boolean {
     return this.dead;
+  }
+
+  /** True while the thread holds a run it has not answered yet (it may be waiting on I/O). */
+  get threadInRun(): boolean {
+    return Atomics.load(this.inRun, 0) === 1;
   }
 
   /** The thread's event-loop utilisation so far; pass it back to `busySince` later. */
@@ -109,21 +121,23 @@ export class Environment {
     return this.worker.terminate();
   }
 
-  private settle(reply: RunReply): void {
+  private settle(reply: ThreadReply | { kind: 'function-error'; error: FunctionError; initMs: undefined; heapUsedMb: undefined }): void {
     const pending = this.pending;
     if (!pending) return;
     this.pending = undefined;
     this.runStartedAt = undefined;
     clearTimeout(pending.timer);
     this.lastUsedAt = Date.now();
-    pending.resolve(reply);
+    const logs = this.logs;
+    this.logs = [];
+    pending.resolve({ ...reply, logs });
   }
 
   private timeOut(): void {
     const pending = this.pending;
     if (!pending) return;
     // terminate() stops even a CPU-bound loop; the environment is replaced on the next call.
-    this.settle({ kind: 'function-error', error: timeoutError(pending.requestId, this.fn.timeoutMs), logs: [], initMs: undefined, heapUsedMb: undefined });
+    this.settle({ kind: 'function-error', error: timeoutError(pending.requestId, this.fn.timeoutMs), initMs: undefined, heapUsedMb: undefined });
     this.dead = true;
     void this.worker.terminate();
     this.onDeath(this);
@@ -139,7 +153,7 @@ export class Environment {
         reason.errorType = 'Runtime.OutOfMemory';
         reason.errorMessage = `RequestId: ${pending.requestId} Error: Runtime exited with error: out of memory (memorySize ${this.fn.config.memorySize} MB)`;
       }
-      this.settle({ kind: 'function-error', error: reason, logs: [], initMs: undefined, heapUsedMb: undefined });
+      this.settle({ kind: 'function-error', error: reason, initMs: undefined, heapUsedMb: undefined });
       this.onDeath(this);
     } else if (!wasDead) {
       // Died between runs: a late timer threw. Blame the run that left it behind.

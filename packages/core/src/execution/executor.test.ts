@@ -15,6 +15,11 @@ const dir = makeFunctionsDir({
   counter: { config: { handler: 'index.handler' }, files: { 'index.js': 'let n = 0; exports.handler = async () => ++n;' } },
   undef: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => undefined;' } },
   circular: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { const a = {}; a.a = a; return a; };' } },
+  timerThrows: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = () => new Promise(() => { setTimeout(() => { throw new TypeError("from a timer"); }, 5); });' } },
+  rejects: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = () => { Promise.reject(new RangeError("nobody caught me")); return new Promise(() => {}); };' } },
+  hog: { config: { handler: 'index.handler', memorySize: 32, timeout: 20 }, files: { 'index.js': 'exports.handler = async () => { const keep = []; for (;;) keep.push(new Array(100000).fill(Math.random())); };' } },
+  lateThrow: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { setTimeout(() => { throw new Error("too late"); }, 30); return "answered"; };' } },
+  chatty: { config: { handler: 'index.handler', timeout: 0.3 }, files: { 'index.js': 'exports.handler = async () => { console.log("before the hang"); console.error("still here"); for (;;) {} };' } },
   missingExport: { config: { handler: 'index.nope' }, files: { 'index.js': 'exports.handler = async () => 1;' } },
 });
 const fns = new Map(loadFunctions(dir).map((f) => [f.name, f]));
@@ -62,7 +67,9 @@ describe('Executor', () => {
   it('kills a CPU-bound handler at its timeout and replaces the environment', async () => {
     const started = Date.now();
     const outcome = await run('spin');
-    expect(Date.now() - started).toBeLessThan(3000);
+    // 300 ms timeout; the kill itself should take well under 250 ms (loose bound: 10×).
+    expect(Date.now() - started).toBeLessThan(300 + 2500);
+    expect(executor.environmentCount).toBe(0);
     expect(outcome.functionError).toEqual({
       errorType: 'Sandbox.Timedout',
       errorMessage: 'RequestId: req-spin Error: Task timed out after 0.30 seconds',
@@ -76,6 +83,45 @@ describe('Executor', () => {
     const outcome = await run('exiter');
     expect(outcome.functionError).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringContaining('exit status 3') });
     expect(JSON.parse((await run('asyncEcho')).body).event).toEqual({});
+  });
+
+  it.each([
+    ['timerThrows', 'TypeError', 'from a timer'],
+    ['rejects', 'RangeError', 'nobody caught me'],
+  ])('turns an uncaught error of %s into a function error for that call only', async (name, errorType, errorMessage) => {
+    const outcome = await run(name);
+    expect(outcome.functionError).toMatchObject({ errorType, errorMessage });
+    expect(JSON.parse((await run('asyncEcho', { still: 'fine' })).body).event).toEqual({ still: 'fine' });
+  });
+
+  it('stops a handler that outgrows its memorySize, and carries on', async () => {
+    const outcome = await run('hog');
+    expect(outcome.functionError?.errorType).toBe('Runtime.OutOfMemory');
+    expect(outcome.functionError?.errorMessage).toMatch(/out of memory \(memorySize 32 MB\)/);
+    expect((await run('counter')).functionError).toBeUndefined();
+  }, 30_000);
+
+  it('blames a late error on the run that left it, and replaces that environment', async () => {
+    const late: Array<{ requestId: string | undefined; message: string }> = [];
+    const watched = new Executor({ onLateError: (_fn, requestId, error) => late.push({ requestId, message: error.errorMessage }) });
+    try {
+      const first = await watched.invoke(fn('lateThrow'), { requestId: 'leaves-a-timer', payload: '{}' });
+      expect(first.body).toBe('"answered"');
+      // Poll until the timer has fired and the environment is gone.
+      for (const deadline = Date.now() + 5000; late.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      expect(late).toEqual([{ requestId: 'leaves-a-timer', message: 'too late' }]);
+      expect(watched.environmentCount).toBe(0);
+      const second = await watched.invoke(fn('lateThrow'), { requestId: 'next', payload: '{}' });
+      expect(second.functionError).toBeUndefined();
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('keeps the lines a run logged before it timed out', async () => {
+    const outcome = await run('chatty');
+    expect(outcome.functionError?.errorType).toBe('Sandbox.Timedout');
+    expect(outcome.logs).toEqual([expect.stringMatching(/\tINFO\tbefore the hang$/), expect.stringMatching(/\tERROR\tstill here$/)]);
   });
 
   it('keeps an environment warm: module state survives between runs', async () => {

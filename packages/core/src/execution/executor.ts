@@ -199,10 +199,11 @@ export class Executor {
     if (waiting.length === 0) return;
     const cutoff = performance.now() - this.scaleUpAfterMs;
     // More threads than cores only slow CPU work down (measured: 8 busy threads served half the
-    // calls of 2), so scale only past environments whose calls are waiting, not computing.
+    // calls of 2), so scale only past environments whose calls are waiting, not computing, and
+    // not merely answered with the answer still queued here.
     const stuck = [...(this.live.get(fn.name) ?? [])].every((env) => {
       const mark = this.utilizationMarks.get(env);
-      return env.runStartedAt !== undefined && env.runStartedAt <= cutoff && mark !== undefined && env.busySince(mark) < 0.5;
+      return env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff && mark !== undefined && env.busySince(mark) < 0.5;
     });
     if (stuck) {
       for (const waiter of waiting) {

@@ -1,5 +1,8 @@
 import type { FunctionError } from '../errors';
 
+/** Frames of invoq's own runtime say nothing to the function's author. */
+const RUNTIME_FRAME = /[\\/]execution[\\/]environment-thread\.js/;
+
 /** Lambda's Node.js runtime error shape for anything a handler throws. */
 export function toFunctionError(value: unknown): FunctionError {
   if (value instanceof Error || (typeof value === 'object' && value !== null && 'message' in value)) {
@@ -8,7 +11,7 @@ export function toFunctionError(value: unknown): FunctionError {
     return {
       errorType,
       errorMessage: String(err.message),
-      trace: typeof err.stack === 'string' ? err.stack.split('\n') : [],
+      trace: typeof err.stack === 'string' ? err.stack.split('\n').filter((line) => !RUNTIME_FRAME.test(line)) : [],
     };
   }
   return { errorType: typeof value, errorMessage: String(value), trace: [] };

@@ -7,6 +7,11 @@ export interface ThreadData {
   handlerFile: string;
   handlerExport: string;
   memorySizeMb: number;
+  /**
+   * One Int32 the thread sets to 1 while a run is in its hands and to 0 just before it replies,
+   * so the main thread can tell "waiting on I/O" from "replied, reply not yet handled".
+   */
+  inRunFlag: SharedArrayBuffer;
 }
 
 /** Main → thread: run one invocation. The payload stays a string; the thread parses it. */
@@ -21,9 +26,23 @@ export interface InvokeMessage {
 
 /** Thread → main: how the invocation ended. The result is already serialised in the thread. */
 export type ThreadReply =
-  | { kind: 'result'; body: string; logs: string[]; initMs: number | undefined; heapUsedMb: number }
-  | { kind: 'function-error'; error: FunctionError; logs: string[]; initMs: number | undefined; heapUsedMb: number }
-  | { kind: 'invalid-payload'; message: string; logs: string[] };
+  | { kind: 'result'; body: string; initMs: number | undefined; heapUsedMb: number }
+  | { kind: 'function-error'; error: FunctionError; initMs: number | undefined; heapUsedMb: number }
+  | { kind: 'invalid-payload'; message: string };
+
+/**
+ * Thread → main: one line the function logged, sent as it is written, so the lines of a run
+ * that times out or crashes are not lost with its thread.
+ */
+export interface LogLine {
+  kind: 'log';
+  line: string;
+}
+
+export type ThreadMessage = ThreadReply | LogLine;
+
+/** Lines kept per run; past it the rest are dropped with one notice. */
+export const MAX_LOG_LINES_PER_RUN = 10_000;
 
 /** Lambda's limit on a sync response: 6 MiB + 100 bytes, as the runtime enforces it. */
 export const MAX_RESPONSE_BYTES = 6_291_556;

@@ -50,6 +50,11 @@ describe('loadFunctions', () => {
     expect(() => loadFunctions(dir)).toThrow(path.join(dir, 'bad', 'function.json'));
   });
 
+  it('accepts a relative INVOQ_FUNCTIONS_DIR', () => {
+    const dir = dirWith({ a: { json: '{"handler":"index.handler"}', files: ['index.js'] } });
+    expect(loadFunctions(path.relative(process.cwd(), dir))[0]?.handlerFile).toBe(path.join(dir, 'a', 'index.js'));
+  });
+
   it('refuses a directory name that is not a valid function name', () => {
     const dir = dirWith({ 'bad.name': { json: '{"handler":"index.handler"}', files: ['index.js'] } });
     expect(() => loadFunctions(dir)).toThrow(/function name "bad\.name"/);

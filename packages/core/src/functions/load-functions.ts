@@ -14,7 +14,8 @@ const HANDLER_EXTENSIONS = ['.js', '.cjs', '.mjs'];
  * Loads every `<dir>/<name>/function.json`. Throws `FunctionDefinitionError` naming the file
  * and field of the first bad definition, so a mistake stops the start instead of a request.
  */
-export function loadFunctions(functionsDir: string): ResolvedFunction[] {
+export function loadFunctions(dir: string): ResolvedFunction[] {
+  const functionsDir = path.resolve(dir);
   if (!fs.existsSync(functionsDir)) {
     throw new FunctionDefinitionError(`INVOQ_FUNCTIONS_DIR: ${functionsDir} does not exist`);
   }
