@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type IORedis from 'ioredis';
-import { EventProducer, EventQueues, createRedisConnection } from '@invoq/core';
+import { EventProducer, EventQueues, createRedisConnection, waitForRedis } from '@invoq/core';
 import { testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
 
 const prefix = uniquePrefix('rtt');
@@ -22,6 +22,7 @@ afterAll(async () => {
 });
 
 it('sends exactly one command per accepted event', async () => {
+  await waitForRedis(connection);
   // The first add loads BullMQ's scripts; steady state is what counts.
   await producer.enqueue('echo', randomUUID(), '{}');
   const ours: string[] = [];

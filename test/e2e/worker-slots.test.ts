@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { EventProducer, EventQueues, createRedisConnection } from '@invoq/core';
+import { EventProducer, EventQueues, createRedisConnection, waitForRedis } from '@invoq/core';
 import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
 import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
 
@@ -25,6 +25,7 @@ const producer = new EventProducer(queues);
 let worker: WorkerService;
 
 beforeAll(async () => {
+  await waitForRedis(connection);
   worker = await startWorker(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_WORKER_CONCURRENCY: '2' }), silentLogger());
 });
 afterAll(async () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   DeadLetterStore,
+  EventInvokeConfigStore,
   EventProducer,
   EventQueues,
   Executor,
@@ -57,6 +58,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     executor,
     producer: new EventProducer(queues),
     deadLetters: new DeadLetterStore(queues, () => names),
+    eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
     metrics,
     meters: createMeterCache(metrics),
     logger,

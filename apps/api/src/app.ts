@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import type { DeadLetterStore, EventProducer, Executor, FunctionMeters, FunctionRegistry, InvocationType, Logger, Metrics, ResolvedConfig } from '@invoq/core';
+import type {
+  DeadLetterStore,
+  EventInvokeConfigStore,
+  EventProducer,
+  Executor,
+  FunctionMeters,
+  FunctionRegistry,
+  InvocationType,
+  Logger,
+  Metrics,
+  ResolvedConfig,
+} from '@invoq/core';
 import { createAuth } from './http/auth';
 import { createErrorHandler, notFound } from './http/error-handler';
 import { createDlqRouter } from './routes/dlq-router';
+import { createEventInvokeConfigRouter } from './routes/event-invoke-config-router';
+import { createFunctionsRouter } from './routes/functions-router';
 import { createHealthRouter } from './routes/health-router';
 import { createInvokeRouter } from './routes/invoke-router';
 
@@ -13,6 +26,7 @@ export interface AppDeps {
   executor: Executor;
   producer: EventProducer;
   deadLetters: DeadLetterStore;
+  eventInvokeConfigs: EventInvokeConfigStore;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -33,8 +47,14 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
+  // The body as bytes, whatever its content type (the CLI sends none, the SDK octet-stream):
+  // SigV4 signs it, and Invoke passes it on unchanged. Each invocation type checks its own limit.
+  const maxBodyBytes = Math.max(deps.config.syncPayloadLimitBytes, deps.config.asyncPayloadLimitBytes);
+  app.use(express.raw({ type: () => true, limit: maxBodyBytes }));
   app.use(createAuth(deps.config.auth));
   app.use(createInvokeRouter(deps));
+  app.use(createFunctionsRouter(deps));
+  app.use(createEventInvokeConfigRouter(deps));
   app.use(createDlqRouter(deps));
   app.use(notFound);
   app.use(createErrorHandler(deps.logger));

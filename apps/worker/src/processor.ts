@@ -26,8 +26,8 @@ export interface ProcessorDeps {
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
   retryBaseDelayMs: number;
-  /** The function's retry policy now (function.json, later overridden at run time). */
-  policyOf: (fn: ResolvedFunction) => RetryPolicy;
+  /** The function's retry policy now: function.json, overridden at run time (event-invoke-config). */
+  policyOf: (fn: ResolvedFunction) => Promise<RetryPolicy>;
 }
 
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
@@ -50,7 +50,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const { payload, receivedAt } = job.data;
     const requestId = job.id!;
     const attempt = job.attemptsMade + 1;
-    const policy = deps.policyOf(fn);
+    const policy = await deps.policyOf(fn);
     const startedAt = Date.now();
 
     if (isEventTooOld(policy, receivedAt, startedAt)) {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Job } from 'bullmq';
 import {
   ConfigError,
+  EventInvokeConfigStore,
   EventQueues,
   Executor,
   FairWorker,
@@ -75,6 +76,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
+  const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix);
   const processor = createProcessor({
     registry,
     executor,
@@ -82,7 +84,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     meters: createMeterCache(metrics),
     logger,
     retryBaseDelayMs: config.retryBaseDelayMs,
-    policyOf: (fn) => fn.config.async,
+    policyOf: (fn) => eventInvokeConfigs.policyOf(fn),
   });
   const slots = new SlotPool(config.workerConcurrency);
   const workers = functions.map((fn) => {

@@ -22,3 +22,5 @@ export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type
 export { registerQueueStats } from './metrics/queue-stats-collector';
 export { createLogger, type Logger } from './logging/logger';
 export { createMeterCache, type FunctionMeters } from './metrics/function-meters';
+export { describeFunction, type FunctionConfiguration } from './functions/function-configuration';
+export { EventInvokeConfigStore, eventInvokeConfigInputSchema, type EventInvokeConfigInput, type StoredEventInvokeConfig } from './functions/event-invoke-config-store';

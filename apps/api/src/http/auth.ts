@@ -1,35 +1,41 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { InvoqError, type ResolvedConfig } from '@invoq/core';
+import { isSigV4, verifySigV4 } from './sigv4';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /**
- * API-key auth: `Authorization: Bearer KEY` or `x-api-key: KEY`. Keys are compared by their
- * SHA-256 digests, so lookup time says nothing about how much of a guessed key was right.
- * Sets `res.locals.admin` for the admin endpoints.
+ * Who is calling: an API key (`Authorization: Bearer KEY` or `x-api-key: KEY`) or an AWS SigV4
+ * signature (SDKs, the CLI). API keys are compared by their SHA-256 digests, so lookup time says
+ * nothing about how much of a guessed key was right. Sets `res.locals.admin`. Runs after the
+ * body is read: SigV4 covers the body.
  */
 export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
   const apiKeyDigests = new Set([...auth.apiKeys].map(sha256));
   const adminKeyDigests = new Set([...auth.adminKeys].map(sha256));
-  return (req, res, next) => {
+  return async (req, res, next) => {
     if (!auth.enabled) {
       res.locals.admin = true;
       return next();
     }
     const authorization = req.headers.authorization;
+    if (isSigV4(authorization)) {
+      const [rawPath, rawQuery = ''] = req.originalUrl.split('?', 2) as [string, string?];
+      const key = await verifySigV4(
+        { method: req.method, rawPath, rawQuery, headers: req.headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) },
+        auth.accessKeys,
+      );
+      res.locals.admin = key.admin;
+      return next();
+    }
     let key = req.headers['x-api-key'];
     if (typeof key !== 'string' && authorization?.startsWith('Bearer ')) key = authorization.slice(7).trim();
     if (typeof key !== 'string' || key.length === 0) {
-      if (authorization?.startsWith('AWS4-HMAC-SHA256')) {
-        return next(new InvoqError('UNKNOWN_CREDENTIALS', 'The security token included in the request is invalid.'));
-      }
-      return next(new InvoqError('MISSING_CREDENTIALS', 'Missing credentials: send Authorization: Bearer <key> or x-api-key: <key>.'));
+      throw new InvoqError('MISSING_CREDENTIALS', 'Missing credentials: send Authorization: Bearer <key>, x-api-key: <key>, or an AWS SigV4 signature.');
     }
     const digest = sha256(key);
-    if (!apiKeyDigests.has(digest)) {
-      return next(new InvoqError('UNKNOWN_CREDENTIALS', 'The API key included in the request is invalid.'));
-    }
+    if (!apiKeyDigests.has(digest)) throw new InvoqError('UNKNOWN_CREDENTIALS', 'The API key included in the request is invalid.');
     res.locals.admin = adminKeyDigests.has(digest);
     next();
   };
@@ -37,5 +43,5 @@ export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
 
 export const requireAdmin: RequestHandler = (_req, res, next) => {
   if (res.locals.admin === true) return next();
-  next(new InvoqError('FORBIDDEN', 'This endpoint needs an admin key (INVOQ_ADMIN_KEYS).'));
+  next(new InvoqError('FORBIDDEN', 'This endpoint needs an admin key (INVOQ_ADMIN_KEYS, or an INVOQ_AWS_CREDENTIALS entry with :admin).'));
 };

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
   formatLogTail,
@@ -54,9 +54,6 @@ function decodeClientContext(header: string | undefined): string | undefined {
 export function createInvokeRouter(deps: InvokeDeps): Router {
   const { config, registry, executor, producer, metrics, meters, logger } = deps;
   const router = Router();
-  // Any content type (the CLI sends none, the SDK octet-stream); the larger limit here, each
-  // invocation type's own limit below.
-  const rawBody = express.raw({ type: () => true, limit: Math.max(config.syncPayloadLimitBytes, config.asyncPayloadLimitBytes) });
 
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
     const requestId = res.locals.requestId as string;
@@ -104,7 +101,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
     res.status(202).end();
   }
 
-  router.post('/2015-03-31/functions/:functionName/invocations', rawBody, async (req, res) => {
+  router.post('/2015-03-31/functions/:functionName/invocations', async (req, res) => {
     const qualifier = typeof req.query.Qualifier === 'string' ? req.query.Qualifier : undefined;
     const fn = registry.resolve(req.params.functionName as string, qualifier);
     const type = req.header('x-amz-invocation-type') ?? 'RequestResponse';

@@ -11,13 +11,19 @@ export class EventProducer {
 
   async enqueue(functionName: string, requestId: string, payload: string, receivedAt = Date.now()): Promise<void> {
     const data: EventJobData = { v: 1, payload, receivedAt };
+    // Refuse at once rather than hang: the client retries a 503, and we have not stored it.
+    if (!this.queues.connected) throw unavailable();
     try {
       await this.queues.get(functionName).add(EVENT_JOB_NAME, data, { jobId: requestId });
     } catch (e) {
-      throw new InvoqError('QUEUE_UNAVAILABLE', 'The event queue is unavailable; retry later.', {
-        retryAfterSeconds: 1,
-        cause: coerceError(e),
-      });
+      throw unavailable(e);
     }
   }
+}
+
+function unavailable(cause?: unknown): InvoqError {
+  return new InvoqError('QUEUE_UNAVAILABLE', 'The event queue is unavailable; retry later.', {
+    retryAfterSeconds: 1,
+    cause: cause === undefined ? undefined : coerceError(cause),
+  });
 }

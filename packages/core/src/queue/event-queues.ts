@@ -50,6 +50,15 @@ export class EventQueues {
     return queue;
   }
 
+  /**
+   * False while the shared connection is not ready. BullMQ waits for a connection before it
+   * sends anything, so a caller that must answer quickly checks this first.
+   */
+  get connected(): boolean {
+    const connection = this.options.connection as { status?: string };
+    return connection.status === undefined || connection.status === 'ready';
+  }
+
   all(): Array<[string, Queue]> {
     return [...this.queues.entries()];
   }
