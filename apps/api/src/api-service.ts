@@ -10,6 +10,7 @@ import {
   Executor,
   FunctionRegistry,
   INVOQ_VERSION,
+  InvocationStatusReader,
   checkRedisDurability,
   createMeterCache,
   createMetrics,
@@ -17,6 +18,7 @@ import {
   initFunctionSeries,
   loadFunctions,
   registerQueueStats,
+  waitForRedis,
   type Logger,
   type ResolvedConfig,
 } from '@invoq/core';
@@ -52,12 +54,14 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
+  const statusReader = new InvocationStatusReader(queues, () => names);
   const app = createApp({
     config,
     registry,
     executor,
     producer: new EventProducer(queues),
-    deadLetters: new DeadLetterStore(queues, () => names),
+    deadLetters: new DeadLetterStore(queues, () => names, statusReader),
+    statusReader,
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
     metrics,
     meters: createMeterCache(metrics),
@@ -66,6 +70,9 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
       await connection.ping();
     },
   });
+  // Give Redis a moment so the first events are not refused; without it the API still starts
+  // (sync invokes need no Redis) and Event answers 503 until Redis is back.
+  await waitForRedis(connection, 2000).catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
   const server = app.listen(config.port, config.host);

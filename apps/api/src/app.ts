@@ -5,6 +5,7 @@ import type {
   EventInvokeConfigStore,
   EventProducer,
   Executor,
+  InvocationStatusReader,
   FunctionMeters,
   FunctionRegistry,
   InvocationType,
@@ -17,6 +18,7 @@ import { createErrorHandler, notFound } from './http/error-handler';
 import { createDlqRouter } from './routes/dlq-router';
 import { createEventInvokeConfigRouter } from './routes/event-invoke-config-router';
 import { createFunctionsRouter } from './routes/functions-router';
+import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
 import { createInvokeRouter } from './routes/invoke-router';
 
@@ -27,6 +29,7 @@ export interface AppDeps {
   producer: EventProducer;
   deadLetters: DeadLetterStore;
   eventInvokeConfigs: EventInvokeConfigStore;
+  statusReader: InvocationStatusReader;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -55,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createInvokeRouter(deps));
   app.use(createFunctionsRouter(deps));
   app.use(createEventInvokeConfigRouter(deps));
+  app.use(createInvocationsRouter(deps));
   app.use(createDlqRouter(deps));
   app.use(notFound);
   app.use(createErrorHandler(deps.logger));

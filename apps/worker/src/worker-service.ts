@@ -31,6 +31,15 @@ import { createProcessor, retryDelayFromError, type EventReturnValue } from './p
 
 /** How long a stop lets running events finish before handing them back (they re-run elsewhere). */
 const SHUTDOWN_GRACE_MS = 25_000;
+/**
+ * A worker's hold on a running event. BullMQ renews it every LOCK_MS / 2 while the run is alive
+ * (runs are in threads, so this event loop stays free to renew), so a slow run is never taken
+ * for a dead worker; a dead worker's hold lapses after LOCK_MS, and the stalled check, every
+ * STALLED_CHECK_MS, puts its events back within LOCK_MS + 2 × STALLED_CHECK_MS (~20 s; BullMQ's
+ * defaults take up to 90 s). That re-run spends no attempt.
+ */
+const LOCK_MS = 10_000;
+const STALLED_CHECK_MS = 5_000;
 
 export interface WorkerService {
   metricsServer: Server;
@@ -95,6 +104,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
         connection,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
+        lockDuration: LOCK_MS,
+        stalledInterval: STALLED_CHECK_MS,
         // A crash-stalled event runs again; the third loss dead-letters it (WorkerLost).
         maxStalledCount: 2,
         settings: { backoffStrategy: retryDelayFromError },

@@ -12,7 +12,7 @@ export { createRedisConnection, waitForRedis, checkRedisDurability } from './que
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-data';
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';
-export { EventProducer } from './queue/event-producer';
+export { EventProducer, idempotentRequestId, IDEMPOTENCY_WINDOW_SECONDS } from './queue/event-producer';
 export { DeadLetterStore, type DeadLetterEntry } from './queue/dead-letter-store';
 export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
 export { SlotPool } from './queue/slot-pool';
@@ -24,3 +24,5 @@ export { createLogger, type Logger } from './logging/logger';
 export { createMeterCache, type FunctionMeters } from './metrics/function-meters';
 export { describeFunction, type FunctionConfiguration } from './functions/function-configuration';
 export { EventInvokeConfigStore, eventInvokeConfigInputSchema, type EventInvokeConfigInput, type StoredEventInvokeConfig } from './functions/event-invoke-config-store';
+export { InvocationStatusReader, describeInvocation, currentRecords, REQUEST_ID_PATTERN, type InvocationStatus, type InvocationState, type AttemptHistoryEntry } from './queue/invocation-status';
+export type { RedriveRecord } from './queue/job-data';

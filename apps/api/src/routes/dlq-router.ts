@@ -1,21 +1,66 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { InvoqError, type DeadLetterStore, type FunctionRegistry } from '@invoq/core';
 import { requireAdmin } from '../http/auth';
 
-/** The dead-letter queue, for admin keys. */
+function functionNameIn(req: Request, registry: FunctionRegistry, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !registry.get(value)) {
+    throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${String(value).slice(0, 64)}`);
+  }
+  return value;
+}
+
+function jsonBody(req: Request): Record<string, unknown> {
+  const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  if (text.trim().length === 0) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new InvoqError('INVALID_REQUEST_CONTENT', 'The body must be a JSON object, e.g. {"functionName":"orders"}');
+}
+
+/** The dead-letter queue: browse, inspect, redrive, delete. Admin keys only. */
 export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: FunctionRegistry }): Router {
   const router = Router();
-  router.get('/dlq', requireAdmin, async (req, res) => {
-    const functionName = typeof req.query.functionName === 'string' ? req.query.functionName : undefined;
-    if (functionName !== undefined && !deps.registry.get(functionName)) {
-      throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${functionName}`);
-    }
+  const { deadLetters, registry } = deps;
+  const notFound = (id: string) => new InvoqError('NOT_FOUND', `No dead-lettered event ${id.slice(0, 64)}`);
+  router.use('/dlq', requireAdmin);
+
+  router.get('/dlq', async (req, res) => {
+    const functionName = functionNameIn(req, registry, req.query.functionName);
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new InvoqError('INVALID_PARAMETER', 'limit must be an integer from 1 to 1000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvoqError('INVALID_PARAMETER', 'limit must be an integer from 1 to 1000');
+    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
+    try {
+      res.json(await deadLetters.list({ functionName, limit, cursor }));
+    } catch (e) {
+      if ((e as Error).message === 'invalid cursor') throw new InvoqError('INVALID_PARAMETER', 'cursor is not one this API gave out');
+      throw e;
     }
-    const items = await deps.deadLetters.list({ functionName, limit });
-    res.json({ items, nextCursor: null });
+  });
+
+  router.post('/dlq/redrive', async (req, res) => {
+    const functionName = functionNameIn(req, registry, jsonBody(req).functionName);
+    res.json({ redriven: await deadLetters.redriveAll(functionName) });
+  });
+
+  router.get('/dlq/:requestId', async (req, res) => {
+    const entry = await deadLetters.get(req.params.requestId);
+    if (!entry) throw notFound(req.params.requestId);
+    res.json(entry);
+  });
+
+  router.post('/dlq/:requestId/redrive', async (req, res) => {
+    if (!(await deadLetters.redrive(req.params.requestId))) throw notFound(req.params.requestId);
+    res.status(202).json({ requestId: req.params.requestId, redriven: true });
+  });
+
+  router.delete('/dlq/:requestId', async (req, res) => {
+    if (!(await deadLetters.delete(req.params.requestId))) throw notFound(req.params.requestId);
+    res.status(204).end();
   });
   return router;
 }

@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
   formatLogTail,
+  idempotentRequestId,
   logInvocation,
   type EventProducer,
   type Executor,
@@ -84,7 +85,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
     res.status(200).end(outcome.body);
   }
 
-  async function invokeEvent(fn: ResolvedFunction, res: Response, payload: string): Promise<void> {
+  async function invokeEvent(fn: ResolvedFunction, res: Response, payload: string, idempotencyKey: string | undefined): Promise<void> {
     const bytes = Buffer.byteLength(payload);
     if (bytes > config.asyncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `${bytes} byte payload is too large for the Event invocation type (limit ${config.asyncPayloadLimitBytes} bytes)`);
@@ -96,7 +97,15 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
         throw new InvoqError('INVALID_REQUEST_CONTENT', `Could not parse request body into json: ${(e as Error).message}`);
       }
     }
-    await producer.enqueue(fn.name, res.locals.requestId as string, payload);
+    let requestId = res.locals.requestId as string;
+    if (idempotencyKey !== undefined) {
+      if (idempotencyKey.length === 0 || idempotencyKey.length > 256) throw new InvoqError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 256 characters');
+      // A repeat answers with the first event's id; BullMQ keeps that job, so nothing runs twice.
+      requestId = idempotentRequestId(fn.name, idempotencyKey);
+      res.locals.requestId = requestId;
+      res.setHeader('x-amzn-RequestId', requestId);
+    }
+    await producer.enqueue(fn.name, requestId, payload, { idempotent: idempotencyKey !== undefined });
     metrics.asyncReceived.inc({ function: fn.name });
     res.status(202).end();
   }
@@ -113,7 +122,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
       throw new InvoqError('INVALID_PARAMETER', `X-Amz-Log-Type must be None or Tail (got ${logType.slice(0, 40)})`);
     }
     const payload = bodyText(req.body);
-    if (type === 'Event') return invokeEvent(fn, res, payload);
+    if (type === 'Event') return invokeEvent(fn, res, payload, req.header('idempotency-key'));
     if (Buffer.byteLength(payload) > config.syncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${config.syncPayloadLimitBytes} bytes for the InvokeFunction operation`);
     }

@@ -1,8 +1,10 @@
 import type { Job } from 'bullmq';
+import type IORedis from 'ioredis';
 import type { DeadLetterReason } from '../policy/retry-policy';
-import { deadLetterReasonOf, parseAttemptRecords } from './attempt-record';
+import { deadLetterReasonOf } from './attempt-record';
 import type { EventQueues } from './event-queues';
-import { isEventJobData } from './job-data';
+import { currentRecords, type InvocationStatusReader } from './invocation-status';
+import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
 
 /** A dead-lettered event as the API shows it. */
 export interface DeadLetterEntry {
@@ -14,41 +16,157 @@ export interface DeadLetterEntry {
   reason: DeadLetterReason;
   receivedAt: string;
   failedAt: string;
+  redrives?: RedriveRecord[];
 }
+
+export interface DeadLetterPage {
+  items: DeadLetterEntry[];
+  nextCursor: string | null;
+}
+
+/** Newest first; ties on the millisecond broken by request id, so pages never skip or repeat. */
+interface Position {
+  t: number;
+  id: string;
+}
+const before = (a: Position, b: Position) => a.t < b.t || (a.t === b.t && a.id < b.id);
+
+function encodeCursor(p: Position): string {
+  return Buffer.from(JSON.stringify(p)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position | undefined {
+  try {
+    const p = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as Position;
+    return typeof p.t === 'number' && typeof p.id === 'string' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Redrives run this many at a time: quick for thousands, gentle on Redis. */
+const REDRIVE_BATCH = 50;
 
 /**
  * The dead-letter queue is each function's BullMQ `failed` set: the one place a job lands
  * atomically, in the same script as its last failed attempt, so no crash can lose it between
- * "failed" and "dead-lettered". Entries stay for INVOQ_DLQ_RETENTION_SECONDS.
+ * "failed" and "dead-lettered". Entries stay for INVOQ_DLQ_RETENTION_SECONDS or until deleted
+ * or redriven.
  */
 export class DeadLetterStore {
-  constructor(private readonly queues: EventQueues, private readonly functionNames: () => string[]) {}
+  constructor(
+    private readonly queues: EventQueues,
+    private readonly functionNames: () => string[],
+    private readonly finder: InvocationStatusReader,
+  ) {}
 
-  async list(options: { functionName?: string; limit?: number } = {}): Promise<DeadLetterEntry[]> {
-    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
-    const names = options.functionName ? [options.functionName] : this.functionNames();
-    const perFunction = await Promise.all(
-      names.map(async (name) => {
-        const jobs = await this.queues.get(name).getFailed(0, limit - 1);
-        return jobs.map((job) => toEntry(name, job));
-      }),
-    );
-    return perFunction
-      .flat()
-      .sort((a, b) => b.failedAt.localeCompare(a.failedAt))
-      .slice(0, limit);
+  private get redis(): IORedis {
+    return this.queues.connection as IORedis;
   }
 
-  /** Dead-lettered events of each function, read in one round trip per function. */
+  /** One page, newest first, across all functions or one. `cursor` comes from the last page. */
+  async list(options: { functionName?: string; limit?: number; cursor?: string } = {}): Promise<DeadLetterPage> {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    if (options.cursor !== undefined && !after) throw new Error('invalid cursor');
+    const names = options.functionName ? [options.functionName] : this.functionNames();
+    // Read each function's failed set from the cursor's time down; the few extra rows cover
+    // entries that share the cursor's millisecond.
+    const perFunction = await Promise.all(
+      names.map(async (name) => {
+        const raw = await this.redis.zrevrangebyscore(this.queues.keyOf(name, 'failed'), after ? after.t : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 50);
+        const rows: Array<Position & { name: string }> = [];
+        for (let i = 0; i < raw.length; i += 2) rows.push({ name, id: raw[i]!, t: Number(raw[i + 1]) });
+        return rows;
+      }),
+    );
+    const rows = perFunction
+      .flat()
+      .filter((row) => !after || before(row, after))
+      .sort((a, b) => (before(a, b) ? 1 : before(b, a) ? -1 : 0));
+    const page = rows.slice(0, limit);
+    const jobs = await Promise.all(page.map((row) => this.queues.get(row.name).getJob(row.id) as Promise<Job<EventJobData> | undefined>));
+    const items = jobs.flatMap((job, i) => (job ? [toEntry(page[i]!.name, job)] : []));
+    const last = page.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async get(requestId: string): Promise<DeadLetterEntry | undefined> {
+    const found = await this.findDeadLettered(requestId);
+    return found && toEntry(found.functionName, found.job);
+  }
+
+  /**
+   * Runs a dead-lettered event again with fresh attempts, keeping its dead-letter past in
+   * `redrives`. Safe to repeat: an event no longer in the DLQ is left alone (false).
+   */
+  async redrive(requestId: string): Promise<boolean> {
+    const found = await this.findDeadLettered(requestId);
+    return found ? this.redriveJob(found.functionName, found.job) : false;
+  }
+
+  /** Redrives every entry (of one function, or all): one call, safe to repeat. */
+  async redriveAll(functionName?: string): Promise<number> {
+    let redriven = 0;
+    for (const name of functionName ? [functionName] : this.functionNames()) {
+      const queue = this.queues.get(name);
+      for (;;) {
+        const jobs = (await queue.getFailed(0, REDRIVE_BATCH - 1)) as Array<Job<EventJobData>>;
+        if (jobs.length === 0) break;
+        const results = await Promise.all(jobs.map((job) => this.redriveJob(name, job)));
+        const moved = results.filter(Boolean).length;
+        redriven += moved;
+        if (moved === 0) break; // someone else is redriving the same entries: they are theirs
+      }
+    }
+    return redriven;
+  }
+
+  async delete(requestId: string): Promise<boolean> {
+    const found = await this.findDeadLettered(requestId);
+    if (!found) return false;
+    await found.job.remove();
+    return true;
+  }
+
+  /** Dead-lettered events of each function. */
   async depth(): Promise<Map<string, number>> {
     const names = this.functionNames();
     const counts = await Promise.all(names.map((name) => this.queues.get(name).getFailedCount()));
     return new Map(names.map((name, i) => [name, counts[i] ?? 0]));
   }
+
+  private async findDeadLettered(requestId: string) {
+    const found = await this.finder.find(requestId);
+    return found && (await found.job.isFailed()) ? found : undefined;
+  }
+
+  private async redriveJob(functionName: string, job: Job<EventJobData>): Promise<boolean> {
+    if (!isEventJobData(job.data)) return false;
+    const entry = toEntry(functionName, job);
+    const past: RedriveRecord = {
+      redrivenAt: Date.now(),
+      deadLetteredAt: Date.parse(entry.failedAt),
+      reason: entry.reason,
+      attempts: entry.attempts,
+      error: entry.error,
+    };
+    // The past first: if we stop between the two steps, the entry is still in the DLQ with one
+    // extra history row, and a repeat redrive finishes the job.
+    await job.updateData({ ...job.data, redrives: [...(job.data.redrives ?? []), past] });
+    try {
+      // Stalled-count fields would fail a WorkerLost event again at once: clear them.
+      await this.redis.hdel(this.queues.keyOf(functionName, job.id!), 'stc', 'defa');
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    } catch {
+      return false; // no longer in the failed set: redriven or deleted meanwhile
+    }
+  }
 }
 
-export function toEntry(functionName: string, job: Job): DeadLetterEntry {
-  const records = parseAttemptRecords(job.stacktrace);
+export function toEntry(functionName: string, job: Job<EventJobData>): DeadLetterEntry {
+  const records = currentRecords(job);
   const last = records.at(-1);
   const data = isEventJobData(job.data) ? job.data : undefined;
   let payload: unknown = null;
@@ -59,7 +177,7 @@ export function toEntry(functionName: string, job: Job): DeadLetterEntry {
       payload = data.payload;
     }
   }
-  return {
+  const entry: DeadLetterEntry = {
     requestId: job.id ?? '',
     functionName,
     payload,
@@ -69,4 +187,6 @@ export function toEntry(functionName: string, job: Job): DeadLetterEntry {
     receivedAt: new Date(data?.receivedAt ?? job.timestamp).toISOString(),
     failedAt: new Date(job.finishedOn ?? job.timestamp).toISOString(),
   };
+  if (data?.redrives?.length) entry.redrives = data.redrives;
+  return entry;
 }

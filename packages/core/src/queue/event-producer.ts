@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { InvoqError, coerceError } from '../errors';
 import type { EventQueues } from './event-queues';
 import { EVENT_JOB_NAME, type EventJobData } from './job-data';
@@ -9,16 +10,38 @@ import { EVENT_JOB_NAME, type EventJobData } from './job-data';
 export class EventProducer {
   constructor(private readonly queues: EventQueues) {}
 
-  async enqueue(functionName: string, requestId: string, payload: string, receivedAt = Date.now()): Promise<void> {
-    const data: EventJobData = { v: 1, payload, receivedAt };
+  /**
+   * @param options.idempotent - the request id was derived from an `Idempotency-Key`: keep the
+   *   finished job (and so the key) for 24 hours, whatever the status retention.
+   */
+  async enqueue(functionName: string, requestId: string, payload: string, options: { idempotent?: boolean } = {}): Promise<void> {
+    const data: EventJobData = { v: 1, payload, receivedAt: Date.now() };
     // Refuse at once rather than hang: the client retries a 503, and we have not stored it.
     if (!this.queues.connected) throw unavailable();
     try {
-      await this.queues.get(functionName).add(EVENT_JOB_NAME, data, { jobId: requestId });
+      // An existing job id makes BullMQ's add a no-op: that is the idempotency, in one round trip.
+      await this.queues.get(functionName).add(
+        EVENT_JOB_NAME,
+        data,
+        options.idempotent ? { jobId: requestId, removeOnComplete: { age: Math.max(IDEMPOTENCY_WINDOW_SECONDS, this.queues.statusRetentionSeconds) } } : { jobId: requestId },
+      );
     } catch (e) {
       throw unavailable(e);
     }
   }
+}
+
+/** The same `Idempotency-Key` for the same function within this window runs once. */
+export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
+
+/**
+ * The request id an `Idempotency-Key` stands for: a UUID (version 5 layout) from the function
+ * and the key, so a repeat finds the first event's job by id.
+ */
+export function idempotentRequestId(functionName: string, key: string): string {
+  const h = createHash('sha256').update(`invoq:${functionName}\n${key}`).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function unavailable(cause?: unknown): InvoqError {

@@ -33,6 +33,20 @@ export class EventQueues {
     };
   }
 
+  get statusRetentionSeconds(): number {
+    return this.options.statusRetentionSeconds;
+  }
+
+  /** The connection every queue here shares (for the few reads BullMQ has no call for). */
+  get connection(): ConnectionOptions {
+    return this.options.connection;
+  }
+
+  /** A BullMQ key of a function's queue, e.g. `invoq:{orders}:failed`. */
+  keyOf(functionName: string, suffix: string): string {
+    return `${this.options.prefix}:${functionQueueName(functionName)}:${suffix}`;
+  }
+
   get(functionName: string): Queue {
     let queue = this.queues.get(functionName);
     if (!queue) {

@@ -8,6 +8,18 @@ export interface EventJobDataV1 {
   payload: string;
   /** Epoch ms when the API accepted the event. */
   receivedAt: number;
+  /** Each time the event was taken out of the dead-letter queue to run again, oldest first. */
+  redrives?: RedriveRecord[];
+}
+
+/** The dead-letter past a redriven event keeps. */
+export interface RedriveRecord {
+  /** Epoch ms of the redrive. */
+  redrivenAt: number;
+  deadLetteredAt: number;
+  reason: string;
+  attempts: number;
+  error: { errorType: string; errorMessage: string };
 }
 
 export type EventJobData = EventJobDataV1;

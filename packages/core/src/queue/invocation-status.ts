@@ -1,0 +1,110 @@
+import type { Job } from 'bullmq';
+import type { DeadLetterReason } from '../policy/retry-policy';
+import { deadLetterReasonOf, parseAttemptRecords, type AttemptRecord } from './attempt-record';
+import type { EventQueues } from './event-queues';
+import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
+
+export type InvocationState = 'queued' | 'running' | 'retrying' | 'succeeded' | 'dead-lettered';
+
+export interface AttemptHistoryEntry {
+  attempt: number;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: 'success' | 'error' | 'timeout' | 'running';
+  error?: { errorType: string; errorMessage: string };
+}
+
+/** `GET /invocations/{requestId}`: where an event is in its life, from its BullMQ job alone. */
+export interface InvocationStatus {
+  requestId: string;
+  functionName: string;
+  status: InvocationState;
+  attempts: number;
+  history: AttemptHistoryEntry[];
+  result?: unknown;
+  resultTruncated?: true;
+  error?: { errorType: string; errorMessage: string };
+  reason?: DeadLetterReason;
+  receivedAt: string;
+  finishedAt?: string;
+  redrives?: RedriveRecord[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The attempt records of the current life of an event (after its last redrive, if any). */
+export function currentRecords(job: Job<EventJobData>): AttemptRecord[] {
+  const since = job.data.redrives?.at(-1)?.redrivenAt ?? 0;
+  return parseAttemptRecords(job.stacktrace).filter((r) => r.startedAt >= since);
+}
+
+/**
+ * Derives an event's status from what BullMQ already keeps: its state, `attemptsMade`, the
+ * attempt records in `stacktrace`, `processedOn`/`finishedOn` and `returnvalue`. Nothing is
+ * written on the hot path for it.
+ */
+export function describeInvocation(functionName: string, job: Job<EventJobData>, state: string): InvocationStatus {
+  const records = currentRecords(job);
+  const history: AttemptHistoryEntry[] = records.map((r) => ({
+    attempt: r.attempt,
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    outcome: r.outcome,
+    error: r.error,
+  }));
+  const last = records.at(-1);
+  const status: InvocationState =
+    state === 'completed' ? 'succeeded'
+    : state === 'failed' ? 'dead-lettered'
+    : state === 'active' ? 'running'
+    : records.length > 0 ? 'retrying'
+    : 'queued';
+  if (status === 'running' && job.processedOn) {
+    history.push({ attempt: records.length + 1, startedAt: iso(job.processedOn), finishedAt: null, outcome: 'running' });
+  }
+  if (status === 'succeeded' && job.processedOn) {
+    history.push({ attempt: records.length + 1, startedAt: iso(job.processedOn), finishedAt: job.finishedOn ? iso(job.finishedOn) : null, outcome: 'success' });
+  }
+  const out: InvocationStatus = {
+    requestId: job.id ?? '',
+    functionName,
+    status,
+    attempts: history.length,
+    history,
+    receivedAt: iso(isEventJobData(job.data) ? job.data.receivedAt : job.timestamp),
+  };
+  if (status === 'succeeded') {
+    const value = job.returnvalue as { result?: string; resultTruncated?: true } | null;
+    if (value?.resultTruncated) out.resultTruncated = true;
+    else if (typeof value?.result === 'string') out.result = JSON.parse(value.result);
+    else out.result = null;
+  }
+  if ((status === 'dead-lettered' || status === 'retrying') && last) out.error = last.error;
+  if (status === 'dead-lettered') {
+    out.reason = deadLetterReasonOf(records, job.failedReason);
+    out.error ??= { errorType: 'Error', errorMessage: job.failedReason ?? '' };
+  }
+  if ((status === 'succeeded' || status === 'dead-lettered') && job.finishedOn) out.finishedAt = iso(job.finishedOn);
+  if (job.data.redrives?.length) out.redrives = job.data.redrives;
+  return out;
+}
+
+/** Finds an event by request id among every function's queue (one pipelined read each). */
+export class InvocationStatusReader {
+  constructor(private readonly queues: EventQueues, private readonly functionNames: () => string[]) {}
+
+  async find(requestId: string): Promise<{ functionName: string; job: Job<EventJobData> } | undefined> {
+    if (!REQUEST_ID_PATTERN.test(requestId)) return undefined;
+    const names = this.functionNames();
+    const jobs = await Promise.all(names.map((name) => this.queues.get(name).getJob(requestId) as Promise<Job<EventJobData> | undefined>));
+    const index = jobs.findIndex((job) => job !== undefined && isEventJobData(job.data));
+    return index < 0 ? undefined : { functionName: names[index]!, job: jobs[index]! };
+  }
+
+  async status(requestId: string): Promise<InvocationStatus | undefined> {
+    const found = await this.find(requestId);
+    if (!found) return undefined;
+    return describeInvocation(found.functionName, found.job, await found.job.getState());
+  }
+}
