@@ -1,6 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
   DeadLetterError,
+  buildDestinationRecord,
+  type DestinationCondition,
   RetryAttemptError,
   decideAfterFailure,
   functionOfQueue,
@@ -9,6 +11,7 @@ import {
   logInvocation,
   type AttemptRecord,
   type EventJobData,
+  type FunctionError,
   type Executor,
   type FunctionMeters,
   type FunctionRegistry,
@@ -28,6 +31,10 @@ export interface ProcessorDeps {
   retryBaseDelayMs: number;
   /** The function's retry policy now: function.json, overridden at run time (event-invoke-config). */
   policyOf: (fn: ResolvedFunction) => Promise<RetryPolicy>;
+  /** The function's onSuccess / onFailure URLs now. */
+  destinationsOf: (fn: ResolvedFunction) => Promise<{ onSuccess?: string; onFailure?: string }>;
+  /** Queues a destination delivery (delivered apart, with its own retries). */
+  deliver: (functionName: string, url: string, record: ReturnType<typeof buildDestinationRecord>) => Promise<void>;
 }
 
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
@@ -50,18 +57,24 @@ export function createProcessor(deps: ProcessorDeps) {
     const { payload, receivedAt } = job.data;
     const requestId = job.id!;
     const attempt = job.attemptsMade + 1;
+    // More starts than attempts: a worker died while running this one before. It runs again
+    // (at least once) without spending an attempt.
+    if (job.attemptsStarted > attempt) metrics.reruns.inc({ function: fn.name });
     const policy = await deps.policyOf(fn);
     const startedAt = Date.now();
 
+    // Queued before the job moves on, so a crash in between re-runs rather than loses it.
+    const notify = async (condition: DestinationCondition, attempts: number, extra: { resultBody?: string; error?: FunctionError }) => {
+      const { onSuccess, onFailure } = await deps.destinationsOf(fn);
+      const url = condition === 'Success' ? onSuccess : onFailure;
+      if (!url) return;
+      await deps.deliver(fn.name, url, buildDestinationRecord({ requestId, functionArn: fn.arn, condition, attempts, payload, ...extra }));
+    };
+
     if (isEventTooOld(policy, receivedAt, startedAt)) {
-      throw new DeadLetterError({
-        attempt,
-        startedAt,
-        finishedAt: startedAt,
-        outcome: 'error',
-        error: { errorType: 'EventAgeExceeded', errorMessage: `Event older than ${policy.maximumEventAgeInSeconds} s was not run` },
-        deadLetterReason: 'EventAgeExceeded',
-      });
+      const error = { errorType: 'EventAgeExceeded', errorMessage: `Event older than ${policy.maximumEventAgeInSeconds} s was not run` };
+      await notify('EventAgeExceeded', job.attemptsMade, {});
+      throw new DeadLetterError({ attempt, startedAt, finishedAt: startedAt, outcome: 'error', error, deadLetterReason: 'EventAgeExceeded' });
     }
 
     metrics.asyncEventAge.observe({ function: fn.name }, (startedAt - receivedAt) / 1000);
@@ -79,6 +92,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
     if (!outcome.functionError) {
       metrics.asyncAttempts.observe({ function: fn.name }, attempt);
+      await notify('Success', attempt, { resultBody: outcome.body });
       return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
     }
 
@@ -96,6 +110,7 @@ export function createProcessor(deps: ProcessorDeps) {
       case 'retry':
         throw new RetryAttemptError(record, decision.delayMs);
       case 'dead-letter':
+        await notify(decision.reason, attempt, { error: outcome.functionError });
         throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
     }
   };

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Job } from 'bullmq';
 import {
   ConfigError,
+  DestinationQueues,
   EventInvokeConfigStore,
   EventQueues,
   Executor,
@@ -86,6 +87,16 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
   const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix);
+  const destinations = new DestinationQueues({
+    connection,
+    prefix: config.queuePrefix,
+    secret: config.destinationSecret,
+    onFailedAttempt: (functionName, job, error, final) => {
+      metrics.destinationFailures.inc({ function: functionName });
+      logger.warn({ functionName, requestId: job?.data.record.requestContext.requestId, attempt: job?.attemptsMade, final, error: error.message }, 'destination delivery failed');
+    },
+  });
+  destinations.startDelivering(names);
   const processor = createProcessor({
     registry,
     executor,
@@ -94,6 +105,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     logger,
     retryBaseDelayMs: config.retryBaseDelayMs,
     policyOf: (fn) => eventInvokeConfigs.policyOf(fn),
+    destinationsOf: (fn) => eventInvokeConfigs.destinationsOf(fn),
+    deliver: (functionName, url, record) => destinations.enqueue(functionName, url, record),
   });
   const slots = new SlotPool(config.workerConcurrency);
   const workers = functions.map((fn) => {
@@ -141,6 +154,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
         await Promise.all(workers.map((w) => w.close(true)));
       }
       clearTimeout(timer);
+      await destinations.close();
       await executor.close();
       await queues.close();
       await new Promise((resolve) => metricsServer.close(resolve));

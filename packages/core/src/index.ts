@@ -26,3 +26,6 @@ export { describeFunction, type FunctionConfiguration } from './functions/functi
 export { EventInvokeConfigStore, eventInvokeConfigInputSchema, type EventInvokeConfigInput, type StoredEventInvokeConfig } from './functions/event-invoke-config-store';
 export { InvocationStatusReader, describeInvocation, currentRecords, REQUEST_ID_PATTERN, type InvocationStatus, type InvocationState, type AttemptHistoryEntry } from './queue/invocation-status';
 export type { RedriveRecord } from './queue/job-data';
+export { buildDestinationRecord, type DestinationRecord, type DestinationCondition } from './destinations/destination-record';
+export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/destination-signature';
+export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';

@@ -65,16 +65,31 @@ export class EventInvokeConfigStore {
     return removed > 0;
   }
 
-  /** The retry policy in force for `fn` now: its run-time config over `function.json`. */
-  async policyOf(fn: ResolvedFunction): Promise<RetryPolicy> {
+  private async cached(fn: ResolvedFunction): Promise<StoredEventInvokeConfig | undefined> {
     let entry = this.cache.get(fn.name);
     if (!entry || Date.now() - entry.at > this.cacheMs) {
       entry = { at: Date.now(), value: await this.get(fn.name) };
       this.cache.set(fn.name, entry);
     }
+    return entry.value;
+  }
+
+  /** Destination URLs in force for `fn` now: run-time `DestinationConfig` over `function.json`. */
+  async destinationsOf(fn: ResolvedFunction): Promise<{ onSuccess?: string; onFailure?: string }> {
+    const stored = (await this.cached(fn))?.DestinationConfig;
+    const pick = (runtime: string | undefined, fromFile: string | undefined) => (runtime !== undefined && /^https?:\/\//.test(runtime) ? runtime : fromFile);
     return {
-      maximumRetryAttempts: entry.value?.MaximumRetryAttempts ?? fn.config.async.maximumRetryAttempts,
-      maximumEventAgeInSeconds: entry.value?.MaximumEventAgeInSeconds ?? fn.config.async.maximumEventAgeInSeconds,
+      onSuccess: pick(stored?.OnSuccess?.Destination, fn.config.async.onSuccess),
+      onFailure: pick(stored?.OnFailure?.Destination, fn.config.async.onFailure),
+    };
+  }
+
+  /** The retry policy in force for `fn` now: its run-time config over `function.json`. */
+  async policyOf(fn: ResolvedFunction): Promise<RetryPolicy> {
+    const stored = await this.cached(fn);
+    return {
+      maximumRetryAttempts: stored?.MaximumRetryAttempts ?? fn.config.async.maximumRetryAttempts,
+      maximumEventAgeInSeconds: stored?.MaximumEventAgeInSeconds ?? fn.config.async.maximumEventAgeInSeconds,
     };
   }
 

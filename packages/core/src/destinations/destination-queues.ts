@@ -1,0 +1,101 @@
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { coerceError } from '../errors';
+import { functionQueueName } from '../queue/queue-names';
+import type { DestinationRecord } from './destination-record';
+import { SIGNATURE_HEADER, signDelivery } from './destination-signature';
+
+export interface DeliveryJobData {
+  v: 1;
+  url: string;
+  record: DestinationRecord;
+}
+
+/** Deliveries are retried with growing delays (1 s, 2 s, 4 s, …): six attempts over ~30 s. */
+export const DELIVERY_ATTEMPTS = 6;
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+/** A function's delivery queue: `{fn}-destinations`, under the function's own hash tag. */
+export function destinationQueueName(functionName: string): string {
+  return `${functionQueueName(functionName)}-destinations`;
+}
+
+export interface DestinationOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  /** HMAC key for `X-Invoq-Signature`; deliveries are unsigned without it. */
+  secret: string | undefined;
+  /** Called for every failed delivery attempt (for the metric and the log). */
+  onFailedAttempt: (functionName: string, job: Job<DeliveryJobData> | undefined, error: Error, final: boolean) => void;
+  retryBaseDelayMs?: number;
+}
+
+/**
+ * Destination deliveries as their own BullMQ queues: a slow or dead receiver never holds up a
+ * function's events, and a delivery survives a worker crash (at least once).
+ */
+export class DestinationQueues {
+  private readonly queues = new Map<string, Queue<DeliveryJobData>>();
+  private readonly workers: Array<Worker<DeliveryJobData>> = [];
+
+  constructor(private readonly options: DestinationOptions) {}
+
+  private queue(functionName: string): Queue<DeliveryJobData> {
+    let queue = this.queues.get(functionName);
+    if (!queue) {
+      queue = new Queue<DeliveryJobData>(destinationQueueName(functionName), {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        defaultJobOptions: {
+          attempts: DELIVERY_ATTEMPTS,
+          backoff: { type: 'exponential', delay: this.options.retryBaseDelayMs ?? 1000 },
+          removeOnComplete: { age: 3600, count: 1000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+        streams: { events: { maxLen: 100 } },
+      });
+      queue.on('error', () => undefined);
+      this.queues.set(functionName, queue);
+    }
+    return queue;
+  }
+
+  async enqueue(functionName: string, url: string, record: DestinationRecord): Promise<void> {
+    // One delivery per event and condition: a re-run after a crash does not send it twice
+    // while the first is still kept.
+    const jobId = `${record.requestContext.requestId}-${record.requestContext.condition}-${record.requestContext.approximateInvokeCount}`;
+    await this.queue(functionName).add('deliver', { v: 1, url, record }, { jobId });
+  }
+
+  /** Starts delivering for these functions (the worker process does this). */
+  startDelivering(functionNames: readonly string[], concurrency = 8): void {
+    for (const functionName of functionNames) {
+      const worker = new Worker<DeliveryJobData>(destinationQueueName(functionName), (job) => this.deliver(job), {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency,
+      });
+      worker.on('failed', (job, err) => this.options.onFailedAttempt(functionName, job, err, job ? job.attemptsMade >= DELIVERY_ATTEMPTS : true));
+      worker.on('error', () => undefined);
+      this.workers.push(worker);
+    }
+  }
+
+  private async deliver(job: Job<DeliveryJobData>): Promise<void> {
+    const body = JSON.stringify(job.data.record);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'invoq-destinations' };
+    if (this.options.secret) headers[SIGNATURE_HEADER] = signDelivery(this.options.secret, body);
+    let response: Response;
+    try {
+      response = await fetch(job.data.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) });
+    } catch (e) {
+      throw new Error(`delivery to ${new URL(job.data.url).host} failed: ${coerceError(e).message}`);
+    }
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`delivery to ${new URL(job.data.url).host} answered ${response.status}`);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * "202 means we have it": a worker SIGKILLed mid-run loses nothing (its events run again, with
+ * no attempt spent), and Redis killed and restarted from its AOF still has every accepted event.
+ * The big version (1,000 events) is `npm run load`'s crash scenario; this is the suite's small one.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { EventProducer, EventQueues, createRedisConnection, functionQueueName, waitForRedis } from '@invoq/core';
+import { startApi } from '../../apps/api/src/api-service';
+import { startWorker } from '../../apps/worker/src/worker-service';
+import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
+import { OwnRedis, spawnTier, stopProcess } from '../support/processes';
+
+const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-crash-'));
+const functionsDir = makeFunctionsDir({
+  patient: { config: { handler: 'index.handler', timeout: 10 }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 1500)); return "finished"; };' } },
+  steady: {
+    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 100)); require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, event.id), 'x'); };` },
+  },
+});
+const runsOf = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').length : 0);
+
+it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no attempt', async () => {
+  const prefix = uniquePrefix('kill');
+  const connection = createRedisConnection(testRedisUrl());
+  const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 600, dlqRetentionSeconds: 600 });
+  const producer = new EventProducer(queues);
+  const queue = new Queue(functionQueueName('steady'), { connection: { url: testRedisUrl() }, prefix });
+  const env = { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '8' };
+  const workers = [spawnTier('worker', env)];
+  try {
+    await waitForRedis(connection);
+    const ids = Array.from({ length: 120 }, () => randomUUID());
+    for (const id of ids) await producer.enqueue('steady', id, JSON.stringify({ id }));
+    await waitFor(async () => (await queue.getCompletedCount()) >= 20, 20_000, 'the first worker to make progress');
+    await stopProcess(workers[0]!, 'SIGKILL');
+    const activeAtKill = await queue.getActiveCount();
+    workers.push(spawnTier('worker', env));
+
+    // The dead worker's events come back after its locks lapse (~10 s) and run again.
+    await waitFor(async () => (await queue.getCompletedCount()) === ids.length, 60_000, 'every event to complete');
+    const runs = ids.map(runsOf);
+    expect(runs.every((n) => n >= 1)).toBe(true);
+    const reruns = runs.filter((n) => n > 1).length;
+    expect(reruns).toBeLessThanOrEqual(activeAtKill);
+    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
+    // One attempt each: a re-run after a lost worker is not a failed attempt.
+    expect(jobs.every((job) => job?.attemptsMade === 1)).toBe(true);
+    expect(await queue.getFailedCount()).toBe(0);
+    console.log(`crash-safety: ${ids.length} events, worker SIGKILLed with ${activeAtKill} running; ${reruns} ran twice, none lost`);
+  } finally {
+    await Promise.all(workers.map((w) => stopProcess(w)));
+    await queue.close();
+    await queues.close();
+    await connection.quit();
+  }
+}, 90_000);
+
+it('Redis killed and restarted from its AOF still has every event that got 202', async () => {
+  const redis = await OwnRedis.create(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-aof-')));
+  await redis.start();
+  const config = testConfig({ REDIS_URL: redis.url, INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: 'aof' });
+  const api = await startApi(config, silentLogger());
+  const accepted: string[] = [];
+  try {
+    for (let i = 0; i < 100; i += 1) {
+      const res = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/steady/invocations`, {
+        method: 'POST',
+        headers: { 'x-amz-invocation-type': 'Event' },
+        body: JSON.stringify({ id: `aof-${i}` }),
+      });
+      if (res.status === 202) accepted.push(res.headers.get('x-amzn-requestid')!);
+    }
+    expect(accepted).toHaveLength(100);
+  } finally {
+    await redis.kill();
+    await api.close();
+  }
+
+  await redis.start();
+  const queue = new Queue(functionQueueName('steady'), { connection: { url: redis.url }, prefix: 'aof' });
+  const worker = await startWorker(config, silentLogger());
+  try {
+    expect(await queue.getJobCounts('waiting', 'active', 'completed').then((c) => c.waiting + c.active + c.completed)).toBe(100);
+    await waitFor(async () => (await queue.getCompletedCount()) === 100, 30_000, 'the worker to run every event');
+    for (let i = 0; i < 100; i += 1) expect(runsOf(`aof-${i}`)).toBe(1);
+  } finally {
+    await worker.close();
+    await queue.close();
+    await redis.kill();
+  }
+}, 60_000);
+
+it('SIGTERM: the worker takes nothing new, finishes what it runs, and exits 0', async () => {
+  const prefix = uniquePrefix('term');
+  const connection = createRedisConnection(testRedisUrl());
+  const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 600, dlqRetentionSeconds: 600 });
+  const producer = new EventProducer(queues);
+  const queue = new Queue(functionQueueName('patient'), { connection: { url: testRedisUrl() }, prefix });
+  const worker = spawnTier('worker', { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '1' });
+  try {
+    await waitForRedis(connection);
+    const [first, second] = [randomUUID(), randomUUID()];
+    await producer.enqueue('patient', first, '{}');
+    await producer.enqueue('patient', second, '{}');
+    await waitFor(async () => (await queue.getActiveCount()) === 1, 20_000, 'the first event to start');
+    expect(await stopProcess(worker, 'SIGTERM')).toBe(0);
+    expect(await (await queue.getJob(first))?.getState()).toBe('completed');
+    expect(await (await queue.getJob(second))?.getState()).toBe('waiting');
+  } finally {
+    await stopProcess(worker, 'SIGKILL');
+    await queue.close();
+    await queues.close();
+    await connection.quit();
+  }
+}, 60_000);
