@@ -63,12 +63,18 @@ beforeAll(async () => {
   [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
   endpoint = `http://127.0.0.1:${api.port}`;
 });
+const clients: LambdaClient[] = [];
 afterAll(async () => {
+  for (const c of clients) c.destroy();
   await Promise.all([api?.close(), worker?.close()]);
 });
 
 // One attempt: the SDK retries 429 and 5xx by default, which would hide what the API said.
-const client = (credentials = user, at = () => endpoint) => new LambdaClient({ endpoint: at(), region: 'us-east-1', credentials, maxAttempts: 1 });
+const client = (credentials = user, at = () => endpoint) => {
+  const c = new LambdaClient({ endpoint: at(), region: 'us-east-1', credentials, maxAttempts: 1 });
+  clients.push(c);
+  return c;
+};
 const text = (payload: Uint8Array | undefined) => Buffer.from(payload ?? []).toString();
 const runsOf = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').split('\n').filter(Boolean).length : 0);
 

@@ -12,6 +12,7 @@ import {
   INVOQ_VERSION,
   InvocationStatusReader,
   checkRedisDurability,
+  closeRedis,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -91,7 +92,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
       clearTimeout(grace);
       await executor.close();
       await queues.close();
-      await connection.quit().catch(() => undefined);
+      await closeRedis(connection);
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   INVOQ_VERSION,
   SlotPool,
   checkRedisDurability,
+  closeRedis,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -158,7 +159,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       await executor.close();
       await queues.close();
       await new Promise((resolve) => metricsServer.close(resolve));
-      await connection.quit().catch(() => undefined);
+      await closeRedis(connection);
     },
   };
 }

@@ -105,6 +105,11 @@ export class InvocationStatusReader {
   async status(requestId: string): Promise<InvocationStatus | undefined> {
     const found = await this.find(requestId);
     if (!found) return undefined;
-    return describeInvocation(found.functionName, found.job, await found.job.getState());
+    const state = await found.job.getState();
+    // The job may have finished between the two reads: then read it again, so the state and
+    // the fields (result, finishedOn) agree.
+    const finishedSinceRead = (state === 'completed' || state === 'failed') && !found.job.finishedOn;
+    const job = finishedSinceRead ? ((await this.queues.get(found.functionName).getJob(requestId)) as Job<EventJobData> | undefined) : found.job;
+    return job && describeInvocation(found.functionName, job, state);
   }
 }

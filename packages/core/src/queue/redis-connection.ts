@@ -57,3 +57,16 @@ export async function checkRedisDurability(connection: IORedis): Promise<string[
   }
   return warnings;
 }
+
+/**
+ * Closes a connection for good: QUIT when connected (pending replies arrive first), otherwise a
+ * plain disconnect, which also stops ioredis' reconnect timer (QUIT alone would leave it running
+ * against a Redis that is away).
+ */
+export async function closeRedis(connection: IORedis): Promise<void> {
+  if (connection.status === 'ready') {
+    await connection.quit().catch(() => connection.disconnect());
+  } else {
+    connection.disconnect();
+  }
+}
