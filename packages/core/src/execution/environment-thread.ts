@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import v8 from 'node:v8';
 import { toFunctionError } from './function-error';
-import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
+import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InitDone, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
 
 type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: object, callback: Callback) => unknown;
@@ -76,6 +76,7 @@ async function loadHandler(): Promise<Handler> {
 }
 
 function createContext(message: InvokeMessage): object {
+  const deadline = Date.now() + message.timeoutMs;
   return {
     awsRequestId: message.requestId,
     functionName: data.functionName,
@@ -87,7 +88,7 @@ function createContext(message: InvokeMessage): object {
     callbackWaitsForEmptyEventLoop: true,
     clientContext: message.clientContext === undefined ? undefined : JSON.parse(message.clientContext),
     identity: undefined,
-    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
 }
 
@@ -131,6 +132,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
       const started = performance.now();
       handler = await loadHandler();
       initMs = performance.now() - started;
+      port.postMessage({ kind: 'init-done' } satisfies InitDone);
     }
     const result = await callHandler(handler, event, createContext(message));
     let body: string | undefined;

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { runtimeExitError, timeoutError, toFunctionError } from './function-error';
-import type { InvokeMessage, ThreadData, ThreadMessage, ThreadReply } from './thread-protocol';
+import { INIT_TIMEOUT_MS, type InvokeMessage, type ThreadData, type ThreadMessage, type ThreadReply } from './thread-protocol';
 
 /** What one run in an environment produced, as seen from the main thread, with its log lines. */
 export type RunReply = (ThreadReply | { kind: 'function-error'; error: FunctionError; initMs: undefined; heapUsedMb: undefined }) & { logs: string[] };
@@ -41,6 +41,8 @@ export class Environment {
   private logs: string[] = [];
   private lastRequestId: string | undefined;
   private dead = false;
+  /** The handler module is loaded (after the first run's init-done). */
+  private initialized = false;
   private readonly inRun = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(fn: ResolvedFunction, private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void) {
@@ -74,6 +76,7 @@ export class Environment {
     });
     this.worker.on('message', (message: ThreadMessage) => {
       if (message.kind === 'log') this.logs.push(message.line);
+      else if (message.kind === 'init-done') this.startTimeout();
       else this.settle(message);
     });
     this.worker.on('error', (err) => this.die(toFunctionError(err)));
@@ -104,16 +107,25 @@ export class Environment {
     return delta.idle + delta.active === 0 ? 1 : delta.utilization;
   }
 
-  run(message: Omit<InvokeMessage, 'deadline'>): Promise<RunReply> {
+  run(message: Omit<InvokeMessage, 'timeoutMs'>): Promise<RunReply> {
     if (this.pending || this.dead) throw new Error(`environment of ${this.fn.name} is not idle`);
     const timeoutMs = this.fn.timeoutMs;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.timeOut(), timeoutMs);
+      // Warm: the timeout runs from now. Cold: loading the module has its own limit first, and
+      // the timeout starts when the thread says the handler is loaded (init-done).
+      const timer = setTimeout(() => this.timeOut(), this.initialized ? timeoutMs : INIT_TIMEOUT_MS + timeoutMs);
       this.pending = { requestId: message.requestId, resolve, timer };
       this.runStartedAt = performance.now();
       this.lastRequestId = message.requestId;
-      this.worker.postMessage({ ...message, deadline: Date.now() + timeoutMs } satisfies InvokeMessage);
+      this.worker.postMessage({ ...message, timeoutMs } satisfies InvokeMessage);
     });
+  }
+
+  private startTimeout(): void {
+    this.initialized = true;
+    if (!this.pending) return;
+    clearTimeout(this.pending.timer);
+    this.pending.timer = setTimeout(() => this.timeOut(), this.fn.timeoutMs);
   }
 
   terminate(): Promise<number> {

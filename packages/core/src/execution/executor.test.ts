@@ -10,6 +10,7 @@ const dir = makeFunctionsDir({
   thrower: { config: { handler: 'index.handler' }, files: { 'index.js': 'class Boom extends Error { constructor(m) { super(m); this.name = "Boom"; } } exports.handler = async () => { throw new Boom("kaboom"); };' } },
   nonError: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { throw "just a string"; };' } },
   spin: { config: { handler: 'index.handler', timeout: 0.3 }, files: { 'index.js': 'exports.handler = async () => { for (;;) {} };' } },
+  slowInit: { config: { handler: 'index.handler', timeout: 0.2 }, files: { 'index.js': 'const until = Date.now() + 400; while (Date.now() < until) {} exports.handler = async (e, context) => ({ left: context.getRemainingTimeInMillis() });' } },
   exiter: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { process.exit(3); };' } },
   wait: { config: { handler: 'index.handler', timeout: 5 }, files: { 'index.js': 'exports.handler = async (e) => { await new Promise(r => setTimeout(r, e.ms)); return { threadId: require("node:worker_threads").threadId }; };' } },
   counter: { config: { handler: 'index.handler' }, files: { 'index.js': 'let n = 0; exports.handler = async () => ++n;' } },
@@ -77,6 +78,13 @@ describe('Executor', () => {
     });
     // The next call gets a fresh environment and times out the same way (not a dead thread).
     expect((await run('spin')).functionError?.errorType).toBe('Sandbox.Timedout');
+  });
+
+  it('starts the timeout when the handler starts: a slow module load is init, not run time', async () => {
+    const outcome = await run('slowInit');
+    expect(outcome.functionError).toBeUndefined();
+    expect(outcome.initDurationMs).toBeGreaterThan(300);
+    expect(JSON.parse(outcome.body).left).toBeGreaterThan(100);
   });
 
   it('contains process.exit() to the invocation', async () => {
@@ -159,8 +167,10 @@ describe('Executor', () => {
       expect(wide.environmentCount).toBeLessThanOrEqual(2);
       const started = Date.now();
       await Promise.all(Array.from({ length: 16 }, (_, i) => wide.invoke(fn('wait'), { requestId: `w${i}`, payload: '{"ms":300}' })));
-      // Sixteen 300 ms waits overlap: well under the 4.8 s they would take in a row.
-      expect(Date.now() - started).toBeLessThan(1500);
+      // Sixteen 300 ms waits overlap: far under the 4.8 s they take in a row (the tight figure,
+      // ~1 s here, is npm run bench:executor's; this bound only catches a broken mechanism).
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(wide.environmentCount).toBeGreaterThanOrEqual(8);
     } finally {
       await wide.close();
     }

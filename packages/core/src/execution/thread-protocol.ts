@@ -18,8 +18,8 @@ export interface ThreadData {
 export interface InvokeMessage {
   requestId: string;
   payload: string;
-  /** Epoch ms at which the run is killed; `getRemainingTimeInMillis()` counts down to it. */
-  deadline: number;
+  /** The function's timeout; `getRemainingTimeInMillis()` counts down from it once the handler starts. */
+  timeoutMs: number;
   /** Decoded `X-Amz-Client-Context` JSON text, sync only. */
   clientContext: string | undefined;
 }
@@ -39,7 +39,18 @@ export interface LogLine {
   line: string;
 }
 
-export type ThreadMessage = ThreadReply | LogLine;
+/**
+ * Thread → main, on a cold start only: the handler module is loaded. The function's timeout
+ * runs from here, as in Lambda, where init has its own limit.
+ */
+export interface InitDone {
+  kind: 'init-done';
+}
+
+export type ThreadMessage = ThreadReply | LogLine | InitDone;
+
+/** How long loading a handler module may take (Lambda's init phase limit). */
+export const INIT_TIMEOUT_MS = 10_000;
 
 /** Lines kept per run; past it the rest are dropped with one notice. */
 export const MAX_LOG_LINES_PER_RUN = 10_000;
