@@ -203,7 +203,7 @@ describe('the SDK raises its own exception classes', () => {
     const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: '{}' });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
-    expect((await res.json()).Message).toMatch(/^Signature expired/);
+    expect(((await res.json()) as { Message: string }).Message).toMatch(/^Signature expired/);
     // The same request signed now passes: the refusal was the date.
     const fresh = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.host, path: url.pathname, headers: { host: url.host }, body: '{}' }));
     expect((await fetch(url, { method: 'POST', headers: fresh.headers as Record<string, string>, body: '{}' })).status).toBe(200);

@@ -85,7 +85,7 @@ it('Redis killed and restarted from its AOF still has every event that got 202',
   const queue = new Queue(functionQueueName('steady'), { connection: { url: redis.url }, prefix: 'aof' });
   const worker = await startWorker(config, silentLogger());
   try {
-    expect(await queue.getJobCounts('waiting', 'active', 'completed').then((c) => c.waiting + c.active + c.completed)).toBe(100);
+    expect(await queue.getJobCounts('waiting', 'active', 'completed').then((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.completed ?? 0))).toBe(100);
     await waitFor(async () => (await queue.getCompletedCount()) === 100, 30_000, 'the worker to run every event');
     for (let i = 0; i < 100; i += 1) expect(runsOf(`aof-${i}`)).toBe(1);
   } finally {

@@ -131,8 +131,11 @@ describe('async invoke (Event)', () => {
     // The job id is the request id, and the job completed.
     const queue = new Queue(functionQueueName('record'), { connection: { url: testRedisUrl() }, prefix });
     try {
-      const job = await waitFor(async () => (await queue.getJob(requestId))?.finishedOn && queue.getJob(requestId));
-      expect(job?.returnvalue).toEqual({ result: '{"ok":true}' });
+      const job = await waitFor(async () => {
+        const found = await queue.getJob(requestId);
+        return found?.finishedOn ? found : undefined;
+      });
+      expect(job.returnvalue).toEqual({ result: '{"ok":true}' });
     } finally {
       await queue.close();
     }
@@ -219,7 +222,7 @@ describe('the contract’s errors', () => {
     const res = await invoke('echo', 'not json');
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidRequestContentException');
-    expect((await res.json()).Message).toMatch(/Could not parse request body into json/);
+    expect(((await res.json()) as { Message: string }).Message).toMatch(/Could not parse request body into json/);
   });
 
   it('bytes that are not UTF-8 are 400', async () => {
@@ -234,7 +237,7 @@ describe('the contract’s errors', () => {
     const res = await invoke('echo', JSON.stringify('x'.repeat(size)), { 'x-amz-invocation-type': type });
     expect(res.status).toBe(413);
     expect(res.headers.get('x-amzn-errortype')).toBe('RequestTooLargeException');
-    expect((await res.json()).Message).toMatch(message);
+    expect(((await res.json()) as { Message: string }).Message).toMatch(message);
   });
 
   it('a bad invocation type is 400 InvalidParameterValueException', async () => {

@@ -136,9 +136,13 @@ export class DeadLetterStore {
     return new Map(names.map((name, i) => [name, counts[i] ?? 0]));
   }
 
-  private async findDeadLettered(requestId: string) {
+  private async findDeadLettered(requestId: string): Promise<{ functionName: string; job: Job<EventJobData> } | undefined> {
     const found = await this.finder.find(requestId);
-    return found && (await found.job.isFailed()) ? found : undefined;
+    if (!found || !(await found.job.isFailed())) return undefined;
+    // Read it again now that it is known to be failed: the first read may predate its last
+    // attempt's record.
+    const job = (await this.queues.get(found.functionName).getJob(requestId)) as Job<EventJobData> | undefined;
+    return job && { functionName: found.functionName, job };
   }
 
   private async redriveJob(functionName: string, job: Job<EventJobData>): Promise<boolean> {
