@@ -24,6 +24,7 @@ import {
   type ResolvedConfig,
 } from '@invoq/core';
 import { createApp } from './app';
+import { createQueueBoard } from './routes/queue-board';
 
 /** How long a stop waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -63,6 +64,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     producer: new EventProducer(queues),
     deadLetters: new DeadLetterStore(queues, () => names, statusReader),
     statusReader,
+    queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
     metrics,
     meters: createMeterCache(metrics),

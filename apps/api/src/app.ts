@@ -21,6 +21,9 @@ import { createFunctionsRouter } from './routes/functions-router';
 import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
 import { createInvokeRouter } from './routes/invoke-router';
+import { QUEUE_BOARD_PATH } from './routes/queue-board';
+import { requireAdmin } from './http/auth';
+import type { Router } from 'express';
 
 export interface AppDeps {
   config: ResolvedConfig;
@@ -34,6 +37,8 @@ export interface AppDeps {
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
   pingRedis: () => Promise<void>;
+  /** The queue dashboard's router (bull-board), served at /admin/queues to admin keys. */
+  queueBoard?: Router;
 }
 
 /** The API's HTTP surface. No I/O happens here: everything it talks to comes in `deps`. */
@@ -60,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createEventInvokeConfigRouter(deps));
   app.use(createInvocationsRouter(deps));
   app.use(createDlqRouter(deps));
+  if (deps.queueBoard) app.use(QUEUE_BOARD_PATH, requireAdmin, deps.queueBoard);
   app.use(notFound);
   app.use(createErrorHandler(deps.logger));
   return app;

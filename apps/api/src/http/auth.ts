@@ -31,6 +31,11 @@ export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
     }
     let key = req.headers['x-api-key'];
     if (typeof key !== 'string' && authorization?.startsWith('Bearer ')) key = authorization.slice(7).trim();
+    // Basic auth (any user name, the key as password): how a browser opens /admin/queues.
+    if (typeof key !== 'string' && authorization?.startsWith('Basic ')) {
+      const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+      key = decoded.slice(decoded.indexOf(':') + 1);
+    }
     if (typeof key !== 'string' || key.length === 0) {
       throw new InvoqError('MISSING_CREDENTIALS', 'Missing credentials: send Authorization: Bearer <key>, x-api-key: <key>, or an AWS SigV4 signature.');
     }

@@ -22,7 +22,7 @@ function fromBodyParser(err: Error & { type?: string; limit?: number }): InvoqEr
   if (err.type === 'entity.too.large') {
     return new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${err.limit} bytes for the InvokeFunction operation`);
   }
-  if (typeof err.type === 'string' && err.type.startsWith('request.') || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+  if ((typeof err.type === 'string' && err.type.startsWith('request.')) || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
     return new InvoqError('INVALID_REQUEST_CONTENT', `Could not read request body: ${err.message}`);
   }
   return undefined;
@@ -44,6 +44,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     const body: Record<string, unknown> = { Type: error.faultType, Message: error.message };
     if (error.reason) body.Reason = error.reason;
     if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    // Let a browser ask for the admin key on the queue dashboard.
+    if (error.code === 'MISSING_CREDENTIALS' && req.path.startsWith('/admin/')) res.setHeader('WWW-Authenticate', 'Basic realm="invoq admin", charset="UTF-8"');
     res.status(STATUS_BY_CODE[error.code]).setHeader('x-amzn-ErrorType', error.exceptionName).json(body);
   };
 }

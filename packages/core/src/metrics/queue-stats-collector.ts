@@ -1,22 +1,54 @@
+import type IORedis from 'ioredis';
 import type { EventQueues } from '../queue/event-queues';
 import type { Metrics } from './metrics';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
 /**
- * Fills the queue gauges at scrape time (prom-client's advice: no timers), at most once per
- * `cacheMs`, with a deadline. A Redis error leaves the last values and never fails /metrics.
+ * Everything the queue gauges need for one function, in one script: the size of each BullMQ
+ * state, when the oldest waiting event was queued, and when the oldest DLQ entry failed. All its
+ * keys carry the function's hash tag, so it runs on one Redis Cluster slot.
+ */
+const QUEUE_STATS_LUA = `
+local counts = {
+  redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
+  redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]) }
+local oldestId = redis.call('LINDEX', KEYS[1], -1)
+local oldestQueued = false
+if oldestId then oldestQueued = redis.call('HGET', ARGV[1] .. oldestId, 'timestamp') end
+local oldestFailed = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')[2] or false
+return { counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], oldestQueued, oldestFailed }`;
+
+type QueueStatsRedis = IORedis & { invoqQueueStats(...args: string[]): Promise<Array<number | string | null>> };
+
+/**
+ * Fills the queue gauges at scrape time (prom-client's advice: no timers): one pipelined round
+ * trip for all functions, at most once per `cacheMs`, with a deadline. A Redis error leaves the
+ * last values and never fails /metrics.
  */
 export function registerQueueStats(metrics: Metrics, queues: EventQueues, functionNames: readonly string[], cacheMs = 1000, timeoutMs = 500): void {
+  const redis = queues.connection as QueueStatsRedis;
+  if (typeof redis.invoqQueueStats !== 'function') redis.defineCommand('invoqQueueStats', { numberOfKeys: 6, lua: QUEUE_STATS_LUA });
   let lastRead = 0;
   let inFlight: Promise<void> | undefined;
 
   async function read(): Promise<void> {
-    const counts = await Promise.all(functionNames.map((name) => queues.get(name).getJobCounts(...STATES)));
+    const pipeline = redis.pipeline() as unknown as { invoqQueueStats(...args: string[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const name of functionNames) {
+      const key = (suffix: string) => queues.keyOf(name, suffix);
+      pipeline.invoqQueueStats(key('wait'), key('active'), key('delayed'), key('prioritized'), key('completed'), key('failed'), key(''));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const now = Date.now();
     functionNames.forEach((name, i) => {
-      const c = counts[i]!;
-      for (const state of STATES) metrics.queueJobs.set({ function: name, state }, c[state] ?? 0);
-      metrics.dlqDepth.set({ function: name }, c.failed ?? 0);
+      const [error, value] = results[i] ?? [new Error('no reply')];
+      if (error) return;
+      const row = value as Array<number | string | null | false>;
+      STATES.forEach((state, j) => metrics.queueJobs.set({ function: name, state }, Number(row[j] ?? 0)));
+      metrics.dlqDepth.set({ function: name }, Number(row[5] ?? 0));
+      const age = (at: unknown) => (at ? Math.max(0, (now - Number(at)) / 1000) : 0);
+      metrics.queueOldestAge.set({ function: name }, age(row[6]));
+      metrics.dlqOldestAge.set({ function: name }, age(row[7]));
     });
   }
 
@@ -34,8 +66,8 @@ export function registerQueueStats(metrics: Metrics, queues: EventQueues, functi
     await Promise.race([inFlight, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
   };
-  // One refresh serves both gauges; prom-client awaits each metric's collect().
-  for (const gauge of [metrics.queueJobs, metrics.dlqDepth]) {
+  // One refresh serves all four gauges; prom-client awaits each metric's collect().
+  for (const gauge of [metrics.queueJobs, metrics.dlqDepth, metrics.queueOldestAge, metrics.dlqOldestAge]) {
     (gauge as unknown as { collect: () => Promise<void> }).collect = refresh;
   }
 }
