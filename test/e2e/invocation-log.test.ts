@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
-import { makeFunctionsDir, testConfig, uniquePrefix } from '../support/harness';
+import { makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
 
 const lines: Array<Record<string, unknown>> = [];
 const sink = new Writable({
@@ -53,4 +53,16 @@ it('contains process.exit() through the API, and the next call still works', asy
   expect(entry).toMatchObject({ outcome: 'Runtime.ExitError' });
   expect((entry!.log as string[]).some((line) => line.endsWith('\tINFO\tbye'))).toBe(true);
   expect((await invoke('talker', '{}')).status).toBe(200);
+});
+
+it('writes one access line for other requests, with the request id and status, never the body', async () => {
+  const res = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/talker/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': 'Event' },
+    body: '{"card":"4111-SECRET-2"}',
+  });
+  const requestId = res.headers.get('x-amzn-requestid');
+  const entry = await waitFor(() => lines.find((l) => l.requestId === requestId), 5000, 'the access line');
+  expect(entry).toMatchObject({ msg: 'request', method: 'POST', path: '/2015-03-31/functions/:functionName/invocations', status: 202 });
+  expect(JSON.stringify(lines)).not.toContain('4111-SECRET-2');
 });

@@ -47,11 +47,21 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
-  app.use((_req, res, next) => {
+  app.use((req, res, next) => {
     // Every answer carries a request id; for an event it is also the job id and awsRequestId.
     const requestId = randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('x-amzn-RequestId', requestId);
+    // One access line per request (a sync invoke's is its invocation line), written after the
+    // answer is sent. Never the body, never the query (it may carry a cursor), never headers.
+    const started = performance.now();
+    res.on('finish', () => {
+      if (res.locals.invocationLogged) return;
+      deps.logger.info(
+        { requestId: res.locals.requestId, method: req.method, path: req.route?.path ?? req.path.slice(0, 200), status: res.statusCode, durationMs: Math.round((performance.now() - started) * 100) / 100 },
+        'request',
+      );
+    });
     next();
   });
   app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));

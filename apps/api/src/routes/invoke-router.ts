@@ -79,6 +79,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
       res.setHeader('X-Amz-Function-Error', 'Unhandled');
     }
     logInvocation(logger, fn, outcome, { type: 'sync' });
+    res.locals.invocationLogged = true;
     if (req.header('x-amz-log-type') === 'Tail') res.setHeader('X-Amz-Log-Result', formatLogTail(outcome, fn.config.memorySize));
     res.setHeader('X-Amz-Executed-Version', '$LATEST');
     res.setHeader('Content-Type', 'application/json');
