@@ -167,3 +167,21 @@ it('serves the queue dashboard at /admin/queues to admin keys only', async () =>
   expect(queues.queues.map((q) => q.name).sort()).toEqual(['{bad}', '{ok}']);
   expect(queues.queues.every((q) => q.readOnlyMode)).toBe(true);
 });
+
+it('renders the queue dashboard in a real browser (headless Chromium)', async () => {
+  const chromium = tool('chromium');
+  if (!chromium) return;
+  // Auth off on loopback (no keys), as `npm start` runs: the page's own API calls need no key.
+  const open = await startApi(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('board') }), silentLogger());
+  try {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-chromium-'));
+    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--virtual-time-budget=5000'];
+    const { stdout } = await run(chromium, [...flags, '--dump-dom', `http://127.0.0.1:${open.port}/admin/queues`], { timeout: 60_000, maxBuffer: 10_000_000 });
+    // The board's script ran and listed every function's queue.
+    expect(stdout).toContain('invoq queues');
+    expect(stdout).toContain('{ok}');
+    expect(stdout).toContain('{bad}');
+  } finally {
+    await open.close();
+  }
+}, 90_000);
