@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  CIRCUIT_STATE,
+  CircuitBreakers,
   ConfigError,
   DeadLetterStore,
   EventInvokeConfigStore,
@@ -57,10 +59,17 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
   const statusReader = new InvocationStatusReader(queues, () => names);
+  const breakers = new CircuitBreakers({
+    onStateChange: (functionName, state) => {
+      metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
+      logger.warn({ functionName, state }, 'circuit breaker changed state');
+    },
+  });
   const app = createApp({
     config,
     registry,
     executor,
+    breakers,
     producer: new EventProducer(queues),
     deadLetters: new DeadLetterStore(queues, () => names, statusReader),
     statusReader,
@@ -92,6 +101,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      breakers.shutdown();
       await executor.close();
       await queues.close();
       await closeRedis(connection);

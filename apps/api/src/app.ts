@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type {
+  CircuitBreakers,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
@@ -29,6 +30,7 @@ export interface AppDeps {
   config: ResolvedConfig;
   registry: FunctionRegistry;
   executor: Executor;
+  breakers: CircuitBreakers;
   producer: EventProducer;
   deadLetters: DeadLetterStore;
   eventInvokeConfigs: EventInvokeConfigStore;

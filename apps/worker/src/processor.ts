@@ -1,6 +1,8 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import {
   DeadLetterError,
+  isCircuitOpen,
+  type CircuitBreakers,
   buildDestinationRecord,
   type DestinationCondition,
   RetryAttemptError,
@@ -25,6 +27,7 @@ import {
 export interface ProcessorDeps {
   registry: FunctionRegistry;
   executor: Executor;
+  breakers: CircuitBreakers;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -49,7 +52,7 @@ const MAX_KEPT_RESULT_BYTES = 65_536;
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, executor, metrics, meters, logger } = deps;
 
-  return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
+  return async function processEvent(job: Job<EventJobData>, token?: string): Promise<EventReturnValue> {
     const functionName = functionOfQueue(job.queueName);
     const fn = functionName === undefined ? undefined : registry.get(functionName);
     if (!fn) throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
@@ -82,7 +85,12 @@ export function createProcessor(deps: ProcessorDeps) {
     m.concurrent.inc();
     let outcome;
     try {
-      outcome = await executor.invoke(fn, { requestId, payload });
+      outcome = await deps.breakers.run(fn, () => executor.invoke(fn, { requestId, payload }));
+    } catch (e) {
+      if (!isCircuitOpen(e) || token === undefined) throw e;
+      // Open breaker: the event waits for the half-open trial without spending an attempt.
+      await job.moveToDelayed(Date.now() + deps.breakers.retryAfterSeconds(fn) * 1000, token);
+      throw new DelayedError();
     } finally {
       m.concurrent.dec();
     }

@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job } from 'bullmq';
 import {
+  CIRCUIT_STATE,
+  CircuitBreakers,
   ConfigError,
   DestinationQueues,
   EventInvokeConfigStore,
@@ -98,9 +100,16 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     },
   });
   destinations.startDelivering(names);
+  const breakers = new CircuitBreakers({
+    onStateChange: (functionName, state) => {
+      metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
+      logger.warn({ functionName, state }, 'circuit breaker changed state');
+    },
+  });
   const processor = createProcessor({
     registry,
     executor,
+    breakers,
     metrics,
     meters: createMeterCache(metrics),
     logger,
@@ -156,6 +165,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       }
       clearTimeout(timer);
       await destinations.close();
+      breakers.shutdown();
       await executor.close();
       await queues.close();
       await new Promise((resolve) => metricsServer.close(resolve));

@@ -29,3 +29,4 @@ export type { RedriveRecord } from './queue/job-data';
 export { buildDestinationRecord, type DestinationRecord, type DestinationCondition } from './destinations/destination-record';
 export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/destination-signature';
 export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';
+export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
+  type CircuitBreakers,
   formatLogTail,
   idempotentRequestId,
   logInvocation,
@@ -20,6 +21,7 @@ export interface InvokeDeps {
   config: ResolvedConfig;
   registry: FunctionRegistry;
   executor: Executor;
+  breakers: CircuitBreakers;
   producer: EventProducer;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
@@ -53,7 +55,7 @@ function decodeClientContext(header: string | undefined): string | undefined {
 
 /** `POST /2015-03-31/functions/{FunctionName}/invocations`: Lambda's Invoke. */
 export function createInvokeRouter(deps: InvokeDeps): Router {
-  const { config, registry, executor, producer, metrics, meters, logger } = deps;
+  const { config, registry, executor, breakers, producer, metrics, meters, logger } = deps;
   const router = Router();
 
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
@@ -63,7 +65,8 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
     m.concurrent.inc();
     let outcome;
     try {
-      outcome = await executor.invoke(fn, { requestId, payload, clientContext }, config.syncWaitMs);
+      // An open breaker answers 503 at once, without touching the failing dependency.
+      outcome = await breakers.run(fn, () => executor.invoke(fn, { requestId, payload, clientContext }, config.syncWaitMs));
     } catch (e) {
       if (e instanceof InvoqError && e.code === 'THROTTLED') {
         metrics.throttles.inc({ function: fn.name, type: 'sync', reason: e.reason ?? 'unknown' });
