@@ -13,9 +13,9 @@ const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-life-'));
 const count = `const file = require('node:path').join(process.env.MARKER_DIR, String(event.id)); require('node:fs').appendFileSync(file, 'x'); const n = require('node:fs').readFileSync(file, 'utf8').length;`;
 const functionsDir = makeFunctionsDir({
   // Fails twice, then succeeds: attempt 3 of 3.
-  flaky: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (n < 3) throw new Error('attempt ' + n + ' failed'); return { attempt: n }; };` } },
-  once: { config: { handler: 'index.handler', async: { maximumRetryAttempts: 0 }, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} throw new Error('no second chance'); };` } },
-  healer: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (process.env.HEALED !== 'yes' && !require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };` } },
+  flaky: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (n < 3) throw new Error('attempt ' + n + ' failed'); return { attempt: n }; };` } },
+  once: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 }, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} throw new Error('no second chance'); };` } },
+  healer: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (process.env.HEALED !== 'yes' && !require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };` } },
   counter: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} return n; };` } },
   napper: { config: { handler: 'index.handler', timeout: 5 }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 600)); return "rested"; };' } },
 });

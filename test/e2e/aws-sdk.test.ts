@@ -38,10 +38,10 @@ const recordRun = `require('node:fs').appendFileSync(require('node:path').join(p
 const functionsDir = makeFunctionsDir({
   echo: { config: { handler: 'index.handler', environment: { SECRET_SETTING: 'hunter2' } }, files: { 'index.js': 'exports.handler = async (event) => event;' } },
   chatty: { config: { handler: 'index.handler' }, files: { 'index.mjs': 'export const handler = async (event) => { console.log("chatty says", event.word); return "ok"; };' } },
-  broken: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { throw new SyntaxError("bad input"); };' } },
+  broken: { config: { handler: 'index.handler', circuitBreaker: false }, files: { 'index.js': 'exports.handler = async () => { throw new SyntaxError("bad input"); };' } },
   sleeper: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 400)); return 1; };' } },
   record: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} };` } },
-  failing: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} throw new Error('nope'); };` } },
+  failing: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} throw new Error('nope'); };` } },
 });
 const prefix = uniquePrefix('sdk');
 const user = { accessKeyId: 'AKIDUSER', secretAccessKey: 'user-secret' };

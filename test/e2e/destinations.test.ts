@@ -36,7 +36,7 @@ beforeAll(async () => {
   const at = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   const functionsDir = makeFunctionsDir({
     winner: { config: { handler: 'index.handler', async: { onSuccess: `${at}/flaky-receiver` } }, files: { 'index.js': 'exports.handler = async (event) => ({ total: event.a + event.b });' } },
-    loser: { config: { handler: 'index.handler', async: { maximumRetryAttempts: 1, onFailure: `${at}/failures` } }, files: { 'index.js': 'exports.handler = async () => { throw new RangeError("out of stock"); };' } },
+    loser: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 1, onFailure: `${at}/failures` } }, files: { 'index.js': 'exports.handler = async () => { throw new RangeError("out of stock"); };' } },
   });
   const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('dest'), INVOQ_RETRY_BASE_DELAY_MS: '50', INVOQ_DESTINATION_SECRET: SECRET });
   [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);

@@ -13,7 +13,7 @@ import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix,
 
 const functionsDir = makeFunctionsDir({
   hourly: { config: { handler: 'index.handler', async: { maximumEventAgeInSeconds: 3600 } }, files: { 'index.js': 'exports.handler = async () => "ran";' } },
-  minute: { config: { handler: 'index.handler', async: { maximumEventAgeInSeconds: 60 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("down"); };' } },
+  minute: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumEventAgeInSeconds: 60 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("down"); };' } },
   steady: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => "ran";' } },
 });
 const prefix = uniquePrefix('age');

@@ -18,16 +18,16 @@ const functionsDir = makeFunctionsDir({
   echo: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => event;' } },
   record: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} return { ok: true }; };` } },
   alwaysFails: {
-    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} const e = new Error('no luck'); e.name = 'FlakyError'; throw e; };` },
   },
   slowpoke: { config: { handler: 'index.handler', timeout: 0.5 }, files: { 'index.mjs': 'export const handler = () => new Promise(() => {});' } },
   spinner: {
-    config: { handler: 'index.handler', timeout: 0.2, environment: { MARKER_DIR: markerDir } },
+    config: { handler: 'index.handler', circuitBreaker: false, timeout: 0.2, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} for (;;) {} };` },
   },
   crasher: {
-    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} process.exit(7); };` },
   },
   context: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event, context) => ({ clientContext: context.clientContext, requestId: context.awsRequestId });' } },

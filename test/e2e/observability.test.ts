@@ -41,7 +41,7 @@ async function runWithStdin(file: string, args: string[], stdin: string): Promis
 
 const functionsDir = makeFunctionsDir({
   ok: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (e) => e;' } },
-  bad: { config: { handler: 'index.handler', async: { maximumRetryAttempts: 0 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("x"); };' } },
+  bad: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("x"); };' } },
 });
 let api: ApiService;
 let worker: WorkerService;
