@@ -13,6 +13,7 @@ import {
   FunctionRegistry,
   INVOQ_VERSION,
   InvocationStatusReader,
+  QueuedEventsCap,
   checkRedisDurability,
   closeRedis,
   createMeterCache,
@@ -59,6 +60,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
   const statusReader = new InvocationStatusReader(queues, () => names);
+  const queuedEventsCap = new QueuedEventsCap(queues, names, config.maxQueuedEvents);
   const breakers = new CircuitBreakers({
     onStateChange: (functionName, state) => {
       metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
@@ -71,6 +73,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     executor,
     breakers,
     producer: new EventProducer(queues),
+    queuedEventsCap,
     deadLetters: new DeadLetterStore(queues, () => names, statusReader),
     statusReader,
     queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
@@ -84,7 +87,9 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
-  await waitForRedis(connection, 2000).catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
+  await waitForRedis(connection, 2000)
+    .then(() => queuedEventsCap.refresh())
+    .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
   const server = app.listen(config.port, config.host);

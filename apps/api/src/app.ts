@@ -12,6 +12,7 @@ import type {
   InvocationType,
   Logger,
   Metrics,
+  QueuedEventsCap,
   ResolvedConfig,
 } from '@invoq/core';
 import { createAuth } from './http/auth';
@@ -32,6 +33,7 @@ export interface AppDeps {
   executor: Executor;
   breakers: CircuitBreakers;
   producer: EventProducer;
+  queuedEventsCap: QueuedEventsCap;
   deadLetters: DeadLetterStore;
   eventInvokeConfigs: EventInvokeConfigStore;
   statusReader: InvocationStatusReader;

@@ -30,3 +30,4 @@ export { buildDestinationRecord, type DestinationRecord, type DestinationConditi
 export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/destination-signature';
 export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
+export { QueuedEventsCap } from './protection/queued-events-cap';

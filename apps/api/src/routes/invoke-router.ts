@@ -3,6 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
   type CircuitBreakers,
+  type QueuedEventsCap,
   formatLogTail,
   idempotentRequestId,
   logInvocation,
@@ -23,6 +24,7 @@ export interface InvokeDeps {
   executor: Executor;
   breakers: CircuitBreakers;
   producer: EventProducer;
+  queuedEventsCap: QueuedEventsCap;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -100,6 +102,12 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
       } catch (e) {
         throw new InvoqError('INVALID_REQUEST_CONTENT', `Could not parse request body into json: ${(e as Error).message}`);
       }
+    }
+    try {
+      deps.queuedEventsCap.admit();
+    } catch (e) {
+      metrics.throttles.inc({ function: fn.name, type: 'async', reason: (e as InvoqError).reason ?? 'unknown' });
+      throw e;
     }
     let requestId = res.locals.requestId as string;
     if (idempotencyKey !== undefined) {
