@@ -93,6 +93,11 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
   const server = app.listen(config.port, config.host);
+  // Slow clients: headers must arrive within 10 s and the whole request body within 60 s, so a
+  // client trickling bytes cannot hold a connection (and its memory) open. Answers may take as
+  // long as the function's timeout.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ host: config.host, port, functions: names }, 'invoq API listening');

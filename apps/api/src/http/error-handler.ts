@@ -17,13 +17,17 @@ const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
   SERVICE: 503,
 };
 
-/** Errors from express's own body parser, by their `type`. */
-function fromBodyParser(err: Error & { type?: string; limit?: number }): InvoqError | undefined {
+/** Errors from express itself (its body parser, its path decoding), by `type` and `status`. */
+function fromExpress(err: Error & { type?: string; limit?: number; status?: number }): InvoqError | undefined {
   if (err.type === 'entity.too.large') {
     return new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${err.limit} bytes for the InvokeFunction operation`);
   }
   if ((typeof err.type === 'string' && err.type.startsWith('request.')) || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
     return new InvoqError('INVALID_REQUEST_CONTENT', `Could not read request body: ${err.message}`);
+  }
+  // E.g. a path parameter that is not valid percent-encoding.
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    return new InvoqError('INVALID_PARAMETER', `Invalid request: ${err.message}`);
   }
   return undefined;
 }
@@ -32,7 +36,7 @@ function fromBodyParser(err: Error & { type?: string; limit?: number }): InvoqEr
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
     const err = coerceError(thrown);
-    const invoqError = err instanceof InvoqError ? err : fromBodyParser(err);
+    const invoqError = err instanceof InvoqError ? err : fromExpress(err);
     if (!invoqError) {
       logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
     }
