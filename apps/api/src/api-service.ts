@@ -16,6 +16,7 @@ import {
   QueuedEventsCap,
   checkRedisDurability,
   closeRedis,
+  pingRedis,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -81,9 +82,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     metrics,
     meters: createMeterCache(metrics),
     logger,
-    pingRedis: async () => {
-      await connection.ping();
-    },
+    pingRedis: () => pingRedis(connection),
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.

@@ -16,6 +16,7 @@ import {
   SlotPool,
   checkRedisDurability,
   closeRedis,
+  pingRedis,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -140,9 +141,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     return worker;
   });
 
-  const metricsServer = createMetricsServer(metrics.registry, async () => {
-    await connection.ping();
-  });
+  const metricsServer = createMetricsServer(metrics.registry, () => pingRedis(connection));
   metricsServer.listen(config.metricsPort, config.host);
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;

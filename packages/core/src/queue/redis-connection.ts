@@ -70,3 +70,19 @@ export async function closeRedis(connection: IORedis): Promise<void> {
     connection.disconnect();
   }
 }
+
+/**
+ * PING with a deadline: a worker's connection waits through outages (it must, for BullMQ), so a
+ * readiness probe needs its own limit to answer "not ready" instead of hanging.
+ */
+export async function pingRedis(connection: IORedis, timeoutMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.ping(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
