@@ -25,7 +25,7 @@ let worker: WorkerService;
 
 beforeAll(async () => {
   await waitForRedis(connection);
-  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_RETRY_BASE_DELAY_MS: '200' });
+  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_RETRY_BASE_DELAY_MS: '20000' });
   [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
 });
 afterAll(async () => {
@@ -57,8 +57,9 @@ it('does not run an event older than maximumEventAgeInSeconds: EventAgeExceeded,
 });
 
 it('gives up at once when the next retry would start past the maximum age (look-ahead)', async () => {
-  // 59.9 s old with a 60 s limit: attempt 1 runs, fails, and the ~0.2 s retry would be too late.
-  const id = await enqueueAged('minute', 59_900);
+  // 50 s old with a 60 s limit: attempt 1 runs at once and fails; the retry, 15–20 s later,
+  // would start past the limit, so the event gives up now.
+  const id = await enqueueAged('minute', 50_000);
   expect(await dlqEntry(id)).toMatchObject({ reason: 'EventAgeExceeded', attempts: 1, error: { errorMessage: 'down' } });
   expect(await workerMetrics()).toMatch(/^invoq_dead_letter_total\{function="minute",reason="EventAgeExceeded"\} 1$/m);
 });
