@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { InvoqError, type DeadLetterStore, type FunctionRegistry } from '@invoq/core';
 import { requireAdmin } from '../http/auth';
 
-function functionNameIn(req: Request, registry: FunctionRegistry, value: unknown): string | undefined {
+function functionNameIn(registry: FunctionRegistry, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !registry.get(value)) {
     throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${String(value).slice(0, 64)}`);
@@ -30,7 +30,7 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: 
   router.use('/dlq', requireAdmin);
 
   router.get('/dlq', async (req, res) => {
-    const functionName = functionNameIn(req, registry, req.query.functionName);
+    const functionName = functionNameIn(registry, req.query.functionName);
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvoqError('INVALID_PARAMETER', 'limit must be an integer from 1 to 1000');
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
@@ -43,7 +43,7 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: 
   });
 
   router.post('/dlq/redrive', async (req, res) => {
-    const functionName = functionNameIn(req, registry, jsonBody(req).functionName);
+    const functionName = functionNameIn(registry, jsonBody(req).functionName);
     res.json({ redriven: await deadLetters.redriveAll(functionName) });
   });
 
