@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   CIRCUIT_STATE,
   CircuitBreakers,
+  ConcurrencyLeases,
   ConfigError,
   DeadLetterStore,
   EventInvokeConfigStore,
@@ -73,6 +74,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     registry,
     executor,
     breakers,
+    leases: new ConcurrencyLeases(connection, config.queuePrefix),
     producer: new EventProducer(queues),
     queuedEventsCap,
     deadLetters: new DeadLetterStore(queues, () => names, statusReader),

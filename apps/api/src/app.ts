@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type {
   CircuitBreakers,
+  ConcurrencyLeases,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
@@ -32,6 +33,7 @@ export interface AppDeps {
   registry: FunctionRegistry;
   executor: Executor;
   breakers: CircuitBreakers;
+  leases: ConcurrencyLeases;
   producer: EventProducer;
   queuedEventsCap: QueuedEventsCap;
   deadLetters: DeadLetterStore;

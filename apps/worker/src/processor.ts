@@ -3,6 +3,7 @@ import {
   DeadLetterError,
   isCircuitOpen,
   type CircuitBreakers,
+  type ConcurrencyLeases,
   buildDestinationRecord,
   type DestinationCondition,
   RetryAttemptError,
@@ -28,6 +29,7 @@ export interface ProcessorDeps {
   registry: FunctionRegistry;
   executor: Executor;
   breakers: CircuitBreakers;
+  leases: ConcurrencyLeases;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -43,6 +45,8 @@ export interface ProcessorDeps {
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
 export type EventReturnValue = { result: string } | { resultTruncated: true };
 const MAX_KEPT_RESULT_BYTES = 65_536;
+/** A throttled event waits 250–500 ms before it tries for a slot again. */
+const THROTTLE_RETRY_MS = 250;
 
 /**
  * Runs one attempt of an event and turns its outcome into BullMQ's language: return = done,
@@ -80,46 +84,63 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new DeadLetterError({ attempt, startedAt, finishedAt: startedAt, outcome: 'error', error, deadLetterReason: 'EventAgeExceeded' });
     }
 
-    metrics.asyncEventAge.observe({ function: fn.name }, (startedAt - receivedAt) / 1000);
-    const m = meters(fn.name, 'async');
-    m.concurrent.inc();
-    let outcome;
-    try {
-      outcome = await deps.breakers.run(fn, () => executor.invoke(fn, { requestId, payload }));
-    } catch (e) {
-      if (!isCircuitOpen(e) || token === undefined) throw e;
-      // Open breaker: the event waits for the half-open trial without spending an attempt.
-      await job.moveToDelayed(Date.now() + deps.breakers.retryAfterSeconds(fn) * 1000, token);
-      throw new DelayedError();
-    } finally {
-      m.concurrent.dec();
-    }
-    m.invocations.inc();
-    m.duration.observe(outcome.durationMs / 1000);
-    logInvocation(logger, fn, outcome, { type: 'async', attempt });
+    const runAttempt = async (): Promise<EventReturnValue> => {
+      metrics.asyncEventAge.observe({ function: fn.name }, (startedAt - receivedAt) / 1000);
+      const m = meters(fn.name, 'async');
+      m.concurrent.inc();
+      let outcome;
+      try {
+        outcome = await deps.breakers.run(fn, () => executor.invoke(fn, { requestId, payload }));
+      } catch (e) {
+        if (!isCircuitOpen(e) || token === undefined) throw e;
+        // Open breaker: the event waits for the half-open trial without spending an attempt.
+        await job.moveToDelayed(Date.now() + deps.breakers.retryAfterSeconds(fn) * 1000, token);
+        throw new DelayedError();
+      } finally {
+        m.concurrent.dec();
+      }
+      m.invocations.inc();
+      m.duration.observe(outcome.durationMs / 1000);
+      logInvocation(logger, fn, outcome, { type: 'async', attempt });
 
-    if (!outcome.functionError) {
-      metrics.asyncAttempts.observe({ function: fn.name }, attempt);
-      await notify('Success', attempt, { resultBody: outcome.body });
-      return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
-    }
+      if (!outcome.functionError) {
+        metrics.asyncAttempts.observe({ function: fn.name }, attempt);
+        await notify('Success', attempt, { resultBody: outcome.body });
+        return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
+      }
 
-    m.errors.inc();
-    const finishedAt = Date.now();
-    const record: AttemptRecord = {
-      attempt,
-      startedAt,
-      finishedAt,
-      outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
-      error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
+      m.errors.inc();
+      const finishedAt = Date.now();
+      const record: AttemptRecord = {
+        attempt,
+        startedAt,
+        finishedAt,
+        outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
+        error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
+      };
+      const decision = decideAfterFailure({ policy, attempt, receivedAt, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
+      switch (decision.action) {
+        case 'retry':
+          throw new RetryAttemptError(record, decision.delayMs);
+        case 'dead-letter':
+          await notify(decision.reason, attempt, { error: outcome.functionError });
+          throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
+      }
     };
-    const decision = decideAfterFailure({ policy, attempt, receivedAt, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
-    switch (decision.action) {
-      case 'retry':
-        throw new RetryAttemptError(record, decision.delayMs);
-      case 'dead-letter':
-        await notify(decision.reason, attempt, { error: outcome.functionError });
-        throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
+
+    // Over reservedConcurrency (all processes together): wait, spending no attempt, as Lambda
+    // retries throttled events.
+    const release = await deps.leases.tryAcquire(fn);
+    if (!release) {
+      metrics.throttles.inc({ function: fn.name, type: 'async', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+      if (token === undefined) throw new Error('no lock token: cannot hold a throttled event');
+      await job.moveToDelayed(Date.now() + THROTTLE_RETRY_MS + Math.floor(Math.random() * THROTTLE_RETRY_MS), token);
+      throw new DelayedError();
+    }
+    try {
+      return await runAttempt();
+    } finally {
+      await release();
     }
   };
 }

@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import {
   CIRCUIT_STATE,
   CircuitBreakers,
+  ConcurrencyLeases,
   ConfigError,
   DestinationQueues,
   EventInvokeConfigStore,
@@ -111,6 +112,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     registry,
     executor,
     breakers,
+    leases: new ConcurrencyLeases(connection, config.queuePrefix),
     metrics,
     meters: createMeterCache(metrics),
     logger,

@@ -31,3 +31,4 @@ export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/d
 export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
 export { QueuedEventsCap } from './protection/queued-events-cap';
+export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';

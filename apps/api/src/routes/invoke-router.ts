@@ -2,7 +2,9 @@ import { isUtf8 } from 'node:buffer';
 import { Router, type Request, type Response } from 'express';
 import {
   InvoqError,
+  reservedConcurrencyExceeded,
   type CircuitBreakers,
+  type ConcurrencyLeases,
   type QueuedEventsCap,
   formatLogTail,
   idempotentRequestId,
@@ -23,6 +25,7 @@ export interface InvokeDeps {
   registry: FunctionRegistry;
   executor: Executor;
   breakers: CircuitBreakers;
+  leases: ConcurrencyLeases;
   producer: EventProducer;
   queuedEventsCap: QueuedEventsCap;
   metrics: Metrics;
@@ -63,6 +66,12 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
     const requestId = res.locals.requestId as string;
     const clientContext = decodeClientContext(req.header('x-amz-client-context'));
+    // reservedConcurrency holds across every process (Redis leases); unlimited functions skip it.
+    const release = await deps.leases.tryAcquire(fn);
+    if (!release) {
+      metrics.throttles.inc({ function: fn.name, type: 'sync', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+      throw reservedConcurrencyExceeded();
+    }
     const m = meters(fn.name, 'sync');
     m.concurrent.inc();
     let outcome;
@@ -76,6 +85,7 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
       throw e;
     } finally {
       m.concurrent.dec();
+      await release();
     }
     m.invocations.inc();
     m.duration.observe(outcome.durationMs / 1000);
