@@ -40,6 +40,8 @@ export class QueuedEventsCap {
   }
 
   private async read(): Promise<void> {
+    // Events admitted from here on may or may not be in what Redis answers; keep counting them.
+    const admittedBefore = this.acceptedSinceRead;
     const redis = this.queues.connection as IORedis;
     const pipeline = redis.pipeline();
     for (const name of this.functionNames) {
@@ -50,7 +52,7 @@ export class QueuedEventsCap {
     try {
       const results = (await pipeline.exec()) ?? [];
       this.queued = results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
-      this.acceptedSinceRead = 0;
+      this.acceptedSinceRead -= admittedBefore;
       this.readAt = Date.now();
     } catch {
       // Redis away: keep the last count; the enqueue itself will answer 503.
