@@ -129,13 +129,6 @@ export class DeadLetterStore {
     return true;
   }
 
-  /** Dead-lettered events of each function. */
-  async depth(): Promise<Map<string, number>> {
-    const names = this.functionNames();
-    const counts = await Promise.all(names.map((name) => this.queues.get(name).getFailedCount()));
-    return new Map(names.map((name, i) => [name, counts[i] ?? 0]));
-  }
-
   private async findDeadLettered(requestId: string): Promise<{ functionName: string; job: Job<EventJobData> } | undefined> {
     const found = await this.finder.find(requestId);
     if (!found || !(await found.job.isFailed())) return undefined;

@@ -73,10 +73,6 @@ export class EventQueues {
     return connection.status === undefined || connection.status === 'ready';
   }
 
-  all(): Array<[string, Queue]> {
-    return [...this.queues.entries()];
-  }
-
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
