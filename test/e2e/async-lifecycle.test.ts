@@ -5,9 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startApi, type ApiService } from '../../apps/api/src/api-service';
-import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
-import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } from '../support/harness';
+import { startStack, type Stack } from '../support/stack';
+import { makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
 
 const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-life-'));
 const count = `const file = require('node:path').join(process.env.MARKER_DIR, String(event.id)); require('node:fs').appendFileSync(file, 'x'); const n = require('node:fs').readFileSync(file, 'utf8').length;`;
@@ -21,16 +20,14 @@ const functionsDir = makeFunctionsDir({
 });
 const runs = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').length : 0);
 
-let api: ApiService;
-let worker: WorkerService;
+let stack: Stack;
 let base: string;
 beforeAll(async () => {
-  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('life'), INVOQ_RETRY_BASE_DELAY_MS: '100' });
-  [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
-  base = `http://127.0.0.1:${api.port}`;
+  stack = await startStack(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('life'), INVOQ_RETRY_BASE_DELAY_MS: '100' }));
+  base = stack.base;
 });
 afterAll(async () => {
-  await Promise.all([api?.close(), worker?.close()]);
+  await stack?.close();
 });
 
 async function fire(fn: string, body: unknown, headers: Record<string, string> = {}): Promise<string> {

@@ -6,9 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startApi, type ApiService } from '../../apps/api/src/api-service';
-import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
-import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } from '../support/harness';
+import { startStack, type Stack } from '../support/stack';
+import { makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-breaker-'));
 const down = path.join(stateDir, 'down');
@@ -25,16 +24,14 @@ const functionsDir = makeFunctionsDir({
 });
 const callCount = () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').length : 0);
 
-let api: ApiService;
-let worker: WorkerService;
+let stack: Stack;
 let base: string;
 beforeAll(async () => {
-  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('breaker'), INVOQ_RETRY_BASE_DELAY_MS: '100' });
-  [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
-  base = `http://127.0.0.1:${api.port}`;
+  stack = await startStack(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('breaker'), INVOQ_RETRY_BASE_DELAY_MS: '100' }));
+  base = stack.base;
 });
 afterAll(async () => {
-  await Promise.all([api?.close(), worker?.close()]);
+  await stack?.close();
 });
 
 const invoke = (fn: string, type = 'RequestResponse') => fetch(`${base}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body: '{}' });
@@ -76,7 +73,7 @@ it('holds an event while the breaker is open, without spending its attempts', as
   fs.writeFileSync(down, '');
   const openers = [];
   for (let i = 0; i < 3; i += 1) openers.push((await invoke('dependent', 'Event')).headers.get('x-amzn-requestid')!);
-  await waitFor(async () => /^invoq_circuit_state\{function="dependent"\} 1$/m.test(await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text()), 10_000, 'the worker breaker to open');
+  await waitFor(async () => /^invoq_circuit_state\{function="dependent"\} 1$/m.test(await (await fetch(`http://127.0.0.1:${stack.worker.metricsPort}/metrics`)).text()), 10_000, 'the worker breaker to open');
   // An event that arrives while the breaker is open waits; it is not run and fails nothing.
   const held = (await invoke('dependent', 'Event')).headers.get('x-amzn-requestid')!;
   fs.rmSync(down);

@@ -24,16 +24,31 @@ const functionsDir = makeFunctionsDir({
 });
 const runsOf = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').length : 0);
 
-it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no attempt', async () => {
-  const prefix = uniquePrefix('kill');
+/** A producer and a view of one function's queue under a fresh prefix, as an API would have. */
+function eventsOf(functionName: string, label: string) {
+  const prefix = uniquePrefix(label);
   const connection = createRedisConnection(testRedisUrl());
   const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 600, dlqRetentionSeconds: 600 });
-  const producer = new EventProducer(queues);
-  const queue = new Queue(functionQueueName('steady'), { connection: { url: testRedisUrl() }, prefix });
+  const queue = new Queue(functionQueueName(functionName), { connection: { url: testRedisUrl() }, prefix });
+  return {
+    prefix,
+    producer: new EventProducer(queues),
+    queue,
+    ready: () => waitForRedis(connection),
+    close: async () => {
+      await queue.close();
+      await queues.close();
+      await connection.quit();
+    },
+  };
+}
+
+it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no attempt', async () => {
+  const { prefix, producer, queue, ready, close } = eventsOf('steady', 'kill');
   const env = { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '8' };
   const workers = [spawnTier('worker', env)];
   try {
-    await waitForRedis(connection);
+    await ready();
     const ids = Array.from({ length: 120 }, () => randomUUID());
     for (const id of ids) await producer.enqueue('steady', id, JSON.stringify({ id }));
     await waitFor(async () => (await queue.getCompletedCount()) >= 20, 20_000, 'the first worker to make progress');
@@ -54,9 +69,7 @@ it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no 
     console.log(`crash-safety: ${ids.length} events, worker SIGKILLed with ${activeAtKill} running; ${reruns} ran twice, none lost`);
   } finally {
     await Promise.all(workers.map((w) => stopProcess(w)));
-    await queue.close();
-    await queues.close();
-    await connection.quit();
+    await close();
   }
 }, 90_000);
 
@@ -96,14 +109,10 @@ it('Redis killed and restarted from its AOF still has every event that got 202',
 }, 60_000);
 
 it('SIGTERM: the worker takes nothing new, finishes what it runs, and exits 0', async () => {
-  const prefix = uniquePrefix('term');
-  const connection = createRedisConnection(testRedisUrl());
-  const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 600, dlqRetentionSeconds: 600 });
-  const producer = new EventProducer(queues);
-  const queue = new Queue(functionQueueName('patient'), { connection: { url: testRedisUrl() }, prefix });
+  const { prefix, producer, queue, ready, close } = eventsOf('patient', 'term');
   const worker = spawnTier('worker', { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '1' });
   try {
-    await waitForRedis(connection);
+    await ready();
     const [first, second] = [randomUUID(), randomUUID()];
     await producer.enqueue('patient', first, '{}');
     await producer.enqueue('patient', second, '{}');
@@ -113,8 +122,6 @@ it('SIGTERM: the worker takes nothing new, finishes what it runs, and exits 0', 
     expect(await (await queue.getJob(second))?.getState()).toBe('waiting');
   } finally {
     await stopProcess(worker, 'SIGKILL');
-    await queue.close();
-    await queues.close();
-    await connection.quit();
+    await close();
   }
 }, 60_000);
