@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CIRCUIT_STATE,
@@ -34,6 +34,17 @@ import { createQueueBoard } from './routes/queue-board';
 /** How long a stop waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/**
+ * Slow clients: the headers must arrive within `headersTimeoutMs` and the whole request within
+ * `requestTimeoutMs` (Node answers 408 and closes), so a client trickling bytes cannot hold a
+ * connection and its buffers open. Answers may take as long as the function's timeout.
+ */
+export interface SlowClientLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+const SLOW_CLIENT_LIMITS: SlowClientLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 };
+
 export interface ApiService {
   server: Server;
   port: number;
@@ -42,7 +53,7 @@ export interface ApiService {
 }
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
-export async function startApi(config: ResolvedConfig, logger: Logger): Promise<ApiService> {
+export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
   if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the API alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
   const names = registry.list().map((f) => f.name);
@@ -93,12 +104,12 @@ export async function startApi(config: ResolvedConfig, logger: Logger): Promise<
     .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
-  const server = app.listen(config.port, config.host);
-  // Slow clients: headers must arrive within 10 s and the whole request body within 60 s, so a
-  // client trickling bytes cannot hold a connection (and its memory) open. Answers may take as
-  // long as the function's timeout.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // How often Node checks those deadlines (its default, 30 s, would let a slow client overstay).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
+  }, app).listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ host: config.host, port, functions: names }, 'invoq API listening');
