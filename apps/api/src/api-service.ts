@@ -14,7 +14,9 @@ import {
   FunctionRegistry,
   INVOQ_VERSION,
   InvocationStatusReader,
+  Invoker,
   QueuedEventsCap,
+  RouteTable,
   checkRedisDurability,
   closeRedis,
   pingRedis,
@@ -56,6 +58,8 @@ export interface ApiService {
 export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
   if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the API alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
+  // Colliding routes, or routes on invoq's own paths, stop the start here.
+  const routes = new RouteTable(registry.list());
   const names = registry.list().map((f) => f.name);
   const connection = createRedisConnection(config.redisUrl, { failFast: true });
   const queues = new EventQueues({
@@ -80,20 +84,28 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       logger.warn({ functionName, state }, 'circuit breaker changed state');
     },
   });
-  const app = createApp({
-    config,
-    registry,
+  const invoker = new Invoker({
     executor,
     breakers,
     leases: new ConcurrencyLeases(connection, config.queuePrefix),
     producer: new EventProducer(queues),
     queuedEventsCap,
+    metrics,
+    meters: createMeterCache(metrics),
+    logger,
+    syncWaitMs: config.syncWaitMs,
+    asyncPayloadLimitBytes: config.asyncPayloadLimitBytes,
+  });
+  const app = createApp({
+    config,
+    registry,
+    routes,
+    invoker,
     deadLetters: new DeadLetterStore(queues, () => names, statusReader),
     statusReader,
     queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
     metrics,
-    meters: createMeterCache(metrics),
     logger,
     pingRedis: () => pingRedis(connection),
   });

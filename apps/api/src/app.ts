@@ -1,26 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import type {
-  CircuitBreakers,
-  ConcurrencyLeases,
-  DeadLetterStore,
-  EventInvokeConfigStore,
-  EventProducer,
-  Executor,
-  InvocationStatusReader,
-  FunctionMeters,
-  FunctionRegistry,
-  InvocationType,
-  Logger,
-  Metrics,
-  QueuedEventsCap,
-  ResolvedConfig,
-} from '@invoq/core';
+import type { DeadLetterStore, EventInvokeConfigStore, FunctionRegistry, InvocationStatusReader, Invoker, Logger, Metrics, ResolvedConfig, RouteTable } from '@invoq/core';
 import { createAuth } from './http/auth';
 import { createErrorHandler, notFound } from './http/error-handler';
 import { createDlqRouter } from './routes/dlq-router';
 import { createEventInvokeConfigRouter } from './routes/event-invoke-config-router';
 import { createFunctionsRouter } from './routes/functions-router';
+import { createGatewayRouter } from './routes/gateway-router';
 import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
 import { createInvokeRouter } from './routes/invoke-router';
@@ -31,16 +17,13 @@ import type { Router } from 'express';
 export interface AppDeps {
   config: ResolvedConfig;
   registry: FunctionRegistry;
-  executor: Executor;
-  breakers: CircuitBreakers;
-  leases: ConcurrencyLeases;
-  producer: EventProducer;
-  queuedEventsCap: QueuedEventsCap;
+  /** Gateway routes from the functions' `routes`. */
+  routes: RouteTable;
+  invoker: Invoker;
   deadLetters: DeadLetterStore;
   eventInvokeConfigs: EventInvokeConfigStore;
   statusReader: InvocationStatusReader;
   metrics: Metrics;
-  meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
   pingRedis: () => Promise<void>;
   /** The queue dashboard's router (bull-board), served at /admin/queues to admin keys. */
@@ -75,7 +58,10 @@ export function createApp(deps: AppDeps): Express {
   // SigV4 signs it, and Invoke passes it on unchanged. Each invocation type checks its own limit.
   const maxBodyBytes = Math.max(deps.config.syncPayloadLimitBytes, deps.config.asyncPayloadLimitBytes);
   app.use(express.raw({ type: () => true, limit: maxBodyBytes }));
-  app.use(createAuth(deps.config.auth));
+  const auth = createAuth(deps.config.auth);
+  // Gateway routes first (each decides whether it needs a key); invoq's own paths pass through.
+  app.use(createGatewayRouter({ config: deps.config, routes: deps.routes, invoker: deps.invoker, auth, logger: deps.logger }));
+  app.use(auth);
   app.use(createInvokeRouter(deps));
   app.use(createFunctionsRouter(deps));
   app.use(createEventInvokeConfigRouter(deps));

@@ -9,6 +9,7 @@ import {
   ConfigError,
   DestinationQueues,
   EventInvokeConfigStore,
+  EventProducer,
   EventQueues,
   Executor,
   FairWorker,
@@ -83,6 +84,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     statusRetentionSeconds: config.statusRetentionSeconds,
     dlqRetentionSeconds: config.dlqRetentionSeconds,
   });
+  // Function destinations are events for the target function, queued from here.
+  const producer = new EventProducer(queues);
   const metrics = createMetrics(INVOQ_VERSION);
   initFunctionSeries(metrics, names);
   registerQueueStats(metrics, queues, names);
@@ -96,6 +99,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     connection,
     prefix: config.queuePrefix,
     secret: config.destinationSecret,
+    sendEvent: async (arn, requestId, payload) => {
+      const target = registry.resolve(arn);
+      await producer.enqueue(target.name, requestId, payload, { idempotent: true });
+    },
     onFailedAttempt: (functionName, job, error, final) => {
       metrics.destinationFailures.inc({ function: functionName });
       logger.warn({ functionName, requestId: job?.data.record.requestContext.requestId, attempt: job?.attemptsMade, final, error: error.message }, 'destination delivery failed');

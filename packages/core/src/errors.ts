@@ -16,9 +16,15 @@ export const EXCEPTION_NAMES = {
   FORBIDDEN: 'AccessDeniedException',
   QUEUE_UNAVAILABLE: 'ServiceException',
   SERVICE: 'ServiceException',
+  // Gateway routes, as API Gateway answers them: a function error or malformed proxy response,
+  // and the integration timeout.
+  BAD_GATEWAY: 'InternalServerErrorException',
+  GATEWAY_TIMEOUT: 'IntegrationTimeoutException',
 } as const;
 
 export type InvoqErrorCode = keyof typeof EXCEPTION_NAMES;
+
+const SERVICE_FAULTS = new Set<InvoqErrorCode>(['SERVICE', 'QUEUE_UNAVAILABLE', 'BAD_GATEWAY', 'GATEWAY_TIMEOUT']);
 
 export interface InvoqErrorDetails {
   /** Lambda's throttle reason, e.g. `ReservedFunctionConcurrentInvocationLimitExceeded`. */
@@ -44,7 +50,7 @@ export class InvoqError extends Error {
 
   /** Lambda's `Type`: whose fault it is. */
   get faultType(): 'User' | 'Service' {
-    return this.code === 'SERVICE' || this.code === 'QUEUE_UNAVAILABLE' ? 'Service' : 'User';
+    return SERVICE_FAULTS.has(this.code) ? 'Service' : 'User';
   }
 }
 

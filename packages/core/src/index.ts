@@ -32,3 +32,8 @@ export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type Delive
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
 export { QueuedEventsCap } from './protection/queued-events-cap';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
+export { Invoker, type InvokerDeps } from './invocation/invoker';
+export { RouteTable, RouteDefinitionError, isReservedPath, RESERVED_PATH_PREFIXES, type GatewayRoute, type RouteMatch } from './gateway/route-table';
+export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type GatewayRequest } from './gateway/proxy-event';
+export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
+export { destinationSchema, isFunctionDestination } from './destinations/destination-target';

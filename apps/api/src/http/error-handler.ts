@@ -15,6 +15,8 @@ const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
   FORBIDDEN: 403,
   QUEUE_UNAVAILABLE: 503,
   SERVICE: 503,
+  BAD_GATEWAY: 502,
+  GATEWAY_TIMEOUT: 504,
 };
 
 /** Errors from express itself (its body parser, its path decoding), by `type` and `status`. */
@@ -32,7 +34,10 @@ function fromExpress(err: Error & { type?: string; limit?: number; status?: numb
   return undefined;
 }
 
-/** Turns any error into Lambda's error response: status, `x-amzn-ErrorType`, `{Type, Message}`. */
+/**
+ * Turns any error into Lambda's error response: status, `x-amzn-ErrorType`, `{Type, Message}`;
+ * on a gateway route into API Gateway's: the same status and header, `{message}`.
+ */
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
     const err = coerceError(thrown);
@@ -45,8 +50,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    const body: Record<string, unknown> = { Type: error.faultType, Message: error.message };
-    if (error.reason) body.Reason = error.reason;
+    const body: Record<string, unknown> = res.locals.gatewayRoute ? { message: error.message } : { Type: error.faultType, Message: error.message };
+    if (error.reason) body[res.locals.gatewayRoute ? 'reason' : 'Reason'] = error.reason;
     if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     // Let a browser ask for the admin key on the queue dashboard.
     if (error.code === 'MISSING_CREDENTIALS' && req.path.startsWith('/admin/')) res.setHeader('WWW-Authenticate', 'Basic realm="invoq admin", charset="UTF-8"');

@@ -1,36 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { Router, type Request, type Response } from 'express';
-import {
-  InvoqError,
-  reservedConcurrencyExceeded,
-  type CircuitBreakers,
-  type ConcurrencyLeases,
-  type QueuedEventsCap,
-  formatLogTail,
-  idempotentRequestId,
-  logInvocation,
-  type EventProducer,
-  type Executor,
-  type FunctionMeters,
-  type FunctionRegistry,
-  type InvocationType,
-  type Logger,
-  type Metrics,
-  type ResolvedConfig,
-  type ResolvedFunction,
-} from '@invoq/core';
+import { InvoqError, formatLogTail, type FunctionRegistry, type Invoker, type ResolvedConfig, type ResolvedFunction } from '@invoq/core';
 
 export interface InvokeDeps {
   config: ResolvedConfig;
   registry: FunctionRegistry;
-  executor: Executor;
-  breakers: CircuitBreakers;
-  leases: ConcurrencyLeases;
-  producer: EventProducer;
-  queuedEventsCap: QueuedEventsCap;
-  metrics: Metrics;
-  meters: (functionName: string, type: InvocationType) => FunctionMeters;
-  logger: Logger;
+  invoker: Invoker;
 }
 
 const INVOCATION_TYPES = new Set(['RequestResponse', 'Event', 'DryRun']);
@@ -59,42 +34,14 @@ function decodeClientContext(header: string | undefined): string | undefined {
 }
 
 /** `POST /2015-03-31/functions/{FunctionName}/invocations`: Lambda's Invoke. */
-export function createInvokeRouter(deps: InvokeDeps): Router {
-  const { config, registry, executor, breakers, producer, metrics, meters, logger } = deps;
+export function createInvokeRouter({ config, registry, invoker }: InvokeDeps): Router {
   const router = Router();
 
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
-    const requestId = res.locals.requestId as string;
     const clientContext = decodeClientContext(req.header('x-amz-client-context'));
-    // reservedConcurrency holds across every process (Redis leases); unlimited functions skip it.
-    const release = await deps.leases.tryAcquire(fn);
-    if (!release) {
-      metrics.throttles.inc({ function: fn.name, type: 'sync', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
-      throw reservedConcurrencyExceeded();
-    }
-    const m = meters(fn.name, 'sync');
-    m.concurrent.inc();
-    let outcome;
-    try {
-      // An open breaker answers 503 at once, without touching the failing dependency.
-      outcome = await breakers.run(fn, () => executor.invoke(fn, { requestId, payload, clientContext }, config.syncWaitMs));
-    } catch (e) {
-      if (e instanceof InvoqError && e.code === 'THROTTLED') {
-        metrics.throttles.inc({ function: fn.name, type: 'sync', reason: e.reason ?? 'unknown' });
-      }
-      throw e;
-    } finally {
-      m.concurrent.dec();
-      await release();
-    }
-    m.invocations.inc();
-    m.duration.observe(outcome.durationMs / 1000);
-    if (outcome.functionError) {
-      m.errors.inc();
-      res.setHeader('X-Amz-Function-Error', 'Unhandled');
-    }
-    logInvocation(logger, fn, outcome, { type: 'sync' });
+    const outcome = await invoker.runSync(fn, { requestId: res.locals.requestId as string, payload, clientContext });
     res.locals.invocationLogged = true;
+    if (outcome.functionError) res.setHeader('X-Amz-Function-Error', 'Unhandled');
     if (req.header('x-amz-log-type') === 'Tail') res.setHeader('X-Amz-Log-Result', formatLogTail(outcome, fn.config.memorySize));
     res.setHeader('X-Amz-Executed-Version', '$LATEST');
     res.setHeader('Content-Type', 'application/json');
@@ -102,33 +49,11 @@ export function createInvokeRouter(deps: InvokeDeps): Router {
   }
 
   async function invokeEvent(fn: ResolvedFunction, res: Response, payload: string, idempotencyKey: string | undefined): Promise<void> {
-    const bytes = Buffer.byteLength(payload);
-    if (bytes > config.asyncPayloadLimitBytes) {
-      throw new InvoqError('PAYLOAD_TOO_LARGE', `${bytes} byte payload is too large for the Event invocation type (limit ${config.asyncPayloadLimitBytes} bytes)`);
-    }
-    if (payload.length > 0) {
-      try {
-        JSON.parse(payload);
-      } catch (e) {
-        throw new InvoqError('INVALID_REQUEST_CONTENT', `Could not parse request body into json: ${(e as Error).message}`);
-      }
-    }
-    try {
-      deps.queuedEventsCap.admit();
-    } catch (e) {
-      metrics.throttles.inc({ function: fn.name, type: 'async', reason: (e as InvoqError).reason ?? 'unknown' });
-      throw e;
-    }
-    let requestId = res.locals.requestId as string;
-    if (idempotencyKey !== undefined) {
-      if (idempotencyKey.length === 0 || idempotencyKey.length > 256) throw new InvoqError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 256 characters');
-      // A repeat answers with the first event's id; BullMQ keeps that job, so nothing runs twice.
-      requestId = idempotentRequestId(fn.name, idempotencyKey);
+    const requestId = await invoker.enqueue(fn, res.locals.requestId as string, payload, idempotencyKey);
+    if (requestId !== res.locals.requestId) {
       res.locals.requestId = requestId;
       res.setHeader('x-amzn-RequestId', requestId);
     }
-    await producer.enqueue(fn.name, requestId, payload, { idempotent: idempotencyKey !== undefined });
-    metrics.asyncReceived.inc({ function: fn.name });
     res.status(202).end();
   }
 

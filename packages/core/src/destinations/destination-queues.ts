@@ -1,11 +1,14 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { coerceError } from '../errors';
+import { idempotentRequestId } from '../queue/event-producer';
 import { functionQueueName } from '../queue/queue-names';
+import { isFunctionDestination } from './destination-target';
 import type { DestinationRecord } from './destination-record';
 import { SIGNATURE_HEADER, signDelivery } from './destination-signature';
 
 export interface DeliveryJobData {
   v: 1;
+  /** An http(s) URL or a function ARN (the field keeps its first name: queued jobs carry it). */
   url: string;
   record: DestinationRecord;
 }
@@ -24,6 +27,11 @@ export interface DestinationOptions {
   prefix: string;
   /** HMAC key for `X-Invoq-Signature`; deliveries are unsigned without it. */
   secret: string | undefined;
+  /**
+   * Queues `payload` as an event for the function `arn` names, under `requestId` (the same id
+   * for a repeated delivery, so the target runs once). Throws if there is no such function.
+   */
+  sendEvent: (arn: string, requestId: string, payload: string) => Promise<void>;
   /** Called for every failed delivery attempt (for the metric and the log). */
   onFailedAttempt: (functionName: string, job: Job<DeliveryJobData> | undefined, error: Error, final: boolean) => void;
   retryBaseDelayMs?: number;
@@ -82,6 +90,10 @@ export class DestinationQueues {
 
   private async deliver(job: Job<DeliveryJobData>): Promise<void> {
     const body = JSON.stringify(job.data.record);
+    if (isFunctionDestination(job.data.url)) {
+      await this.options.sendEvent(job.data.url, idempotentRequestId(job.queueName, job.id!), body);
+      return;
+    }
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'invoq-destinations' };
     if (this.options.secret) headers[SIGNATURE_HEADER] = signDelivery(this.options.secret, body);
     let response: Response;

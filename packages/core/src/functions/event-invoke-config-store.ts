@@ -2,16 +2,17 @@ import type IORedis from 'ioredis';
 import { z } from 'zod';
 import { InvoqError, coerceError } from '../errors';
 import type { RetryPolicy } from '../policy/retry-policy';
+import { destinationSchema } from '../destinations/destination-target';
 import { functionKey } from '../queue/queue-names';
 import type { ResolvedFunction } from './resolved-function';
 
-const destinationSchema = z.strictObject({ Destination: z.string().min(1).max(350).optional() });
+const destinationConfigSchema = z.strictObject({ Destination: destinationSchema.optional() });
 
 /** PutFunctionEventInvokeConfig's body, validated as Lambda's model bounds it. */
 export const eventInvokeConfigInputSchema = z.strictObject({
   MaximumRetryAttempts: z.number().int().min(0).max(2).optional(),
   MaximumEventAgeInSeconds: z.number().int().min(60).max(21_600).optional(),
-  DestinationConfig: z.strictObject({ OnSuccess: destinationSchema.optional(), OnFailure: destinationSchema.optional() }).optional(),
+  DestinationConfig: z.strictObject({ OnSuccess: destinationConfigSchema.optional(), OnFailure: destinationConfigSchema.optional() }).optional(),
 });
 
 export type EventInvokeConfigInput = z.infer<typeof eventInvokeConfigInputSchema>;
@@ -74,10 +75,10 @@ export class EventInvokeConfigStore {
     return entry.value;
   }
 
-  /** Destination URLs in force for `fn` now: run-time `DestinationConfig` over `function.json`. */
+  /** Destinations in force for `fn` now: run-time `DestinationConfig` over `function.json`. */
   async destinationsOf(fn: ResolvedFunction): Promise<{ onSuccess?: string; onFailure?: string }> {
     const stored = (await this.cached(fn))?.DestinationConfig;
-    const pick = (runtime: string | undefined, fromFile: string | undefined) => (runtime !== undefined && /^https?:\/\//.test(runtime) ? runtime : fromFile);
+    const pick = (runtime: string | undefined, fromFile: string | undefined) => (runtime !== undefined && destinationSchema.safeParse(runtime).success ? runtime : fromFile);
     return {
       onSuccess: pick(stored?.OnSuccess?.Destination, fn.config.async.onSuccess),
       onFailure: pick(stored?.OnFailure?.Destination, fn.config.async.onFailure),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { destinationSchema } from '../destinations/destination-target';
 
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -12,8 +13,8 @@ const routeSchema = z.strictObject({
 const asyncSchema = z.strictObject({
   maximumRetryAttempts: z.number().int().min(0).max(2).default(2),
   maximumEventAgeInSeconds: z.number().int().min(60).max(21_600).default(21_600),
-  onSuccess: z.url().optional(),
-  onFailure: z.url().optional(),
+  onSuccess: destinationSchema.optional(),
+  onFailure: destinationSchema.optional(),
 });
 
 const circuitBreakerSchema = z.strictObject({

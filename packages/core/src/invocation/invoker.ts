@@ -1,0 +1,98 @@
+import { InvoqError } from '../errors';
+import type { Executor, InvocationOutcome, InvocationRequest } from '../execution/executor';
+import type { ResolvedFunction } from '../functions/resolved-function';
+import { logInvocation } from '../logging/invocation-log';
+import type { FunctionMeters } from '../metrics/function-meters';
+import type { InvocationType, Metrics } from '../metrics/metrics';
+import type { Logger } from '../logging/logger';
+import type { CircuitBreakers } from '../protection/circuit-breakers';
+import { reservedConcurrencyExceeded, type ConcurrencyLeases } from '../protection/concurrency-leases';
+import type { QueuedEventsCap } from '../protection/queued-events-cap';
+import { idempotentRequestId, type EventProducer } from '../queue/event-producer';
+
+export interface InvokerDeps {
+  executor: Executor;
+  breakers: CircuitBreakers;
+  leases: ConcurrencyLeases;
+  producer: EventProducer;
+  queuedEventsCap: QueuedEventsCap;
+  metrics: Metrics;
+  meters: (functionName: string, type: InvocationType) => FunctionMeters;
+  logger: Logger;
+  /** INVOQ_SYNC_WAIT_MS: how long a sync run may wait for a free environment. */
+  syncWaitMs: number;
+  /** INVOQ_ASYNC_PAYLOAD_LIMIT, bytes. */
+  asyncPayloadLimitBytes: number;
+}
+
+/**
+ * The API's two ways to invoke a function, shared by Lambda's Invoke and the gateway routes:
+ * inline (reserved concurrency, circuit breaker, metrics, the invocation log line) and queued
+ * (payload checks, the queue cap, idempotency, the enqueue). Throws `InvoqError`s; HTTP is the
+ * caller's business.
+ */
+export class Invoker {
+  constructor(private readonly deps: InvokerDeps) {}
+
+  /** Runs `fn` now and returns its outcome (a function error is an outcome, not a throw). */
+  async runSync(fn: ResolvedFunction, request: InvocationRequest): Promise<InvocationOutcome> {
+    const { executor, breakers, leases, metrics, meters, logger, syncWaitMs } = this.deps;
+    // reservedConcurrency holds across every process (Redis leases); unlimited functions skip it.
+    const release = await leases.tryAcquire(fn);
+    if (!release) {
+      metrics.throttles.inc({ function: fn.name, type: 'sync', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+      throw reservedConcurrencyExceeded();
+    }
+    const m = meters(fn.name, 'sync');
+    m.concurrent.inc();
+    let outcome: InvocationOutcome;
+    try {
+      // An open breaker answers at once, without touching the failing dependency.
+      outcome = await breakers.run(fn, () => executor.invoke(fn, request, syncWaitMs));
+    } catch (e) {
+      if (e instanceof InvoqError && e.code === 'THROTTLED') metrics.throttles.inc({ function: fn.name, type: 'sync', reason: e.reason ?? 'unknown' });
+      throw e;
+    } finally {
+      m.concurrent.dec();
+      await release();
+    }
+    m.invocations.inc();
+    m.duration.observe(outcome.durationMs / 1000);
+    if (outcome.functionError) m.errors.inc();
+    logInvocation(logger, fn, outcome, { type: 'sync' });
+    return outcome;
+  }
+
+  /**
+   * Queues an event for `fn` and returns its request id: `requestId`, or with an idempotency key
+   * the id derived from it (a repeat answers with the first event's id and runs nothing twice).
+   */
+  async enqueue(fn: ResolvedFunction, requestId: string, payload: string, idempotencyKey?: string): Promise<string> {
+    const { producer, queuedEventsCap, metrics, asyncPayloadLimitBytes } = this.deps;
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > asyncPayloadLimitBytes) {
+      throw new InvoqError('PAYLOAD_TOO_LARGE', `${bytes} byte payload is too large for the Event invocation type (limit ${asyncPayloadLimitBytes} bytes)`);
+    }
+    if (payload.length > 0) {
+      try {
+        JSON.parse(payload);
+      } catch (e) {
+        throw new InvoqError('INVALID_REQUEST_CONTENT', `Could not parse request body into json: ${(e as Error).message}`);
+      }
+    }
+    try {
+      queuedEventsCap.admit();
+    } catch (e) {
+      metrics.throttles.inc({ function: fn.name, type: 'async', reason: (e as InvoqError).reason ?? 'unknown' });
+      throw e;
+    }
+    let id = requestId;
+    if (idempotencyKey !== undefined) {
+      if (idempotencyKey.length === 0 || idempotencyKey.length > 256) throw new InvoqError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 256 characters');
+      id = idempotentRequestId(fn.name, idempotencyKey);
+    }
+    await producer.enqueue(fn.name, id, payload, { idempotent: idempotencyKey !== undefined });
+    metrics.asyncReceived.inc({ function: fn.name });
+    return id;
+  }
+}
