@@ -8,8 +8,9 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 /**
  * Who is calling: an API key (`Authorization: Bearer KEY` or `x-api-key: KEY`) or an AWS SigV4
  * signature (SDKs, the CLI). API keys are compared by their SHA-256 digests, so lookup time says
- * nothing about how much of a guessed key was right. Sets `res.locals.admin`. Runs after the
- * body is read: SigV4 covers the body.
+ * nothing about how much of a guessed key was right. Sets `res.locals.admin`, and
+ * `res.locals.credentialHeader` (the header that carried the credential, which gateway routes
+ * keep from the function). Runs after the body is read: SigV4 covers the body.
  */
 export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
   const apiKeyDigests = new Set([...auth.apiKeys].map(sha256));
@@ -27,9 +28,12 @@ export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
         auth.accessKeys,
       );
       res.locals.admin = key.admin;
+      res.locals.credentialHeader = 'authorization';
       return next();
     }
     let key = req.headers['x-api-key'];
+    res.locals.credentialHeader = 'x-api-key';
+    if (typeof key !== 'string') res.locals.credentialHeader = 'authorization';
     if (typeof key !== 'string' && authorization?.startsWith('Bearer ')) key = authorization.slice(7).trim();
     // Basic auth (any user name, the key as password): how a browser opens /admin/queues.
     if (typeof key !== 'string' && authorization?.startsWith('Basic ')) {

@@ -22,8 +22,6 @@ export interface GatewayDeps {
   logger: Logger;
 }
 
-/** invoq's credentials never reach a function; on an `"auth": "none"` route they are the app's own. */
-const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'x-api-key']);
 const NO_HEADERS: ReadonlySet<string> = new Set();
 
 /**
@@ -61,7 +59,9 @@ export function createGatewayRouter({ config, routes, invoker, auth, logger }: G
   }
 
   return async (req, res, next) => {
-    const [rawPath = '/', rawQuery = ''] = req.originalUrl.split('?', 2) as [string, string?];
+    const queryAt = req.originalUrl.indexOf('?');
+    const rawPath = queryAt === -1 ? req.originalUrl : req.originalUrl.slice(0, queryAt);
+    const rawQuery = queryAt === -1 ? '' : req.originalUrl.slice(queryAt + 1);
     if (isReservedPath(rawPath)) return next();
     res.locals.gatewayRoute = true;
     const match = routes.match(req.method, rawPath);
@@ -75,7 +75,8 @@ export function createGatewayRouter({ config, routes, invoker, auth, logger }: G
         path: rawPath,
         rawQuery,
         rawHeaders: req.rawHeaders,
-        hiddenHeaders: route.auth === 'key' ? CREDENTIAL_HEADERS : NO_HEADERS,
+        // invoq's credential never reaches the function; on an open route every header is the app's.
+        hiddenHeaders: route.auth === 'key' && res.locals.credentialHeader ? new Set([res.locals.credentialHeader as string]) : NO_HEADERS,
         body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
         sourceIp: req.socket.remoteAddress ?? '',
         protocol: `HTTP/${req.httpVersion}`,

@@ -1,7 +1,7 @@
 import { loadFunctions } from '../functions/load-functions';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { InvoqError } from '../errors';
-import { makeFunctionsDir } from '../../../../test/support/harness';
+import { makeFunctionsDir, waitFor } from '../../../../test/support/harness';
 import { Executor } from './executor';
 
 const dir = makeFunctionsDir({
@@ -188,5 +188,13 @@ describe('Executor', () => {
       reason: 'ConcurrentInvocationLimitExceeded',
     } satisfies Partial<InvoqError>);
     await Promise.all(busy);
+  });
+
+  it('ends the thread of a run that outlives close()', async () => {
+    const outliving = run('wait', { ms: 200 });
+    await waitFor(() => executor.environmentCount === 1, 5000, 'the run to start');
+    await executor.close();
+    await outliving;
+    await waitFor(() => executor.environmentCount === 0, 5000, 'the environment to end');
   });
 });

@@ -226,6 +226,12 @@ export class Executor {
       this.dispatch();
       return;
     }
+    // A run that outlived close() (e.g. a gateway call answered 504 meanwhile) ends its thread.
+    if (this.closed) {
+      this.forget(env);
+      void env.terminate();
+      return;
+    }
     // Hand a warm environment straight to the oldest waiter of the same function.
     const waiter = this.waiters.find((w) => w.fn.name === env.fn.name);
     if (waiter) {

@@ -1,0 +1,125 @@
+/**
+ * docker/compose.yaml, the Dockerfile and the Prometheus and Grafana files agree with each other
+ * and with invoq's contract (its config schema, ports and health endpoints). No Docker engine
+ * runs here, so this reads the files as `docker compose config` would, interpolation included.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { loadConfig } from '@invoq/core';
+import { envSchema } from '../../packages/core/src/config/config-schema';
+import { REPO_ROOT } from '../support/harness';
+
+const dockerDir = path.join(REPO_ROOT, 'docker');
+const read = (file: string) => fs.readFileSync(path.join(dockerDir, file), 'utf8');
+
+/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. */
+function interpolate(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}/g, (_, name: string, op?: string, arg?: string) => {
+    const value = vars[name];
+    if (value !== undefined && value !== '') return value;
+    if (op === '?') throw new Error(`required variable ${name} is missing: ${arg}`);
+    return op === '-' ? arg! : '';
+  });
+}
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  expose?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+}
+const composeText = read('compose.yaml');
+const compose = YAML.parse(interpolate(composeText, { INVOQ_API_KEYS: 'k1,k2' }), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const services = compose.services;
+const hostPath = (volume: string) => path.resolve(dockerDir, volume.split(':')[0]!);
+const healthUrl = (service: Service) => /http:\/\/127\.0\.0\.1:(\d+)(\/[^'"\s)]*)/.exec(service.healthcheck!.test.join(' '));
+
+it('has Redis, the API, two workers, Prometheus and Grafana, each with a healthcheck', () => {
+  expect(Object.keys(services).sort()).toEqual(['api', 'grafana', 'prometheus', 'redis', 'worker']);
+  for (const [name, service] of Object.entries(services)) expect([name, service.healthcheck?.test.length]).toEqual([name, expect.any(Number)]);
+  expect(services.worker!.deploy?.replicas).toBe(2);
+  // Replicas publish nothing, so scaling never clashes on a host port.
+  expect(services.worker!.ports).toBeUndefined();
+});
+
+it('runs Redis with AOF and noeviction, as BullMQ needs', () => {
+  const redis = services.redis!;
+  expect(redis.image).toMatch(/^redis:7/);
+  expect(redis.command!.join(' ')).toMatch(/--appendonly yes/);
+  expect(redis.command!.join(' ')).toMatch(/--maxmemory-policy noeviction/);
+  expect(redis.volumes![0]).toMatch(/:\/data$/);
+  expect(redis.healthcheck!.test).toEqual(['CMD', 'redis-cli', 'ping']);
+});
+
+it('builds both tiers from the Dockerfile with an environment invoq accepts', () => {
+  expect(composeText).toMatch(/INVOQ_API_KEYS: "\$\{INVOQ_API_KEYS:\?/); // no keys, no start
+  for (const name of ['api', 'worker']) {
+    const service = services[name]!;
+    expect(path.resolve(dockerDir, service.build!.context)).toBe(REPO_ROOT);
+    expect(fs.existsSync(path.join(REPO_ROOT, service.build!.dockerfile))).toBe(true);
+    const env = service.environment!;
+    // Every variable is one the contract (and so the config schema) defines, and loads cleanly.
+    expect(Object.keys(env).filter((k) => !(k in envSchema.shape))).toEqual([]);
+    const config = loadConfig({ ...env, NODE_ENV: 'production' });
+    expect(config.auth.enabled).toBe(true);
+    expect(new URL(env.REDIS_URL!).host).toBe('redis:6379');
+    expect(service.depends_on?.redis?.condition).toBe('service_healthy');
+    expect(service.volumes).toContain('orders:/app/.invoq/orders');
+    const entry = service.command!.at(-1)!;
+    expect(fs.existsSync(path.join(REPO_ROOT, entry.replace('/dist/', '/src/').replace(/\.js$/, '.ts')))).toBe(true);
+  }
+  const api = services.api!;
+  const apiPort = loadConfig(api.environment!).port;
+  expect(api.command).toEqual(['node', 'apps/api/dist/main.js']);
+  expect(api.ports).toContain(`${apiPort}:${apiPort}`);
+  expect(healthUrl(api)?.slice(1)).toEqual([String(apiPort), '/healthz']);
+  const worker = services.worker!;
+  const metricsPort = loadConfig(worker.environment!).metricsPort;
+  expect(worker.command).toEqual(['node', 'apps/worker/dist/main.js']);
+  expect(worker.expose).toEqual([String(metricsPort)]);
+  expect(healthUrl(worker)?.slice(1)).toEqual([String(metricsPort), '/healthz']);
+});
+
+it('points Prometheus at the API and every worker replica, with the alert rules', () => {
+  const prometheus = services.prometheus!;
+  for (const volume of prometheus.volumes!.filter((v) => v.startsWith('./'))) expect(fs.existsSync(hostPath(volume))).toBe(true);
+  const config = YAML.parse(read('prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
+  const mounted = prometheus.volumes!.map((v) => v.split(':')[1]);
+  for (const rules of config.rule_files) expect(mounted).toContain(`/etc/prometheus/${rules}`);
+  const api = config.scrape_configs.find((j) => j.job_name === 'invoq-api')!;
+  expect(api.static_configs![0]!.targets).toEqual([`api:${loadConfig(services.api!.environment!).port}`]);
+  const worker = config.scrape_configs.find((j) => j.job_name === 'invoq-worker')!;
+  expect(worker.dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(services.worker!.environment!).metricsPort });
+  expect(prometheus.ports).toContain('127.0.0.1:9090:9090');
+});
+
+it('provisions Grafana with Prometheus as its data source and the invoq dashboard', () => {
+  const grafana = services.grafana!;
+  const mountOf = (source: string) => grafana.volumes!.find((v) => v.startsWith(`${source}:`))!.split(':')[1];
+  const datasources = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ url: string }> };
+  expect(datasources.datasources[0]!.url).toBe('http://prometheus:9090');
+  const providers = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/dashboards/invoq.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+  expect(providers.providers[0]!.options.path).toBe(mountOf('./grafana/dashboards'));
+  expect(mountOf('./grafana/provisioning')).toBe('/etc/grafana/provisioning');
+  const dashboard = JSON.parse(fs.readFileSync(path.join(dockerDir, 'grafana/dashboards/invoq.json'), 'utf8')) as { panels: unknown[] };
+  expect(dashboard.panels.length).toBeGreaterThan(0);
+});
+
+it('ships a multi-stage, non-root Dockerfile on a Node.js LTS image, with a healthcheck', () => {
+  const dockerfile = read('Dockerfile');
+  const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
+  expect(froms.length).toBeGreaterThanOrEqual(2);
+  expect(froms.at(-1)).toMatch(/^node:(20|22|24)-/);
+  expect(dockerfile).toMatch(/^USER node$/m);
+  expect(dockerfile).toMatch(/^HEALTHCHECK .*\/healthz/m);
+  expect(dockerfile).toMatch(/^EXPOSE 3000 9091$/m);
+  const ignored = fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+  expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.git', '.invoq']));
+});
