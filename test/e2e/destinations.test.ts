@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyDelivery } from '@invoq/core';
+import { loadFunctions, verifyDelivery } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
 import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } from '../support/harness';
@@ -37,6 +37,9 @@ beforeAll(async () => {
   const functionsDir = makeFunctionsDir({
     winner: { config: { handler: 'index.handler', async: { onSuccess: `${at}/flaky-receiver` } }, files: { 'index.js': 'exports.handler = async (event) => ({ total: event.a + event.b });' } },
     loser: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 1, onFailure: `${at}/failures` } }, files: { 'index.js': 'exports.handler = async () => { throw new RangeError("out of stock"); };' } },
+    // A function destination: the record arrives as an event for `sink`, which POSTs it on.
+    relayed: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0, onFailure: 'arn:aws:lambda:us-east-1:000000000000:function:sink' } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("relay me"); };' } },
+    sink: { config: { handler: 'index.handler', environment: { AT: at } }, files: { 'index.js': 'exports.handler = async (record, context) => { await fetch(process.env.AT + "/sink", { method: "POST", body: JSON.stringify({ record, sinkRequestId: context.awsRequestId }) }); };' } },
   });
   const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('dest'), INVOQ_RETRY_BASE_DELAY_MS: '50', INVOQ_DESTINATION_SECRET: SECRET });
   [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
@@ -80,4 +83,27 @@ it('POSTs a RetriesExhausted record with the error to onFailure', async () => {
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     responsePayload: { errorType: 'RangeError', errorMessage: 'out of stock', trace: expect.any(Array) },
   });
+});
+
+it('sends the record as an event to a function destination', async () => {
+  const requestId = await fire('relayed', { n: 1 });
+  const delivery = await waitFor(() => received.find((r) => r.path === '/sink'), 15_000, 'the record to reach the sink function');
+  const { record, sinkRequestId } = JSON.parse(delivery.body) as { record: { requestContext: { requestId: string; condition: string } }; sinkRequestId: string };
+  expect(record).toMatchObject({ requestContext: { requestId, condition: 'RetriesExhausted' }, requestPayload: { n: 1 }, responsePayload: { errorMessage: 'relay me' } });
+  // The sink's event has its own id, the same for any repeat of this delivery.
+  expect(sinkRequestId).not.toBe(requestId);
+  expect(sinkRequestId).toMatch(/^[0-9a-f-]{36}$/);
+});
+
+it('refuses a destination that is neither an http(s) URL nor a function ARN', async () => {
+  for (const destination of ['arn:aws:sqs:us-east-1:000000000000:queue', 'ftp://example.com/x']) {
+    const res = await fetch(`${base}/2019-09-25/functions/winner/event-invoke-config`, {
+      method: 'PUT',
+      body: JSON.stringify({ DestinationConfig: { OnSuccess: { Destination: destination } } }),
+    });
+    expect([destination, res.status]).toEqual([destination, 400]);
+    expect(((await res.json()) as { Message: string }).Message).toMatch(/http\(s\) URL or a function ARN/);
+  }
+  const dir = makeFunctionsDir({ bad: { config: { handler: 'index.handler', async: { onSuccess: 'mailto:someone@example.com' } }, files: { 'index.js': 'exports.handler = async () => 1;' } } });
+  expect(() => loadFunctions(dir)).toThrow(/field "async.onSuccess" must be an http\(s\) URL or a function ARN/);
 });
