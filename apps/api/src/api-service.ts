@@ -124,7 +124,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   }, app).listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: config.host, port, functions: names }, 'invoq API listening');
+  logger.info({ host: config.host, port, functions: names, routes: routes.size }, 'invoq API listening');
 
   return {
     server,
