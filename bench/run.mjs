@@ -1,7 +1,13 @@
 // `npm run bench`: invoq's hot paths beside the baselines a user would build by hand, measured
-// in one run on this machine (ratios within one run are what to compare). Loopback only.
+// side by side in one run on this machine (ratios within one run are what to compare).
+//   HTTP: bare express echo | invoq sync invoke of a no-op | toy async tier | invoq Event —
+//         interleaved over BENCH_ROUNDS rounds (medians reported), so drift hits all alike.
+//   Queue: raw BullMQ add | raw BullMQ drain | invoq worker drain (same concurrency).
+//   Latency: enqueue-to-start of events sent at half the measured Event capacity.
+// invoq runs at its defaults: auth on (an API key), metrics on, access logs at info (to
+// /dev/null), Redis with AOF everysec. Loopback only. Exit code 1 on any error.
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -9,39 +15,55 @@ import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const WORKER_CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default, for both drains
+const KEY = 'bench-key';
 const body = JSON.stringify({ hello: 'world', n: 42, items: [1, 2, 3] });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const rssMb = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 const children = [];
-function start(script, env) {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(root, script), [], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.push(child);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-    child.once('message', () => resolve(child));
-  });
-}
-
-async function waitForHttp(url, deadlineMs = 15_000) {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
+/** Forks a script; resolves once it says it is ready (IPC) or its URL answers. */
+async function start(script, env, { readyUrl, quiet = false } = {}) {
+  const child = fork(path.join(root, script), [], { env: { ...process.env, ...env }, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`))));
+  exited.catch(() => undefined);
+  if (!readyUrl) {
+    await Promise.race([new Promise((resolve) => child.once('message', resolve)), exited]);
+    return child;
   }
-  throw new Error(`${url} did not come up`);
+  const deadline = Date.now() + 20_000;
+  while (!(await fetch(readyUrl).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline) throw new Error(`${readyUrl} did not come up`);
+    await sleep(100);
+  }
+  return child;
 }
 
-async function measure(name, opts) {
-  await autocannon({ ...opts, connections: CONNECTIONS, duration: WARMUP_S });
-  const r = await autocannon({ ...opts, connections: CONNECTIONS, duration: DURATION_S });
-  const errors = r.errors + r.timeouts + r.non2xx;
-  return { name, reqPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors };
+/** One autocannon run; samples a process's RSS while it runs. */
+async function http(opts, duration, watchPid) {
+  let maxRss = 0;
+  const sampler = watchPid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(watchPid))), 250) : undefined;
+  const r = await autocannon({ ...opts, connections: CONNECTIONS, duration });
+  clearInterval(sampler);
+  return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
+}
+
+/** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded). */
+async function drainRate(queue) {
+  let first;
+  for (;;) {
+    const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
+    if (!first && c.completed > 0) first = { at: performance.now(), completed: c.completed };
+    if (first && c.waiting + c.active === 0) return { perSec: (c.completed - first.completed) / ((performance.now() - first.at) / 1000), failed: c.failed, jobs: c.completed };
+    await sleep(20);
+  }
 }
 
 const redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
@@ -49,48 +71,85 @@ try {
   const [barePort, toyPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   await start('bench/bare-echo.mjs', { PORT: String(barePort) });
   await start('bench/toy-async.mjs', { PORT: String(toyPort), REDIS_URL: redis.url });
-  const invoqEnv = { REDIS_URL: redis.url, PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_QUEUE_PREFIX: 'bench' };
-  const startInvoq = (script) => children.push(fork(path.join(root, script), [], { env: { ...process.env, LOG_LEVEL: 'warn', ...invoqEnv }, stdio: 'inherit' }));
+  const invoqEnv = { REDIS_URL: redis.url, PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_QUEUE_PREFIX: 'bench', INVOQ_API_KEYS: KEY, LOG_LEVEL: 'info', NODE_ENV: 'production' };
   // The API alone first: enqueue is measured like the toy's, with no worker draining beside it.
-  startInvoq('apps/api/dist/main.js');
-  await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`);
+  const api = await start('apps/api/dist/main.js', invoqEnv, { readyUrl: `http://127.0.0.1:${apiPort}/readyz`, quiet: true });
 
   const post = (url, headers = {}) => ({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-  const results = [];
-  const bare = await measure('bare express echo', post(`http://127.0.0.1:${barePort}/echo`));
-  results.push(bare);
-  results.push(await measure('invoq sync invoke (echo)', post(`http://127.0.0.1:${apiPort}/2015-03-31/functions/echo/invocations`)));
-  const toy = await measure('toy async (express + Queue.add)', post(`http://127.0.0.1:${toyPort}/event`));
-  results.push(toy);
-  results.push(await measure('invoq Event invoke (echo)', post(`http://127.0.0.1:${apiPort}/2015-03-31/functions/echo/invocations`, { 'x-amz-invocation-type': 'Event' })));
-
-  // Then the worker drains the backlog the Event run left (every event accepted must run).
-  const queue = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
-  const backlog = (await queue.getJobCounts('waiting')).waiting;
-  const drainStart = performance.now();
-  startInvoq('apps/worker/dist/main.js');
-  for (;;) {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-    if (counts.waiting + counts.active + counts.delayed === 0) {
-      const seconds = (performance.now() - drainStart) / 1000;
-      results.push({ name: `invoq worker drain (${backlog} events, incl. start)`, reqPerSec: Math.round(backlog / seconds), p50Ms: null, p99Ms: null, errors: counts.failed });
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  const invokeUrl = `http://127.0.0.1:${apiPort}/2015-03-31/functions/echo/invocations`;
+  const scenarios = [
+    { name: 'bare express echo', opts: post(`http://127.0.0.1:${barePort}/echo`) },
+    { name: 'invoq sync invoke (echo)', opts: post(invokeUrl, { 'x-api-key': KEY }), baseline: 'bare express echo', watch: api.pid },
+    { name: 'toy async (express + Queue.add)', opts: post(`http://127.0.0.1:${toyPort}/event`) },
+    { name: 'invoq Event invoke (echo)', opts: post(invokeUrl, { 'x-api-key': KEY, 'x-amz-invocation-type': 'Event' }), baseline: 'bare express echo', watch: api.pid },
+  ];
+  for (const s of scenarios) await http(s.opts, WARMUP_S);
+  const runs = new Map(scenarios.map((s) => [s.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of scenarios) runs.get(s.name).push(await http(s.opts, DURATION_S, s.watch));
   }
-  await queue.close();
+  const rows = scenarios.map((s) => {
+    const r = runs.get(s.name);
+    return { name: s.name, perSec: Math.round(median(r.map((x) => x.reqPerSec))), p50Ms: median(r.map((x) => x.p50Ms)), p99Ms: median(r.map((x) => x.p99Ms)), errors: r.reduce((n, x) => n + x.errors, 0), baseline: s.baseline, rssMaxMb: s.watch ? Math.max(...r.map((x) => x.maxRss)) : undefined };
+  });
 
-  const ratio = (a, b) => (a === null ? null : +(a / b).toFixed(2));
-  const rows = results.map((r) => ({ ...r, vsBareEcho: r.p99Ms === null ? null : ratio(r.reqPerSec, bare.reqPerSec), p99VsBare: ratio(r.p99Ms, bare.p99Ms) }));
-  console.log(`\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${DURATION_S} s measured, node ${process.version}`);
-  console.table(rows);
+  // Raw BullMQ: adds from one process (500 in flight), then a plain Worker drains them.
+  const raw = new Queue('raw', { connection: { url: redis.url }, prefix: '{bench-raw}' });
+  let added = 0;
+  const addUntil = performance.now() + DURATION_S * 1000;
+  await Promise.all(Array.from({ length: 500 }, async () => {
+    while (performance.now() < addUntil) {
+      await raw.add('job', { hello: 'world', n: 42 });
+      added++;
+    }
+  }));
+  rows.push({ name: 'raw BullMQ add (one process)', perSec: Math.round(added / DURATION_S), errors: 0 });
+  await start('bench/raw-bullmq-worker.mjs', { REDIS_URL: redis.url, QUEUE: 'raw', PREFIX: '{bench-raw}', CONCURRENCY: String(WORKER_CONCURRENCY) });
+  const rawDrain = await drainRate(raw);
+  rows.push({ name: `raw BullMQ drain (${rawDrain.jobs} no-op jobs, concurrency ${WORKER_CONCURRENCY})`, perSec: Math.round(rawDrain.perSec), errors: rawDrain.failed });
+  await raw.close();
+
+  // invoq's worker drains the backlog the Event runs left (every accepted event must run).
+  const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
+  await start('apps/worker/dist/main.js', { ...invoqEnv, INVOQ_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) }, { readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, quiet: true });
+  const drain = await drainRate(events);
+  rows.push({ name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`, perSec: Math.round(drain.perSec), errors: drain.failed, baseline: rows.at(-1).name });
+
+  // Enqueue-to-start: events at half the measured Event rate, receipt (API) to run start (worker).
+  const eventRow = rows.find((r) => r.name.startsWith('invoq Event'));
+  const since = Date.now();
+  const paced = await autocannon({ ...scenarios[3].opts, connections: 10, duration: DURATION_S, overallRate: Math.round(eventRow.perSec / 2) });
+  while ((await events.getJobCounts('waiting', 'active')).waiting + (await events.getJobCounts('active')).active > 0) await sleep(50);
+  const recent = await events.getJobs(['completed'], 0, Math.round(eventRow.perSec / 2) * DURATION_S + 1000);
+  const latencies = recent.filter((j) => j.data.receivedAt >= since).map((j) => j.processedOn - j.data.receivedAt).sort((a, b) => a - b);
+  rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${Math.round(eventRow.perSec / 2)}/s)`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + paced.timeouts + paced.non2xx });
+  await events.close();
+
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const table = rows.map((r) => {
+    const base = r.baseline ? byName.get(r.baseline) : undefined;
+    return {
+      name: r.name,
+      'per s': r.perSec,
+      'p50 ms': r.p50Ms ?? null,
+      'p99 ms': r.p99Ms ?? null,
+      errors: r.errors,
+      'vs baseline': base && r.perSec ? +(r.perSec / base.perSec).toFixed(2) : null,
+      'p99 vs baseline': base?.p99Ms && r.p99Ms ? +(r.p99Ms / base.p99Ms).toFixed(2) : null,
+      'API RSS max MB': r.rssMaxMb ?? null,
+    };
+  });
+  const toy = byName.get('toy async (express + Queue.add)');
+  console.log(`\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} interleaved rounds of ${DURATION_S} s (medians), node ${process.version}`);
+  console.table(table);
+  console.log(`toy async vs bare echo: ${(toy.perSec / byName.get('bare express echo').perSec).toFixed(2)}`);
   const out = path.join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, durationS: DURATION_S, rows }, null, 2));
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, durationS: DURATION_S, rounds: ROUNDS, table, runs: Object.fromEntries(runs) }, null, 2));
   console.log(`written ${path.relative(root, out)}`);
   if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {
-  for (const child of children) child.kill('SIGTERM');
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
   await redis.stop();
 }

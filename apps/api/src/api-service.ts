@@ -61,7 +61,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   // Colliding routes, or routes on invoq's own paths, stop the start here.
   const routes = new RouteTable(registry.list());
   const names = registry.list().map((f) => f.name);
-  const connection = createRedisConnection(config.redisUrl, { failFast: true });
+  const connection = createRedisConnection(config.redisUrl, { failFast: true, autoPipelining: true });
   const queues = new EventQueues({
     connection,
     prefix: config.queuePrefix,

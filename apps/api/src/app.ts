@@ -9,7 +9,7 @@ import { createFunctionsRouter } from './routes/functions-router';
 import { createGatewayRouter } from './routes/gateway-router';
 import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
-import { createInvokeRouter } from './routes/invoke-router';
+import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-router';
 import { QUEUE_BOARD_PATH } from './routes/queue-board';
 import { requireAdmin } from './http/auth';
 import type { Router } from 'express';
@@ -53,16 +53,18 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
   // The body as bytes, whatever its content type (the CLI sends none, the SDK octet-stream):
   // SigV4 signs it, and Invoke passes it on unchanged. Each invocation type checks its own limit.
   const maxBodyBytes = Math.max(deps.config.syncPayloadLimitBytes, deps.config.asyncPayloadLimitBytes);
-  app.use(express.raw({ type: () => true, limit: maxBodyBytes }));
+  const readBody = express.raw({ type: () => true, limit: maxBodyBytes });
   const auth = createAuth(deps.config.auth);
-  // Gateway routes first (each decides whether it needs a key); invoq's own paths pass through.
+  // Invoke first: the hot path crosses as few of express's layers as it can.
+  app.post(INVOKE_PATH, readBody, auth, createInvokeHandler(deps));
+  app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
+  app.use(readBody);
+  // Gateway routes next (each decides whether it needs a key); invoq's own paths pass through.
   app.use(createGatewayRouter({ config: deps.config, routes: deps.routes, invoker: deps.invoker, auth, logger: deps.logger }));
   app.use(auth);
-  app.use(createInvokeRouter(deps));
   app.use(createFunctionsRouter(deps));
   app.use(createEventInvokeConfigRouter(deps));
   app.use(createInvocationsRouter(deps));

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Router, type Request, type Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { InvoqError, formatLogTail, type FunctionRegistry, type Invoker, type ResolvedConfig, type ResolvedFunction } from '@invoq/core';
 
 export interface InvokeDeps {
@@ -33,10 +33,11 @@ function decodeClientContext(header: string | undefined): string | undefined {
   return text;
 }
 
-/** `POST /2015-03-31/functions/{FunctionName}/invocations`: Lambda's Invoke. */
-export function createInvokeRouter({ config, registry, invoker }: InvokeDeps): Router {
-  const router = Router();
+/** Lambda's Invoke: `POST /2015-03-31/functions/{FunctionName}/invocations`. */
+export const INVOKE_PATH = '/2015-03-31/functions/:functionName/invocations';
 
+/** The handler for INVOKE_PATH; the body arrives read as bytes. */
+export function createInvokeHandler({ config, registry, invoker }: InvokeDeps): RequestHandler {
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
     const clientContext = decodeClientContext(req.header('x-amz-client-context'));
     const outcome = await invoker.runSync(fn, { requestId: res.locals.requestId as string, payload, clientContext });
@@ -57,7 +58,7 @@ export function createInvokeRouter({ config, registry, invoker }: InvokeDeps): R
     res.status(202).end();
   }
 
-  router.post('/2015-03-31/functions/:functionName/invocations', async (req, res) => {
+  return async (req, res) => {
     const qualifier = typeof req.query.Qualifier === 'string' ? req.query.Qualifier : undefined;
     const fn = registry.resolve(req.params.functionName as string, qualifier);
     const type = req.header('x-amz-invocation-type') ?? 'RequestResponse';
@@ -78,6 +79,5 @@ export function createInvokeRouter({ config, registry, invoker }: InvokeDeps): R
       return;
     }
     return invokeSync(fn, req, res, payload);
-  });
-  return router;
+  };
 }

@@ -205,13 +205,10 @@ export class Executor {
       const mark = this.utilizationMarks.get(env);
       return env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff && mark !== undefined && env.busySince(mark) < 0.5;
     });
-    if (stuck) {
-      for (const waiter of waiting) {
-        const env = this.startNew(fn);
-        if (!env) break;
-        this.handTo(waiter, env);
-      }
-    }
+    // One more environment per check, not one per waiter: a burst of waiters behind a brief
+    // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
+    const env = stuck ? this.startNew(fn) : undefined;
+    if (env) this.handTo(waiting[0]!, env);
     if (this.waiters.some((w) => w.fn.name === fn.name)) this.armScaleCheck(fn);
   }
 

@@ -6,6 +6,11 @@ export interface RedisConnectionOptions {
    * quickly, not hang, when Redis is away. Workers keep the default and wait.
    */
   failFast?: boolean;
+  /**
+   * Send the commands issued in one event-loop turn in one write (ioredis auto-pipelining). The
+   * API's enqueues from concurrent requests then share a syscall and a Redis read.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -16,7 +21,7 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
   const redisOptions: RedisOptions = options.failFast
     ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }
     : { maxRetriesPerRequest: null };
-  const connection = new IORedis(url, { ...redisOptions, lazyConnect: false });
+  const connection = new IORedis(url, { ...redisOptions, enableAutoPipelining: options.autoPipelining ?? false, lazyConnect: false });
   // Errors surface on commands; an unhandled 'error' event would only crash the process.
   connection.on('error', () => undefined);
   return connection;
