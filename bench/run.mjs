@@ -15,9 +15,9 @@ import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const WORKER_CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default, for both drains
 const KEY = 'bench-key';
@@ -88,10 +88,24 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of scenarios) runs.get(s.name).push(await http(s.opts, DURATION_S, s.watch));
   }
+  // Ratios are taken within each round (the machine's speed drifts between rounds), then the
+  // median of those ratios is reported.
   const rows = scenarios.map((s) => {
     const r = runs.get(s.name);
-    return { name: s.name, perSec: Math.round(median(r.map((x) => x.reqPerSec))), p50Ms: median(r.map((x) => x.p50Ms)), p99Ms: median(r.map((x) => x.p99Ms)), errors: r.reduce((n, x) => n + x.errors, 0), baseline: s.baseline, rssMaxMb: s.watch ? Math.max(...r.map((x) => x.maxRss)) : undefined };
+    const base = s.baseline ? runs.get(s.baseline) : undefined;
+    return {
+      name: s.name,
+      perSec: Math.round(median(r.map((x) => x.reqPerSec))),
+      p50Ms: median(r.map((x) => x.p50Ms)),
+      p99Ms: median(r.map((x) => x.p99Ms)),
+      errors: r.reduce((n, x) => n + x.errors, 0),
+      baseline: s.baseline,
+      ratio: base ? median(r.map((x, i) => x.reqPerSec / base[i].reqPerSec)) : undefined,
+      p99Ratio: base ? median(r.map((x, i) => x.p99Ms / base[i].p99Ms)) : undefined,
+      rssMaxMb: s.watch ? Math.max(...r.map((x) => x.maxRss)) : undefined,
+    };
   });
+  const toyRatio = median(runs.get('toy async (express + Queue.add)').map((x, i) => x.reqPerSec / runs.get('bare express echo')[i].reqPerSec));
 
   // Raw BullMQ: adds from one process (500 in flight), then a plain Worker drains them.
   const raw = new Queue('raw', { connection: { url: redis.url }, prefix: '{bench-raw}' });
@@ -134,18 +148,18 @@ try {
       'p50 ms': r.p50Ms ?? null,
       'p99 ms': r.p99Ms ?? null,
       errors: r.errors,
-      'vs baseline': base && r.perSec ? +(r.perSec / base.perSec).toFixed(2) : null,
-      'p99 vs baseline': base?.p99Ms && r.p99Ms ? +(r.p99Ms / base.p99Ms).toFixed(2) : null,
+      'vs baseline': r.ratio !== undefined ? +r.ratio.toFixed(2) : base && r.perSec ? +(r.perSec / base.perSec).toFixed(2) : null,
+      'p99 vs baseline': r.p99Ratio !== undefined ? +r.p99Ratio.toFixed(2) : null,
       'API RSS max MB': r.rssMaxMb ?? null,
     };
   });
-  const toy = byName.get('toy async (express + Queue.add)');
-  console.log(`\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} interleaved rounds of ${DURATION_S} s (medians), node ${process.version}`);
+  console.log(`\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} interleaved rounds of ${DURATION_S} s (medians; HTTP ratios are medians of per-round ratios), node ${process.version}`);
   console.table(table);
-  console.log(`toy async vs bare echo: ${(toy.perSec / byName.get('bare express echo').perSec).toFixed(2)}`);
+  const eventVsToy = median(runs.get('invoq Event invoke (echo)').map((x, i) => x.reqPerSec / runs.get('toy async (express + Queue.add)')[i].reqPerSec));
+  console.log(`toy async vs bare echo: ${toyRatio.toFixed(2)}; invoq Event vs toy async: ${eventVsToy.toFixed(2)}`);
   const out = path.join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, durationS: DURATION_S, rounds: ROUNDS, table, runs: Object.fromEntries(runs) }, null, 2));
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, durationS: DURATION_S, rounds: ROUNDS, table, toyVsBare: toyRatio, eventVsToy, runs: Object.fromEntries(runs) }, null, 2));
   console.log(`written ${path.relative(root, out)}`);
   if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {
