@@ -8,6 +8,7 @@
 // /dev/null), Redis with AOF everysec. Loopback only. Exit code 1 on any error.
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -53,6 +54,33 @@ async function http(opts, duration, watchPid) {
   const r = await autocannon({ ...opts, connections: CONNECTIONS, duration });
   clearInterval(sampler);
   return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
+}
+
+/**
+ * Sends `rate` requests a second, evenly spaced (autocannon's `overallRate` releases each
+ * second's quota at once, which measures bursts, not a steady rate), over keep-alive sockets.
+ */
+async function sendPaced({ url, method, body, headers }, rate, seconds) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const send = () => new Promise((resolve) => {
+    const req = request(url, { method, headers, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode >= 200 && res.statusCode < 300));
+    });
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
+  const started = performance.now();
+  const pending = [];
+  let sent = 0;
+  while (performance.now() - started < seconds * 1000) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) pending.push(send());
+    await sleep(1);
+  }
+  const ok = await Promise.all(pending);
+  agent.destroy();
+  return { sent, errors: ok.filter((x) => !x).length };
 }
 
 /** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded). */
@@ -129,14 +157,25 @@ try {
   const drain = await drainRate(events);
   rows.push({ name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`, perSec: Math.round(drain.perSec), errors: drain.failed, baseline: rows.at(-1).name });
 
-  // Enqueue-to-start: events at half the measured Event rate, receipt (API) to run start (worker).
-  const eventRow = rows.find((r) => r.name.startsWith('invoq Event'));
-  const since = Date.now();
-  const paced = await autocannon({ ...scenarios[3].opts, connections: 10, duration: DURATION_S, overallRate: Math.round(eventRow.perSec / 2) });
-  while ((await events.getJobCounts('waiting', 'active')).waiting + (await events.getJobCounts('active')).active > 0) await sleep(50);
-  const recent = await events.getJobs(['completed'], 0, Math.round(eventRow.perSec / 2) * DURATION_S + 1000);
-  const latencies = recent.filter((j) => j.data.receivedAt >= since).map((j) => j.processedOn - j.data.receivedAt).sort((a, b) => a - b);
-  rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${Math.round(eventRow.perSec / 2)}/s)`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + paced.timeouts + paced.non2xx });
+  // End to end: API and worker together on this machine (they share its cores), Event at full
+  // speed; the rate is accepted events over the time until the last one has run.
+  const e2eStart = performance.now();
+  const e2eLoad = await autocannon({ ...scenarios[3].opts, connections: CONNECTIONS, duration: DURATION_S });
+  for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(20);
+  const e2ePerSec = Math.round(e2eLoad.requests.total / ((performance.now() - e2eStart) / 1000));
+  rows.push({ name: 'invoq end to end (Event + worker, together)', perSec: e2ePerSec, errors: e2eLoad.errors + e2eLoad.timeouts + e2eLoad.non2xx });
+
+  // Enqueue-to-start, from the API's receipt to the run's start on the worker: events sent evenly
+  // at half of the end-to-end capacity, and at 100/s.
+  const halfCapacity = Math.round(e2ePerSec / 2);
+  for (const rate of [halfCapacity, 100]) {
+    const since = Date.now();
+    const paced = await sendPaced(scenarios[3].opts, rate, DURATION_S);
+    for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(50);
+    const recent = await events.getJobs(['completed'], 0, rate * DURATION_S + 1000);
+    const latencies = recent.filter((j) => j.data.receivedAt >= since).map((j) => j.processedOn - j.data.receivedAt).sort((a, b) => a - b);
+    rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${rate}/s${rate === halfCapacity ? ', half capacity' : ''})`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + (paced.sent - latencies.length) });
+  }
   await events.close();
 
   const byName = new Map(rows.map((r) => [r.name, r]));
