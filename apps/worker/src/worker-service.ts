@@ -10,6 +10,7 @@ import {
   DestinationQueues,
   EventInvokeConfigStore,
   EventProducer,
+  dropFinishedPayload,
   EventQueues,
   Executor,
   FairWorker,
@@ -146,6 +147,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       slots,
     );
     worker.on('failed', (job, err) => countFailure(metrics, logger, fn.name, job, err));
+    worker.on('completed', (job) => void dropFinishedPayload(job));
     worker.on('error', (err) => logger.error({ functionName: fn.name, err: err.message }, 'worker error'));
     return worker;
   });

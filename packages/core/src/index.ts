@@ -37,3 +37,4 @@ export { RouteTable, RouteDefinitionError, isReservedPath, RESERVED_PATH_PREFIXE
 export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type GatewayRequest } from './gateway/proxy-event';
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
+export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';

@@ -10,6 +10,11 @@ export interface EventJobDataV1 {
   receivedAt: number;
   /** Each time the event was taken out of the dead-letter queue to run again, oldest first. */
   redrives?: RedriveRecord[];
+  /**
+   * Set once the event succeeded and its payload (this many bytes) was dropped: a finished job
+   * stays only so its status can be read, and the status never shows the payload.
+   */
+  payloadDropped?: number;
 }
 
 /** The dead-letter past a redriven event keeps. */
