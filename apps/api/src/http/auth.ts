@@ -32,8 +32,7 @@ export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
       return next();
     }
     let key = req.headers['x-api-key'];
-    res.locals.credentialHeader = 'x-api-key';
-    if (typeof key !== 'string') res.locals.credentialHeader = 'authorization';
+    res.locals.credentialHeader = typeof key === 'string' ? 'x-api-key' : 'authorization';
     if (typeof key !== 'string' && authorization?.startsWith('Bearer ')) key = authorization.slice(7).trim();
     // Basic auth (any user name, the key as password): how a browser opens /admin/queues.
     if (typeof key !== 'string' && authorization?.startsWith('Basic ')) {
