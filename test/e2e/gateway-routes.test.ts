@@ -89,6 +89,14 @@ it('passes path and query parameters in the proxy event', async () => {
   });
   expect((event.requestContext as { requestTime: string }).requestTime).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
 
+  // Names that are special to JavaScript objects are plain parameters and headers here.
+  const tricky = await get('/items/7?__proto__=p&constructor=c&__proto__=q');
+  expect(tricky.status).toBe(200);
+  const trickyEvent = await eventOf(tricky);
+  expect(Object.getOwnPropertyDescriptor(trickyEvent.queryStringParameters, '__proto__')?.value).toBe('q');
+  expect(Object.getOwnPropertyDescriptor(trickyEvent.multiValueQueryStringParameters, '__proto__')?.value).toEqual(['p', 'q']);
+  expect(trickyEvent.queryStringParameters!.constructor).toBe('c');
+
   const bare = await eventOf(await get('/items/7'));
   expect(bare.queryStringParameters).toBeNull();
   expect(bare.multiValueQueryStringParameters).toBeNull();
@@ -108,11 +116,13 @@ it('passes multi-value request headers, and keeps invoq\'s key from the function
       res.on('end', () => resolve(JSON.parse(text) as ApiGatewayProxyEvent));
     });
     req.setHeader('X-Multi', ['first', 'second']);
+    req.setHeader('__proto__', 'a header like any other');
     req.on('error', reject);
     req.end();
   });
   expect(event.multiValueHeaders['X-Multi']).toEqual(['first', 'second']);
   expect(event.headers['X-Multi']).toBe('second');
+  expect(Object.getOwnPropertyDescriptor(event.headers, '__proto__')?.value).toBe('a header like any other');
   expect(Object.keys(event.headers).map((h) => h.toLowerCase())).not.toContain('x-api-key');
   // With the key in Authorization, that header is the one withheld; the app's others pass.
   const bearer = await eventOf(await get('/items/1', { ...withKey, 'x-app': 'mine' }));

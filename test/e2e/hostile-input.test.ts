@@ -26,7 +26,7 @@ const path = fc.oneof(
   printable(60).map((p) => `/${p.replace(/[?#]/g, '')}`),
   // The example functions' gateway routes.
   fc.tuple(fc.constantFrom('/getOrder', '/orders/', '/putOrder', '/orders'), printable(40)).map(([route, tail]) => `${route}${encodeURIComponent(tail)}`),
-  fc.constantFrom('/..%2F..%2Fetc/passwd', '/2015-03-31/functions/echo/invocations?Qualifier=%00', '/admin/queues/../../dlq', '//2015-03-31//functions//echo//invocations'),
+  fc.constantFrom('/getOrder?__proto__=x&orderId=42', '/orders/42?constructor=1&__proto__[a]=b', '/..%2F..%2Fetc/passwd', '/2015-03-31/functions/echo/invocations?Qualifier=%00', '/admin/queues/../../dlq', '//2015-03-31//functions//echo//invocations'),
 );
 const deepJson = fc.integer({ min: 1, max: 5000 }).map((n) => '['.repeat(n) + ']'.repeat(n));
 const body = fc.oneof(fc.json({ maxDepth: 4 }), printable(300), deepJson, fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')), fc.constant('x'.repeat(5000)));

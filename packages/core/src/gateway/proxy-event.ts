@@ -53,13 +53,14 @@ function encodeBody(body: Buffer, contentType: string | undefined): Pick<ApiGate
 
 function parseQuery(rawQuery: string): Pick<ApiGatewayProxyEvent, 'queryStringParameters' | 'multiValueQueryStringParameters'> {
   if (rawQuery === '') return { queryStringParameters: null, multiValueQueryStringParameters: null };
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  // Null prototypes while filling, so `?__proto__=x` is a parameter, not a prototype.
+  const single: Record<string, string> = Object.create(null);
+  const multi: Record<string, string[]> = Object.create(null);
   for (const [key, value] of new URLSearchParams(rawQuery)) {
     single[key] = value;
     (multi[key] ??= []).push(value);
   }
-  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
+  return { queryStringParameters: { ...single }, multiValueQueryStringParameters: { ...multi } };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
