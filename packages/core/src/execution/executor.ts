@@ -35,6 +35,13 @@ export interface ExecutorOptions {
    * is waiting (its thread mostly idle) rather than computing. Default 5 ms.
    */
   scaleUpAfterMs?: number;
+  /**
+   * Environments a function gets whenever calls wait, computing or not; past these, only
+   * waiting calls add more. A second one hides the hand-off between threads: measured, a worker
+   * draining CPU-light events ran 12–20% faster with two than with one, while sync invokes
+   * gained nothing and the API paid ~10 MB of RSS for it. Default 2.
+   */
+  unconditionalEnvironments?: number;
   /** Told when an environment dies between runs (a late error left by `requestId`). */
   onLateError?: (fn: ResolvedFunction, requestId: string | undefined, error: FunctionError) => void;
 }
@@ -48,12 +55,6 @@ interface Waiter {
 
 
 /**
- * Environments a function gets whenever calls wait, computing or not. A second one hides the
- * hand-off between threads (measured: a worker draining CPU-light events ran 12–20% faster with
- * two than with one, and sync invokes lost nothing); past two, only waiting calls add more.
- */
-const UNCONDITIONAL_ENVIRONMENTS = 2;
-/**
  * Runs invocations in execution environments (worker threads), shared by the sync and async
  * paths. Measured on 2 cores, more busy threads than cores serve CPU-light calls at half the
  * rate, so a call prefers a warm idle environment, then waits for a busy one of its function,
@@ -63,6 +64,7 @@ export class Executor {
   private readonly maxEnvironments: number;
   private readonly idleTimeoutMs: number;
   private readonly scaleUpAfterMs: number;
+  private readonly unconditionalEnvironments: number;
   /** Idle environments per function, most recently used last. */
   private readonly idle = new Map<string, Environment[]>();
   /** Every live environment per function, busy or idle. */
@@ -79,6 +81,7 @@ export class Executor {
     this.maxEnvironments = options.maxEnvironments ?? 16;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     this.scaleUpAfterMs = options.scaleUpAfterMs ?? 5;
+    this.unconditionalEnvironments = options.unconditionalEnvironments ?? 2;
     this.sweeper = setInterval(() => this.reclaimIdle(), Math.min(this.idleTimeoutMs, 30_000));
     this.sweeper.unref();
   }
@@ -214,7 +217,7 @@ export class Executor {
     });
     // One more environment per check, not one per waiter: a burst of waiters behind a brief
     // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
-    const env = stuck || this.countOf(fn) < UNCONDITIONAL_ENVIRONMENTS ? this.startNew(fn) : undefined;
+    const env = stuck || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
     if (env) this.handTo(waiting[0]!, env);
     if (this.waiters.some((w) => w.fn.name === fn.name)) this.armScaleCheck(fn);
   }
