@@ -24,17 +24,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${api.port}`;
 });
 afterAll(async () => {
-  // Once (1 run in ~10) a close here outlasted jest's 30 s hook limit and could not be
-  // reproduced since; time each tier's close so that a slow one says which it was.
-  const timed = async (what: string, close: (() => Promise<void>) | undefined) => {
-    const started = performance.now();
-    await close?.();
-    const ms = performance.now() - started;
-    if (ms > 5000) console.warn(`${what}.close() took ${Math.round(ms)} ms after the Redis outage`);
-  };
-  await Promise.all([timed('api', api?.close), timed('worker', worker?.close)]);
+  // The worker's close once hung here for good: see close-during-outage.test.ts.
+  await Promise.all([api?.close(), worker?.close()]);
   await redis?.kill();
-}, 60_000);
+});
 
 const invoke = (type: string) =>
   fetch(`${base}/2015-03-31/functions/echo/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body: '{"during":"outage"}' });

@@ -19,6 +19,7 @@ import {
   SlotPool,
   checkRedisDurability,
   closeRedis,
+  endBlockingConnections,
   pingRedis,
   createMeterCache,
   createMetrics,
@@ -164,14 +165,16 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     metricsPort,
     slots,
     async close() {
-      // Stop taking events; let running ones finish within the grace period, then hand the
-      // rest back (BullMQ's stalled check re-queues them; that re-run spends no attempt).
+      // Stop taking events; let running ones finish within the grace period. Past it, stop
+      // waiting: what still runs is handed back by BullMQ's stalled check once its lock expires
+      // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
+      // begun, BullMQ returns the same promise.
       const graceful = Promise.all(workers.map((w) => w.close()));
+      endBlockingConnections(connection);
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), SHUTDOWN_GRACE_MS)));
       if ((await Promise.race([graceful, expired])) === 'expired') {
-        logger.warn('grace period over: handing running events back');
-        await Promise.all(workers.map((w) => w.close(true)));
+        logger.warn('grace period over: running events will be handed back to the queue');
       }
       clearTimeout(timer);
       await destinations.close();

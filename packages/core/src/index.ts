@@ -8,7 +8,7 @@ export { functionArn, type ResolvedFunction } from './functions/resolved-functio
 export { Executor, type ExecutorOptions, type InvocationOutcome, type InvocationRequest } from './execution/executor';
 export { formatLogTail, frameRunLog } from './execution/log-tail';
 export { logInvocation } from './logging/invocation-log';
-export { createRedisConnection, waitForRedis, checkRedisDurability, closeRedis, pingRedis } from './queue/redis-connection';
+export { createRedisConnection, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis } from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-data';
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';

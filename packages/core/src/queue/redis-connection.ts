@@ -13,6 +13,58 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
 }
 
+/** ioredis' own (private) parts, used as ioredis itself uses them when it stops reconnecting. */
+interface IORedisInternals {
+  reconnectTimeout: NodeJS.Timeout | null;
+  setStatus(status: 'end'): void;
+  flushQueue(error: Error): void;
+}
+
+/**
+ * ioredis, with one fix: `disconnect()` between two reconnect attempts (status `reconnecting`)
+ * clears the retry timer but has no socket left to close, so the connection never ends: no
+ * `'end'`, and a queued command (BullMQ's BZPOPMIN) never fails. BullMQ's `Worker.close()` waits
+ * for both and hung for good (bullmq#4656, #4065): seen here on a worker closed during or just
+ * after a Redis outage. `duplicate()`, how BullMQ opens its blocking connection, keeps the fix.
+ */
+class EndingRedis extends IORedis {
+  override disconnect(reconnect = false): void {
+    // Ended already: ioredis would still arm a 2 s timer to destroy the closed socket.
+    if (!reconnect && this.status === 'end') return;
+    if (reconnect || this.status !== 'reconnecting') {
+      super.disconnect(reconnect);
+      return;
+    }
+    // The socket closed already (that is how a connection comes to wait for a reconnect), so
+    // end it as ioredis does when its retry strategy gives up.
+    const internals = this as unknown as IORedisInternals;
+    if (internals.reconnectTimeout) clearTimeout(internals.reconnectTimeout);
+    internals.reconnectTimeout = null;
+    internals.setStatus('end');
+    internals.flushQueue(new Error('Connection is closed.'));
+  }
+
+  /** Connections duplicated from this one (BullMQ's blocking connections) that have not ended. */
+  readonly duplicates = new Set<IORedis>();
+
+  override duplicate(override?: Partial<RedisOptions>): IORedis {
+    const copy = new EndingRedis({ ...this.options, ...override });
+    this.duplicates.add(copy);
+    copy.once('end', () => this.duplicates.delete(copy));
+    return copy;
+  }
+}
+
+/**
+ * Ends the connections BullMQ duplicated from `connection` for its blocking reads. A Worker's
+ * close() first waits for its blocking connection to finish connecting (bullmq#4656): with Redis
+ * away, for ever. Those connections only wait for new events, and close() would end them next
+ * anyway, so ending them first loses nothing.
+ */
+export function endBlockingConnections(connection: IORedis): void {
+  for (const copy of connection instanceof EndingRedis ? connection.duplicates : []) copy.disconnect();
+}
+
 /**
  * Opens one ioredis connection. BullMQ requires `maxRetriesPerRequest: null` on connections
  * handed to a Worker, and forbids ioredis' `keyPrefix` (it uses its own `prefix`).
@@ -21,7 +73,7 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
   const redisOptions: RedisOptions = options.failFast
     ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }
     : { maxRetriesPerRequest: null };
-  const connection = new IORedis(url, { ...redisOptions, enableAutoPipelining: options.autoPipelining ?? false, lazyConnect: false });
+  const connection = new EndingRedis(url, { ...redisOptions, enableAutoPipelining: options.autoPipelining ?? false, lazyConnect: false });
   // Errors surface on commands; an unhandled 'error' event would only crash the process.
   connection.on('error', () => undefined);
   return connection;
