@@ -44,6 +44,30 @@ await Promise.all(Array.from({ length: CALLS }, (_, i) => executor.invoke(echo, 
 const inFlightPerSec = Math.round(CALLS / ((performance.now() - inFlightStart) / 1000));
 const threadsForNoops = executor.environmentCount;
 
+// 32 calls in flight at all times (a worker's default concurrency), with runs queued behind
+// each other in busy environments (the default) and without (runsPerEnvironment 1).
+// Interleaved rounds, medians: this machine's speed drifts between rounds.
+async function keepInFlight(exec, calls, width) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < calls) {
+      next += 1;
+      await exec.invoke(echo, { requestId: `k${next}`, payload });
+    }
+  }));
+  return Math.round(calls / ((performance.now() - started) / 1000));
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const queueing = { on: new Executor({ maxEnvironments: 16 }), off: new Executor({ maxEnvironments: 16, runsPerEnvironment: 1 }) };
+const perSec = { on: [], off: [] };
+for (const exec of Object.values(queueing)) await keepInFlight(exec, 2000, 32);
+for (let round = 0; round < 5; round += 1) {
+  for (const mode of ['off', 'on']) perSec[mode].push(await keepInFlight(queueing[mode], CALLS / 2, 32));
+}
+const queueingThreads = { on: queueing.on.environmentCount, off: queueing.off.environmentCount };
+await Promise.all(Object.values(queueing).map((exec) => exec.close()));
+
 // Sixteen calls that each wait 300 ms: they must overlap.
 const waitStart = performance.now();
 await Promise.all(Array.from({ length: 16 }, (_, i) => executor.invoke(slow, { requestId: `w${i}`, payload: '{"ms":300}' })));
@@ -71,4 +95,5 @@ console.table([
   { what: 'cold start, first call (ms)', p50: +c.p50.toFixed(1), p99: +c.p99.toFixed(1) },
 ]);
 console.log(`${CALLS} no-op calls in flight at once: ${inFlightPerSec} calls/s on ${threadsForNoops} thread(s)`);
+console.log(`32 calls in flight, runs queued in busy environments: ${median(perSec.on)} calls/s on ${queueingThreads.on} thread(s); one run per environment: ${median(perSec.off)} calls/s on ${queueingThreads.off} (medians of 5 interleaved rounds: ${perSec.on.join(', ')} vs ${perSec.off.join(', ')})`);
 console.log(`16 parallel calls waiting 300 ms each: ${sixteenWaitsMs} ms in all`);

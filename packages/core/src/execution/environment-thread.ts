@@ -127,6 +127,9 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
     return { kind: 'invalid-payload', message: (e as Error).message };
   }
   let initMs: number | undefined;
+  // Lambda's Duration: from the handler's start (after init) to its answer, serialised.
+  let handlerStarted: number | undefined;
+  const durationMs = () => (handlerStarted === undefined ? 0 : performance.now() - handlerStarted);
   try {
     if (!handler) {
       const started = performance.now();
@@ -134,12 +137,13 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
       initMs = performance.now() - started;
       port.postMessage({ kind: 'init-done' } satisfies InitDone);
     }
+    handlerStarted = performance.now();
     const result = await callHandler(handler, event, createContext(message));
     let body: string | undefined;
     try {
       body = JSON.stringify(result === undefined ? null : result);
     } catch (e) {
-      return fail({ errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs);
+      return fail({ errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs, durationMs());
     }
     body ??= 'null'; // a function or symbol result
     if (Buffer.byteLength(body) > MAX_RESPONSE_BYTES) {
@@ -147,25 +151,41 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
         errorType: 'Function.ResponseSizeTooLarge',
         errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
         trace: [],
-      }, initMs);
+      }, initMs, durationMs());
     }
-    return { kind: 'result', body, initMs, heapUsedMb: heapUsedMb() };
+    return { kind: 'result', body, initMs, durationMs: durationMs(), heapUsedMb: heapUsedMb() };
   } catch (e) {
     const error = typeof e === 'object' && e !== null && 'errorType' in e ? (e as ReturnType<typeof toFunctionError>) : toFunctionError(e);
-    return fail(error, initMs);
+    return fail(error, initMs, durationMs());
   }
 }
 
-function fail(error: ReturnType<typeof toFunctionError>, initMs: number | undefined): ThreadReply {
+function fail(error: ReturnType<typeof toFunctionError>, initMs: number | undefined, durationMs: number): ThreadReply {
   console.error(`${error.errorType}: ${error.errorMessage}`);
-  return { kind: 'function-error', error, initMs, heapUsedMb: heapUsedMb() };
+  return { kind: 'function-error', error, initMs, durationMs, heapUsedMb: heapUsedMb() };
 }
 
-port.on('message', (message: InvokeMessage) => {
-  Atomics.store(inRun, 0, 1);
-  void run(message).then((reply) => {
+/**
+ * Invocations posted while one runs wait here and run one after another, never two at once:
+ * the main thread may queue a few behind a short run so that this thread takes them without
+ * going to sleep between them.
+ */
+const queued: InvokeMessage[] = [];
+let draining = false;
+
+async function drain(): Promise<void> {
+  draining = true;
+  for (let message = queued.shift(); message; message = queued.shift()) {
+    Atomics.store(inRun, 0, 1);
+    const reply = await run(message);
     currentRequestId = undefined;
     Atomics.store(inRun, 0, 0);
     port.postMessage(reply);
-  });
+  }
+  draining = false;
+}
+
+port.on('message', (message: InvokeMessage) => {
+  queued.push(message);
+  if (!draining) void drain();
 });

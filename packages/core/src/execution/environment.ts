@@ -7,8 +7,15 @@ import type { ResolvedFunction } from '../functions/resolved-function';
 import { runtimeExitError, timeoutError, toFunctionError } from './function-error';
 import { INIT_TIMEOUT_MS, type InvokeMessage, type ThreadData, type ThreadMessage, type ThreadReply } from './thread-protocol';
 
-/** What one run in an environment produced, as seen from the main thread, with its log lines. */
-export type RunReply = (ThreadReply | { kind: 'function-error'; error: FunctionError; initMs: undefined; heapUsedMb: undefined }) & { logs: string[] };
+/** A run the main thread ended itself: the thread timed out or died during it. */
+type EndedRun = { kind: 'function-error'; error: FunctionError; initMs: undefined; durationMs: number; heapUsedMb: undefined };
+
+/**
+ * What one run in an environment produced, as seen from the main thread, with its log lines.
+ * `not-started`: it waited behind a run that killed the environment, so it never began and can
+ * run elsewhere.
+ */
+export type RunReply = (ThreadReply | EndedRun | { kind: 'not-started' }) & { logs: string[] };
 
 /** Variables a function sees besides its own `environment`; the service's own env (secrets) never leaks in. */
 const INHERITED_ENV = ['PATH', 'TZ', 'LANG', 'HOME', 'NODE_OPTIONS_FOR_FUNCTIONS'];
@@ -23,20 +30,25 @@ const THREAD_ENTRY = threadEntry();
 interface PendingRun {
   requestId: string;
   resolve: (reply: RunReply) => void;
-  timer: NodeJS.Timeout;
+  /** Armed when the run reaches the thread's front (the runs before it have answered). */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
  * One execution environment: a worker thread that belongs to one function and runs one
- * invocation at a time. On timeout or crash it dies and is never reused.
+ * invocation at a time. Runs posted while one is running wait in order in the thread (the
+ * executor queues a few behind short runs). On timeout or crash it dies and is never reused.
  */
 export class Environment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
   /** performance.now() when the current run started; undefined while idle. */
   runStartedAt: number | undefined;
+  /** Recent runs' duration in the thread (a moving average), in ms; undefined before the first. */
+  recentRunMs: number | undefined;
   private readonly worker: Worker;
-  private pending: PendingRun | undefined;
+  /** Posted runs not answered yet, oldest first; the first is the one running. */
+  private readonly runs: PendingRun[] = [];
   /** Lines since the last run ended; lines logged between runs (a late timer) go to the next. */
   private logs: string[] = [];
   private lastRequestId: string | undefined;
@@ -107,25 +119,41 @@ export class Environment {
     return delta.idle + delta.active === 0 ? 1 : delta.utilization;
   }
 
+  /** Runs posted and not answered yet, the running one included. */
+  get outstanding(): number {
+    return this.runs.length;
+  }
+
+  /** True once the handler module has loaded: a queued run then waits only for runs, not init. */
+  get isWarm(): boolean {
+    return this.initialized;
+  }
+
   run(message: Omit<InvokeMessage, 'timeoutMs'>): Promise<RunReply> {
-    if (this.pending || this.dead) throw new Error(`environment of ${this.fn.name} is not idle`);
-    const timeoutMs = this.fn.timeoutMs;
+    if (this.dead) throw new Error(`environment of ${this.fn.name} is dead`);
     return new Promise((resolve) => {
-      // Warm: the timeout runs from now. Cold: loading the module has its own limit first, and
-      // the timeout starts when the thread says the handler is loaded (init-done).
-      const timer = setTimeout(() => this.timeOut(), this.initialized ? timeoutMs : INIT_TIMEOUT_MS + timeoutMs);
-      this.pending = { requestId: message.requestId, resolve, timer };
-      this.runStartedAt = performance.now();
-      this.lastRequestId = message.requestId;
-      this.worker.postMessage({ ...message, timeoutMs } satisfies InvokeMessage);
+      const pending: PendingRun = { requestId: message.requestId, resolve, timer: undefined };
+      this.runs.push(pending);
+      if (this.runs.length === 1) this.begin(pending);
+      this.worker.postMessage({ ...message, timeoutMs: this.fn.timeoutMs } satisfies InvokeMessage);
     });
+  }
+
+  /** The thread starts `pending` now: it is first in line. */
+  private begin(pending: PendingRun): void {
+    // Warm: the timeout runs from now. Cold: loading the module has its own limit first, and
+    // the timeout starts when the thread says the handler is loaded (init-done).
+    pending.timer = setTimeout(() => this.timeOut(), this.initialized ? this.fn.timeoutMs : INIT_TIMEOUT_MS + this.fn.timeoutMs);
+    this.runStartedAt = performance.now();
+    this.lastRequestId = pending.requestId;
   }
 
   private startTimeout(): void {
     this.initialized = true;
-    if (!this.pending) return;
-    clearTimeout(this.pending.timer);
-    this.pending.timer = setTimeout(() => this.timeOut(), this.fn.timeoutMs);
+    const current = this.runs[0];
+    if (!current) return;
+    clearTimeout(current.timer);
+    current.timer = setTimeout(() => this.timeOut(), this.fn.timeoutMs);
   }
 
   terminate(): Promise<number> {
@@ -133,39 +161,54 @@ export class Environment {
     return this.worker.terminate();
   }
 
-  private settle(reply: ThreadReply | { kind: 'function-error'; error: FunctionError; initMs: undefined; heapUsedMb: undefined }): void {
-    const pending = this.pending;
+  /** The running run answered (or was ended here); the next one in line starts. */
+  private settle(reply: ThreadReply | EndedRun): void {
+    const pending = this.runs.shift();
     if (!pending) return;
-    this.pending = undefined;
-    this.runStartedAt = undefined;
     clearTimeout(pending.timer);
     this.lastUsedAt = Date.now();
+    if (reply.kind !== 'invalid-payload') {
+      this.recentRunMs = this.recentRunMs === undefined ? reply.durationMs : 0.8 * this.recentRunMs + 0.2 * reply.durationMs;
+    }
     const logs = this.logs;
     this.logs = [];
+    const next = this.runs[0];
+    if (next && !this.dead) this.begin(next);
+    else this.runStartedAt = undefined;
     pending.resolve({ ...reply, logs });
   }
 
+  /** Ends the running run with `error` and hands back the ones queued behind it, unstarted. */
+  private endRuns(error: FunctionError): void {
+    const startedAt = this.runStartedAt ?? performance.now();
+    this.settle({ kind: 'function-error', error, initMs: undefined, durationMs: performance.now() - startedAt, heapUsedMb: undefined });
+    for (const pending of this.runs.splice(0)) {
+      clearTimeout(pending.timer);
+      pending.resolve({ kind: 'not-started', logs: [] });
+    }
+  }
+
   private timeOut(): void {
-    const pending = this.pending;
-    if (!pending) return;
+    const current = this.runs[0];
+    if (!current) return;
     // terminate() stops even a CPU-bound loop; the environment is replaced on the next call.
-    this.settle({ kind: 'function-error', error: timeoutError(pending.requestId, this.fn.timeoutMs), initMs: undefined, heapUsedMb: undefined });
     this.dead = true;
+    this.endRuns(timeoutError(current.requestId, this.fn.timeoutMs));
     void this.worker.terminate();
     this.onDeath(this);
   }
 
   private die(error: FunctionError | undefined, exitCode?: number): void {
-    const pending = this.pending;
+    const current = this.runs[0];
     const wasDead = this.dead;
     this.dead = true;
-    if (pending) {
-      const reason = error ?? runtimeExitError(pending.requestId, `with error: exit status ${exitCode ?? 0}`);
+    if (current) {
+      const reason = error ?? runtimeExitError(current.requestId, `with error: exit status ${exitCode ?? 0}`);
       if (error?.errorType === 'Error' && /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(error.errorMessage)) {
         reason.errorType = 'Runtime.OutOfMemory';
-        reason.errorMessage = `RequestId: ${pending.requestId} Error: Runtime exited with error: out of memory (memorySize ${this.fn.config.memorySize} MB)`;
+        reason.errorMessage = `RequestId: ${current.requestId} Error: Runtime exited with error: out of memory (memorySize ${this.fn.config.memorySize} MB)`;
       }
-      this.settle({ kind: 'function-error', error: reason, initMs: undefined, heapUsedMb: undefined });
+      this.endRuns(reason);
       this.onDeath(this);
     } else if (!wasDead) {
       // Died between runs: a late timer threw. Blame the run that left it behind.

@@ -14,7 +14,10 @@ export interface ThreadData {
   inRunFlag: SharedArrayBuffer;
 }
 
-/** Main → thread: run one invocation. The payload stays a string; the thread parses it. */
+/**
+ * Main → thread: run one invocation. The payload stays a string; the thread parses it. Sent
+ * while another runs, it waits its turn in the thread.
+ */
 export interface InvokeMessage {
   requestId: string;
   payload: string;
@@ -26,8 +29,8 @@ export interface InvokeMessage {
 
 /** Thread → main: how the invocation ended. The result is already serialised in the thread. */
 export type ThreadReply =
-  | { kind: 'result'; body: string; initMs: number | undefined; heapUsedMb: number }
-  | { kind: 'function-error'; error: FunctionError; initMs: number | undefined; heapUsedMb: number }
+  | { kind: 'result'; body: string; initMs: number | undefined; durationMs: number; heapUsedMb: number }
+  | { kind: 'function-error'; error: FunctionError; initMs: number | undefined; durationMs: number; heapUsedMb: number }
   | { kind: 'invalid-payload'; message: string };
 
 /**
