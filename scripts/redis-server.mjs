@@ -204,3 +204,50 @@ async function launch(bin, port, dataDir, ownDir, { appendonly, detached, args, 
     stop,
   };
 }
+
+/**
+ * Start a Redis Cluster of `masters` redis-servers (no replicas) on free loopback ports, each
+ * with its own temp dir, and wait until every node says `cluster_state:ok`. The slots are
+ * assigned with `redis-cli --cluster create` (Debian's redis-server brings redis-cli).
+ *
+ * @param {object} [opts]
+ * @param {number} [opts.masters=3]
+ * @param {string[]} [opts.args] extra redis-server arguments for every node.
+ * @param {number} [opts.timeoutMs=20000] deadline for the cluster to be ok.
+ * @returns {Promise<{nodes: string, ports: number[], servers: object[], stop(): Promise<void>}>}
+ *   `nodes` is the `host:port,…` list REDIS_CLUSTER_NODES takes.
+ */
+export async function startRedisCluster({ masters = 3, args = [], timeoutMs = 20_000 } = {}) {
+  const servers = [];
+  const stop = () => Promise.all(servers.map((s) => s.stop({ timeoutMs: 2000 })));
+  try {
+    for (let i = 0; i < masters; i++) {
+      servers.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...args] }));
+    }
+    const addresses = servers.map((s) => `${HOST}:${s.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (const s of servers) {
+      while (!/cluster_state:ok/.test(await run('redis-cli', ['-h', HOST, '-p', String(s.port), 'cluster', 'info'], timeoutMs))) {
+        if (Date.now() > deadline) throw new Error(`Redis Cluster node ${HOST}:${s.port} not ok within ${timeoutMs} ms`);
+        await sleep(50);
+      }
+    }
+    return { nodes: addresses.join(','), ports: servers.map((s) => s.port), servers, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Runs a command to completion; resolves with its stdout, rejects with its output on failure. */
+function run(command, argv, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${argv.join(' ')} exited with ${code}:\n${out}`))));
+  });
+}

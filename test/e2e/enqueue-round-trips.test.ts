@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type IORedis from 'ioredis';
-import { EventProducer, EventQueues, createRedisConnection, waitForRedis } from '@invoq/core';
+import IORedis from 'ioredis';
+import { EventProducer, EventQueues, createRedisConnection, waitForRedis, type RedisClient } from '@invoq/core';
 import { waitFor } from '../support/harness';
 import { OwnRedis } from '../support/processes';
 
 let redis: OwnRedis;
-let connection: IORedis;
+let connection: RedisClient;
 let monitorSource: IORedis;
 let monitor: IORedis | undefined;
 let queues: EventQueues;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   redis = await OwnRedis.create(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-rtt-')));
   await redis.start();
   connection = createRedisConnection(redis.url, { failFast: true });
-  monitorSource = createRedisConnection(redis.url);
+  monitorSource = new IORedis(redis.url);
   queues = new EventQueues({ connection, prefix: 'rtt', statusRetentionSeconds: 60, dlqRetentionSeconds: 60 });
   await waitForRedis(connection);
 });

@@ -56,12 +56,12 @@ export interface ApiService {
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
-  if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the API alone)');
+  if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the API alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
   // Colliding routes, or routes on invoq's own paths, stop the start here.
   const routes = new RouteTable(registry.list());
   const names = registry.list().map((f) => f.name);
-  const connection = createRedisConnection(config.redisUrl, { failFast: true, autoPipelining: true });
+  const connection = createRedisConnection(config.redis, { failFast: true, autoPipelining: true });
   const queues = new EventQueues({
     connection,
     prefix: config.queuePrefix,

@@ -74,12 +74,12 @@ function countFailure(metrics: Metrics, logger: Logger, functionName: string, jo
 
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startWorker(config: ResolvedConfig, logger: Logger): Promise<WorkerService> {
-  if (!config.redisUrl) throw new ConfigError('REDIS_URL: not set (npm start sets it; set it when running the worker alone)');
+  if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the worker alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
   const functions = registry.list();
   const names = functions.map((f) => f.name);
   // Workers wait through Redis outages instead of failing commands (maxRetriesPerRequest: null).
-  const connection = createRedisConnection(config.redisUrl);
+  const connection = createRedisConnection(config.redis);
   const queues = new EventQueues({
     connection,
     prefix: config.queuePrefix,

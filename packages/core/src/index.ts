@@ -1,4 +1,4 @@
-export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey } from './config/load-config';
+export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
 export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
 export { FUNCTION_NAME_PATTERN, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy } from './functions/function-schema';
@@ -8,7 +8,7 @@ export { functionArn, type ResolvedFunction } from './functions/resolved-functio
 export { Executor, type ExecutorOptions, type InvocationOutcome, type InvocationRequest } from './execution/executor';
 export { formatLogTail, frameRunLog } from './execution/log-tail';
 export { logInvocation } from './logging/invocation-log';
-export { createRedisConnection, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis } from './queue/redis-connection';
+export { createRedisConnection, type RedisClient, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis } from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-data';
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';

@@ -9,12 +9,28 @@ const csv = z
   .optional()
   .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0));
 
+/** `host:port,…` (empty entries dropped); a bare IPv6 address goes in brackets: `[::1]:6379`. */
+const hostPorts = csv.pipe(
+  z.array(
+    z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):\d{1,5}$/, 'each entry must be host:port')
+      .transform((entry) => {
+        const at = entry.lastIndexOf(':');
+        return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) };
+      }),
+  ),
+);
+
 /**
  * Every environment variable invoq reads, with the contract's defaults.
  * `loadConfig` is the only reader of `process.env`.
  */
 export const envSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_CLUSTER_NODES: hostPorts,
+  REDIS_SENTINELS: hostPorts,
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   INVOQ_FUNCTIONS_DIR: z.string().min(1).default('./functions'),

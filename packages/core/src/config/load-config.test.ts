@@ -20,7 +20,7 @@ describe('loadConfig', () => {
       queuePrefix: 'invoq',
       logLevel: 'info',
     });
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toBeUndefined();
   });
 
   it('turns auth off on loopback when no keys are set, and says so', () => {
@@ -59,5 +59,29 @@ describe('loadConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '' }).port).toBe(3000);
+  });
+
+  it('selects one Redis: a URL, a Cluster or a master through Sentinel', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://r:6379/2' }).redis).toEqual({ kind: 'standalone', url: 'redis://r:6379/2' });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001,[::1]:7002' }).redis).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }, { host: '::1', port: 7002 }],
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'mymaster' }).redis).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      masterName: 'mymaster',
+    });
+  });
+
+  it.each([
+    [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, /^REDIS_CLUSTER_NODES: each entry must be host:port/],
+    [{ REDIS_SENTINELS: 'http://s:1' }, /^REDIS_SENTINELS: each entry must be host:port/],
+    [{ REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'a:7000' }, /^REDIS_URL, REDIS_CLUSTER_NODES: set only one of/],
+    [{ REDIS_SENTINELS: 's:26379' }, /^REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name/],
+    [{ REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is/],
+  ])('refuses a bad Redis selection %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

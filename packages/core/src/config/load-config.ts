@@ -12,9 +12,20 @@ export interface AccessKey {
   admin: boolean;
 }
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: one server, a Cluster, or a master found through Sentinel. */
+export type RedisTarget =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; nodes: HostPort[] }
+  | { kind: 'sentinel'; sentinels: HostPort[]; masterName: string };
+
 export interface ResolvedConfig {
   /** undefined: the caller decides (npm start finds or starts a Redis). */
-  redisUrl: string | undefined;
+  redis: RedisTarget | undefined;
   port: number;
   host: string;
   functionsDir: string;
@@ -62,6 +73,16 @@ function parseAccessKeys(entries: string[]): Map<string, AccessKey> {
   return keys;
 }
 
+function redisTarget(e: { REDIS_URL?: string; REDIS_CLUSTER_NODES: HostPort[]; REDIS_SENTINELS: HostPort[]; REDIS_SENTINEL_NAME?: string }): RedisTarget | undefined {
+  const set = [e.REDIS_URL && 'REDIS_URL', e.REDIS_CLUSTER_NODES.length > 0 && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
+  if (set.length > 1) throw new ConfigError(`${set.join(', ')}: set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS`);
+  if (e.REDIS_SENTINELS.length > 0 && !e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name of the master to follow');
+  if (e.REDIS_SENTINEL_NAME && e.REDIS_SENTINELS.length === 0) throw new ConfigError('REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is');
+  if (e.REDIS_CLUSTER_NODES.length > 0) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
+  if (e.REDIS_SENTINELS.length > 0) return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_NAME! };
+  return e.REDIS_URL ? { kind: 'standalone', url: e.REDIS_URL } : undefined;
+}
+
 /**
  * Validates the environment once, at start. Throws a `ConfigError` whose message is one line
  * naming the offending variable.
@@ -72,7 +93,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const name = issue?.path.join('.') ?? 'environment';
+    const name = String(issue?.path[0] ?? 'environment');
     throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'} (got ${JSON.stringify(cleaned[name] ?? null)})`);
   }
   const e = parsed.data;
@@ -103,7 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
   }
 
   return {
-    redisUrl: e.REDIS_URL,
+    redis: redisTarget(e),
     port: e.PORT,
     host: e.HOST,
     functionsDir: path.resolve(e.INVOQ_FUNCTIONS_DIR),

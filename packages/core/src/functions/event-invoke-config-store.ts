@@ -1,4 +1,4 @@
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { z } from 'zod';
 import { InvoqError, coerceError } from '../errors';
 import type { RetryPolicy } from '../policy/retry-policy';
@@ -32,7 +32,7 @@ export class EventInvokeConfigStore {
   private readonly cache = new Map<string, { at: number; value: StoredEventInvokeConfig | undefined }>();
 
   constructor(
-    private readonly redis: IORedis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly cacheMs = 1000,
   ) {}

@@ -1,4 +1,4 @@
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import type { EventQueues } from '../queue/event-queues';
 import type { Metrics } from './metrics';
 
@@ -19,11 +19,11 @@ if oldestId then oldestQueued = redis.call('HGET', ARGV[1] .. oldestId, 'timesta
 local oldestFailed = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')[2] or false
 return { counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], oldestQueued, oldestFailed }`;
 
-type QueueStatsRedis = IORedis & { invoqQueueStats(...args: string[]): Promise<Array<number | string | null>> };
+type QueueStatsRedis = RedisClient & { invoqQueueStats(...args: string[]): Promise<Array<number | string | null>> };
 
 /**
- * Fills the queue gauges at scrape time (prom-client's advice: no timers): one pipelined round
- * trip for all functions, at most once per `cacheMs`, with a deadline. A Redis error leaves the
+ * Fills the queue gauges at scrape time (prom-client's advice: no timers): one script per
+ * function, sent together, at most once per `cacheMs`, with a deadline. A Redis error leaves the
  * last values and never fails /metrics.
  */
 export function registerQueueStats(metrics: Metrics, queues: EventQueues, functionNames: readonly string[], cacheMs = 1000, timeoutMs = 500): void {
@@ -33,17 +33,19 @@ export function registerQueueStats(metrics: Metrics, queues: EventQueues, functi
   let inFlight: Promise<void> | undefined;
 
   async function read(): Promise<void> {
-    const pipeline = redis.pipeline() as unknown as { invoqQueueStats(...args: string[]): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const name of functionNames) {
-      const key = (suffix: string) => queues.keyOf(name, suffix);
-      pipeline.invoqQueueStats(key('wait'), key('active'), key('delayed'), key('prioritized'), key('completed'), key('failed'), key(''));
-    }
-    const results = (await pipeline.exec()) ?? [];
+    // One script per function, all sent at once: each reads one function's keys (one slot), so
+    // the calls spread over a Cluster's nodes; a pipeline there must stay on one node.
+    const results = await Promise.allSettled(
+      functionNames.map((name) => {
+        const key = (suffix: string) => queues.keyOf(name, suffix);
+        return redis.invoqQueueStats(key('wait'), key('active'), key('delayed'), key('prioritized'), key('completed'), key('failed'), key(''));
+      }),
+    );
     const now = Date.now();
     functionNames.forEach((name, i) => {
-      const [error, value] = results[i] ?? [new Error('no reply')];
-      if (error) return;
-      const row = value as Array<number | string | null | false>;
+      const result = results[i];
+      if (result?.status !== 'fulfilled') return;
+      const row = result.value as Array<number | string | null | false>;
       STATES.forEach((state, j) => metrics.queueJobs.set({ function: name, state }, Number(row[j] ?? 0)));
       metrics.dlqDepth.set({ function: name }, Number(row[5] ?? 0));
       const age = (at: unknown) => (at ? Math.max(0, (now - Number(at)) / 1000) : 0);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { InvoqError, coerceError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { functionKey } from '../queue/queue-names';
@@ -19,7 +19,7 @@ return 1`;
 /** A lease outlives the run it covers by this much: runs are killed at their timeout. */
 const LEASE_MARGIN_MS = 5_000;
 
-type LeaseRedis = IORedis & { invoqAcquireLease(key: string, limit: string, now: string, expiry: string, id: string, ttl: string): Promise<number> };
+type LeaseRedis = RedisClient & { invoqAcquireLease(key: string, limit: string, now: string, expiry: string, id: string, ttl: string): Promise<number> };
 
 /**
  * `reservedConcurrency` across every API and worker process: at most N runs of a function at
@@ -28,7 +28,7 @@ type LeaseRedis = IORedis & { invoqAcquireLease(key: string, limit: string, now:
 export class ConcurrencyLeases {
   private readonly redis: LeaseRedis;
 
-  constructor(redis: IORedis, private readonly prefix: string) {
+  constructor(redis: RedisClient, private readonly prefix: string) {
     this.redis = redis as LeaseRedis;
     if (typeof this.redis.invoqAcquireLease !== 'function') this.redis.defineCommand('invoqAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LUA });
   }

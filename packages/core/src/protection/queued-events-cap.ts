@@ -1,4 +1,4 @@
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../queue/redis-connection';
 import { InvoqError } from '../errors';
 import type { EventQueues } from '../queue/event-queues';
 
@@ -42,16 +42,16 @@ export class QueuedEventsCap {
   private async read(): Promise<void> {
     // Events admitted from here on may or may not be in what Redis answers; keep counting them.
     const admittedBefore = this.acceptedSinceRead;
-    const redis = this.queues.connection as IORedis;
-    const pipeline = redis.pipeline();
-    for (const name of this.functionNames) {
-      pipeline.llen(this.queues.keyOf(name, 'wait'));
-      pipeline.zcard(this.queues.keyOf(name, 'delayed'));
-      pipeline.zcard(this.queues.keyOf(name, 'prioritized'));
-    }
+    const redis = this.queues.connection as RedisClient;
     try {
-      const results = (await pipeline.exec()) ?? [];
-      this.queued = results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
+      // One pipeline per function (its keys share a slot): a Cluster pipeline must stay on one node.
+      const counts = await Promise.all(
+        this.functionNames.map(async (name) => {
+          const results = (await redis.pipeline().llen(this.queues.keyOf(name, 'wait')).zcard(this.queues.keyOf(name, 'delayed')).zcard(this.queues.keyOf(name, 'prioritized')).exec()) ?? [];
+          return results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
+        }),
+      );
+      this.queued = counts.reduce((sum, n) => sum + n, 0);
       this.acceptedSinceRead -= admittedBefore;
       this.readAt = Date.now();
     } catch {

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import type { DeadLetterReason } from '../policy/retry-policy';
 import { deadLetterReasonOf } from './attempt-record';
 import type { EventQueues } from './event-queues';
@@ -60,8 +60,8 @@ export class DeadLetterStore {
     private readonly finder: InvocationStatusReader,
   ) {}
 
-  private get redis(): IORedis {
-    return this.queues.connection as IORedis;
+  private get redis(): RedisClient {
+    return this.queues.connection as RedisClient;
   }
 
   /** One page, newest first, across all functions or one. `cursor` comes from the last page. */

@@ -1,4 +1,8 @@
-import IORedis, { type RedisOptions } from 'ioredis';
+import IORedis, { Cluster, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../config/load-config';
+
+/** A connection to one Redis (direct or found through Sentinel) or to a Redis Cluster. */
+export type RedisClient = IORedis | Cluster;
 
 export interface RedisConnectionOptions {
   /**
@@ -61,26 +65,47 @@ class EndingRedis extends IORedis {
  * away, for ever. Those connections only wait for new events, and close() would end them next
  * anyway, so ending them first loses nothing.
  */
-export function endBlockingConnections(connection: IORedis): void {
+export function endBlockingConnections(connection: RedisClient): void {
   for (const copy of connection instanceof EndingRedis ? connection.duplicates : []) copy.disconnect();
 }
 
 /**
- * Opens one ioredis connection. BullMQ requires `maxRetriesPerRequest: null` on connections
- * handed to a Worker, and forbids ioredis' `keyPrefix` (it uses its own `prefix`).
+ * Opens one ioredis connection to `where` (a target, or a `redis://` URL). BullMQ requires `maxRetriesPerRequest: null` on
+ * connections handed to a Worker, and forbids ioredis' `keyPrefix` (it uses its own `prefix`).
+ * Every key invoq writes carries its function's hash tag (`invoq:{fn}:…`), so on a Cluster each
+ * multi-key script stays on one slot and the functions spread over the masters.
  */
-export function createRedisConnection(url: string, options: RedisConnectionOptions = {}): IORedis {
+export function createRedisConnection(where: RedisTarget | string, options: RedisConnectionOptions = {}): RedisClient {
+  const target: RedisTarget = typeof where === 'string' ? { kind: 'standalone', url: where } : where;
   const redisOptions: RedisOptions = options.failFast
     ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }
     : { maxRetriesPerRequest: null };
-  const connection = new EndingRedis(url, { ...redisOptions, enableAutoPipelining: options.autoPipelining ?? false, lazyConnect: false });
+  const autoPipelining = { enableAutoPipelining: options.autoPipelining ?? false };
+  let connection: RedisClient;
+  switch (target.kind) {
+    case 'standalone':
+      connection = new EndingRedis(target.url, { ...redisOptions, ...autoPipelining, lazyConnect: false });
+      break;
+    case 'sentinel':
+      connection = new EndingRedis({ ...redisOptions, ...autoPipelining, sentinels: target.sentinels, name: target.masterName, lazyConnect: false });
+      break;
+    case 'cluster':
+      // The offline queue is a Cluster option; the per-node options go to every node.
+      connection = new Cluster(target.nodes, {
+        ...autoPipelining,
+        enableOfflineQueue: redisOptions.enableOfflineQueue ?? true,
+        redisOptions,
+        lazyConnect: false,
+      });
+      break;
+  }
   // Errors surface on commands; an unhandled 'error' event would only crash the process.
   connection.on('error', () => undefined);
   return connection;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export async function waitForRedis(connection: IORedis, timeoutMs = 5000): Promise<void> {
+export async function waitForRedis(connection: RedisClient, timeoutMs = 5000): Promise<void> {
   if (connection.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -96,7 +121,7 @@ export async function waitForRedis(connection: IORedis, timeoutMs = 5000): Promi
 }
 
 /** Warnings worth a log line at start: BullMQ loses jobs without persistence or with eviction. */
-export async function checkRedisDurability(connection: IORedis): Promise<string[]> {
+export async function checkRedisDurability(connection: RedisClient): Promise<string[]> {
   const warnings: string[] = [];
   try {
     const [policy, aof] = await Promise.all([
@@ -120,7 +145,7 @@ export async function checkRedisDurability(connection: IORedis): Promise<string[
  * plain disconnect, which also stops ioredis' reconnect timer (QUIT alone would leave it running
  * against a Redis that is away).
  */
-export async function closeRedis(connection: IORedis): Promise<void> {
+export async function closeRedis(connection: RedisClient): Promise<void> {
   if (connection.status === 'ready') {
     await connection.quit().catch(() => connection.disconnect());
   } else {
@@ -132,7 +157,7 @@ export async function closeRedis(connection: IORedis): Promise<void> {
  * PING with a deadline: a worker's connection waits through outages (it must, for BullMQ), so a
  * readiness probe needs its own limit to answer "not ready" instead of hanging.
  */
-export async function pingRedis(connection: IORedis, timeoutMs = 1000): Promise<void> {
+export async function pingRedis(connection: RedisClient, timeoutMs = 1000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
