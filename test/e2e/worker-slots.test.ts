@@ -61,3 +61,20 @@ it('runs at most INVOQ_WORKER_CONCURRENCY events at once, and serves a lone even
   // Every slot comes back once the last job is recorded as completed.
   await waitFor(() => worker.slots.inUse === 0, 5000, 'all slots to be free');
 });
+
+it('drains two functions whose backlogs were queued before the worker started', async () => {
+  // BullMQ fetches up to `concurrency` jobs per function before starting any: with every slot
+  // held by fetched jobs of two functions, each waiting for one more slot, nothing ran at all.
+  const backlogPrefix = uniquePrefix('slots-backlog');
+  const backlogQueues = new EventQueues({ connection, prefix: backlogPrefix, statusRetentionSeconds: 60, dlqRetentionSeconds: 60 });
+  const backlog = new EventProducer(backlogQueues);
+  const before = { burst: runs('burst').length, lone: runs('lone').length };
+  await Promise.all(['burst', 'lone'].flatMap((name) => Array.from({ length: 6 }, () => backlog.enqueue(name, randomUUID(), '{}'))));
+  const second = await startWorker(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: backlogPrefix, INVOQ_WORKER_CONCURRENCY: '2' }), silentLogger());
+  try {
+    await waitFor(() => runs('burst').length === before.burst + 6 && runs('lone').length === before.lone + 6, 20_000, 'both backlogs to drain');
+  } finally {
+    await second.close();
+    await backlogQueues.close();
+  }
+});

@@ -13,6 +13,8 @@ import type { SlotPool } from './slot-pool';
 export class FairWorker<Data, Result> extends Worker<Data, Result> {
   /** Tokens whose finishing job handed its slot on to a fetch-next. */
   private readonly slotHandedOn = new Set<string>();
+  /** Tokens of jobs fetched by `moveToActive` (each holding a slot) that have not started. */
+  private readonly fetchedNotStarted = new Set<string>();
 
   constructor(
     name: string,
@@ -24,17 +26,26 @@ export class FairWorker<Data, Result> extends Worker<Data, Result> {
   }
 
   protected override async moveToActive(token: string, name?: string): Promise<Job<Data, Result>> {
-    if (!this.slotHandedOn.delete(token)) await this.slots.acquire(this.name);
+    if (!this.slotHandedOn.delete(token) && !this.slots.tryAcquire()) {
+      // BullMQ's main loop fetches up to `concurrency` jobs before it starts any of them. Were
+      // it to wait here for a slot while jobs it fetched wait for it, and every slot is held by
+      // such jobs (two functions with a backlog), nothing would ever run. So it hears "no job"
+      // and starts what it has; it waits for a slot only with nothing fetched.
+      if (this.fetchedNotStarted.size > 0) return undefined as unknown as Job<Data, Result>;
+      await this.slots.acquire(this.name);
+    }
     let job: Job<Data, Result> | undefined;
     try {
       job = await super.moveToActive(token, name);
     } finally {
       if (!job) this.slots.release();
     }
+    if (job) this.fetchedNotStarted.add(token);
     return job as Job<Data, Result>;
   }
 
   override async processJob(job: Job<Data, Result>, token: string, fetchNextCallback: () => boolean = () => true): Promise<void | Job<Data, Result>> {
+    this.fetchedNotStarted.delete(token);
     let handOn = false;
     let next: void | Job<Data, Result> | undefined;
     try {

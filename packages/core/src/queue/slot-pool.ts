@@ -21,11 +21,15 @@ export class SlotPool {
     return false;
   }
 
+  /** Takes a slot if one is free and nobody waits for one; never waits. */
+  tryAcquire(): boolean {
+    if (this.free === 0 || this.waiting.size > 0) return false;
+    this.free -= 1;
+    return true;
+  }
+
   acquire(key: string): Promise<void> {
-    if (this.free > 0 && this.waiting.size === 0) {
-      this.free -= 1;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise((resolve) => {
       const list = this.waiting.get(key);
       if (list) list.push(resolve);
