@@ -222,7 +222,9 @@ export async function startRedisCluster({ masters = 3, args = [], timeoutMs = 20
   const stop = () => Promise.all(servers.map((s) => s.stop({ timeoutMs: 2000 })));
   try {
     for (let i = 0; i < masters; i++) {
-      servers.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...args] }));
+      // An explicit bus port: the default (port + 10000) does not exist for ports above 55535.
+      const busPort = await freePort();
+      servers.push(await startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...args] }));
     }
     const addresses = servers.map((s) => `${HOST}:${s.port}`);
     await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs);
