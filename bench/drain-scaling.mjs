@@ -21,6 +21,11 @@ const FUNCTIONS = Number(process.env.BENCH_FUNCTIONS ?? 6);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** CPU seconds a process has used (user + system), from /proc. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+};
 const rssMb = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 // No-op functions of our own, so every event costs the same.
@@ -49,7 +54,7 @@ async function counts(queues) {
   return all.reduce((sum, c) => ({ left: sum.left + c.waiting + c.active, completed: sum.completed + c.completed, failed: sum.failed + c.failed }), { left: 0, completed: 0, failed: 0 });
 }
 
-async function drain(target, env, workers, prefix) {
+async function drain(target, env, workers, prefix, redisPids) {
   const connection = createRedisConnection(target);
   await waitForRedis(connection, 10_000);
   const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 3600, dlqRetentionSeconds: 3600 });
@@ -69,14 +74,20 @@ async function drain(target, env, workers, prefix) {
   for (;;) {
     const c = await counts(queues);
     maxRss = Math.max(maxRss, ...children.map((ch) => rssMb(ch.pid)));
-    if (!first && c.completed > 0) first = { at: performance.now(), completed: c.completed };
+    if (!first && c.completed > 0) {
+      first = { at: performance.now(), completed: c.completed, workerCpu: children.reduce((n, ch) => n + cpuSeconds(ch.pid), 0), redisCpu: redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0) };
+    }
     if (first && c.left === 0) {
-      const perSec = Math.round((c.completed - first.completed) / ((performance.now() - first.at) / 1000));
+      const seconds = (performance.now() - first.at) / 1000;
+      const perSec = Math.round((c.completed - first.completed) / seconds);
+      // Cores busy while draining: where the CPU went (2 cores here, shared by all).
+      const workerCores = +((children.reduce((n, ch) => n + cpuSeconds(ch.pid), 0) - first.workerCpu) / seconds).toFixed(2);
+      const redisCores = +((redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0) - first.redisCpu) / seconds).toFixed(2);
       await Promise.all(children.map((ch) => new Promise((resolve) => { ch.once('exit', resolve); ch.kill('SIGTERM'); })));
       process.off('exit', killAll);
       await queues.close();
       await closeRedis(connection);
-      return { perSec, completed: c.completed, failed: c.failed, workerRssMaxMb: maxRss };
+      return { perSec, completed: c.completed, failed: c.failed, workerRssMaxMb: maxRss, workerCores, redisCores };
     }
     if (Date.now() > deadline) throw new Error(`drain did not finish: ${JSON.stringify(c)}`);
     await sleep(50);
@@ -88,14 +99,14 @@ const single = await startRedisServer({ args: ['--appendonly', 'yes', '--appendf
 const cluster = await startRedisCluster({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
 try {
   const targets = [
-    { name: 'one Redis', target: single.url, env: { REDIS_URL: single.url } },
-    { name: 'Redis Cluster (3 masters)', target: { kind: 'cluster', nodes: cluster.nodes.split(',').map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })) }, env: { REDIS_CLUSTER_NODES: cluster.nodes } },
+    { name: 'one Redis', target: single.url, env: { REDIS_URL: single.url }, pids: [single.pid] },
+    { name: 'Redis Cluster (3 masters)', target: { kind: 'cluster', nodes: cluster.nodes.split(',').map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })) }, env: { REDIS_CLUSTER_NODES: cluster.nodes }, pids: cluster.servers.map((s) => s.pid) },
   ];
   // Interleaved (one Redis, then the Cluster, for each worker count): the machine drifts.
   for (const workers of WORKER_COUNTS) {
     for (const t of targets) {
-      const r = await drain(t.target, t.env, workers, `scale${workers}${t.env.REDIS_URL ? 's' : 'c'}`);
-      rows.push({ redis: t.name, workers, 'events/s': r.perSec, events: r.completed, failed: r.failed, 'worker RSS max MB': r.workerRssMaxMb });
+      const r = await drain(t.target, t.env, workers, `scale${workers}${t.env.REDIS_URL ? 's' : 'c'}`, t.pids);
+      rows.push({ redis: t.name, workers, 'events/s': r.perSec, events: r.completed, failed: r.failed, 'worker RSS max MB': r.workerRssMaxMb, 'worker cores': r.workerCores, 'Redis cores': r.redisCores });
       console.error(`${t.name}, ${workers} worker(s): ${r.perSec} events/s`);
     }
   }
