@@ -32,6 +32,11 @@ const makeFunctions = () => makeFunctionsDir({
     config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 2 }, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${mark('run')} if (!require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };` },
   },
+  // One run at a time across every process (leases in Redis); each run records its interval.
+  limited: {
+    config: { handler: 'index.handler', reservedConcurrency: 1, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 300)); require('node:fs').appendFileSync(process.env.MARKER_DIR + '/limited', start + ' ' + Date.now() + '\\n'); return event; };` },
+  },
   slow: {
     config: { handler: 'index.handler', timeout: 10, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${mark('start')} await new Promise((r) => setTimeout(r, 100)); ${mark('end')} return event.id; };` },
@@ -174,7 +179,7 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(all.length).toBeGreaterThan(0);
     // `<prefix>:{fn}…`: the tag right after the prefix, naming one of our functions (the event
     // queue is `<prefix>:{fn}:…`, its destination queue `<prefix>:{fn}-destinations:…`).
-    const functions = new Set(['echo', 'doomed', 'slow', ...SPREAD]);
+    const functions = new Set(['echo', 'doomed', 'slow', 'limited', ...SPREAD]);
     const tagOf = (key: string) => (key.startsWith(`${prefix}:{`) ? key.slice(prefix.length + 2).split('}')[0]! : undefined);
     expect(all.filter((key) => !functions.has(tagOf(key) ?? ''))).toEqual([]);
 
@@ -184,6 +189,21 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(masters.size).toBeGreaterThanOrEqual(2);
     const tags = [...new Set(all.map((k) => tagOf(k)!))].sort();
     console.log(`redis-cluster: ${all.length} keys, tags ${tags.join(', ')}; ${SPREAD.length} functions over ${masters.size} masters (${[...keysByPort.values()].map((k) => k.length).join('/')} keys per node)`);
+  });
+
+  it('reserved concurrency holds across both APIs: one run at a time, the rest 429', async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => invoke(i % 2, 'limited', { i }, 'RequestResponse')));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(429);
+    expect(statuses.every((code) => code === 200 || code === 429)).toBe(true);
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(refused.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
+    expect(await refused.json()).toMatchObject({ Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+    const runs = fs.readFileSync(path.join(markerDir, 'limited'), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
+    expect(runs).toHaveLength(statuses.filter((code) => code === 200).length);
+    const overlapping = runs.filter(([start], i) => runs.some(([s, e], j) => j !== i && s <= start && start < e));
+    expect(overlapping).toEqual([]);
   });
 
   it('a worker SIGKILLed mid-stream loses nothing: every accepted event succeeds, on one attempt', async () => {
