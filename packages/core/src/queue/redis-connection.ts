@@ -70,8 +70,9 @@ export function endBlockingConnections(connection: RedisClient): void {
 }
 
 /**
- * Opens one ioredis connection to `where` (a target, or a `redis://` URL). BullMQ requires `maxRetriesPerRequest: null` on
- * connections handed to a Worker, and forbids ioredis' `keyPrefix` (it uses its own `prefix`).
+ * Opens one ioredis connection to `where` (a target, or a `redis://` URL). BullMQ requires
+ * `maxRetriesPerRequest: null` on connections handed to a Worker, and forbids ioredis'
+ * `keyPrefix` (it uses its own `prefix`).
  * Every key invoq writes carries its function's hash tag (`invoq:{fn}:…`), so on a Cluster each
  * multi-key script stays on one slot and the functions spread over the masters.
  */
