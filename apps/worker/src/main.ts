@@ -4,6 +4,7 @@ import { startWorker } from './worker-service';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel, 'invoq-worker');
+  for (const notice of config.startupNotices) logger.warn(notice);
   const worker = await startWorker(config, logger);
 
   let stopping = false;

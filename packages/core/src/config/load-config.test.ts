@@ -74,10 +74,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it('uses a Cluster or Sentinel instead of REDIS_URL, and says so', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'a:7000' });
+    expect(config.redis).toEqual({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }] });
+    expect(config.startupNotices).toContain('REDIS_URL is ignored: REDIS_CLUSTER_NODES is set');
+  });
+
   it.each([
     [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, /^REDIS_CLUSTER_NODES: each entry must be host:port/],
     [{ REDIS_SENTINELS: 'http://s:1' }, /^REDIS_SENTINELS: each entry must be host:port/],
-    [{ REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'a:7000' }, /^REDIS_URL, REDIS_CLUSTER_NODES: set only one of/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them/],
     [{ REDIS_SENTINELS: 's:26379' }, /^REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name/],
     [{ REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is/],
   ])('refuses a bad Redis selection %j', (env, message) => {

@@ -73,11 +73,22 @@ function parseAccessKeys(entries: string[]): Map<string, AccessKey> {
   return keys;
 }
 
-function redisTarget(e: { REDIS_URL?: string; REDIS_CLUSTER_NODES: HostPort[]; REDIS_SENTINELS: HostPort[]; REDIS_SENTINEL_NAME?: string }): RedisTarget | undefined {
-  const set = [e.REDIS_URL && 'REDIS_URL', e.REDIS_CLUSTER_NODES.length > 0 && 'REDIS_CLUSTER_NODES', e.REDIS_SENTINELS.length > 0 && 'REDIS_SENTINELS'].filter(Boolean);
-  if (set.length > 1) throw new ConfigError(`${set.join(', ')}: set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS`);
+/**
+ * Where Redis is. As the contract says, a Cluster or Sentinel setting is used instead of
+ * `REDIS_URL` (which `npm start` or a leftover environment may still carry; a notice says it is
+ * ignored); a Cluster and a Sentinel together are an error.
+ */
+function redisTarget(
+  e: { REDIS_URL?: string; REDIS_CLUSTER_NODES: HostPort[]; REDIS_SENTINELS: HostPort[]; REDIS_SENTINEL_NAME?: string },
+  notices: string[],
+): RedisTarget | undefined {
+  if (e.REDIS_CLUSTER_NODES.length > 0 && e.REDIS_SENTINELS.length > 0) {
+    throw new ConfigError('REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them');
+  }
   if (e.REDIS_SENTINELS.length > 0 && !e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name of the master to follow');
   if (e.REDIS_SENTINEL_NAME && e.REDIS_SENTINELS.length === 0) throw new ConfigError('REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is');
+  const instead = e.REDIS_CLUSTER_NODES.length > 0 ? 'REDIS_CLUSTER_NODES' : e.REDIS_SENTINELS.length > 0 ? 'REDIS_SENTINELS' : undefined;
+  if (instead && e.REDIS_URL) notices.push(`REDIS_URL is ignored: ${instead} is set`);
   if (e.REDIS_CLUSTER_NODES.length > 0) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
   if (e.REDIS_SENTINELS.length > 0) return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_NAME! };
   return e.REDIS_URL ? { kind: 'standalone', url: e.REDIS_URL } : undefined;
@@ -124,7 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
   }
 
   return {
-    redis: redisTarget(e),
+    redis: redisTarget(e, startupNotices),
     port: e.PORT,
     host: e.HOST,
     functionsDir: path.resolve(e.INVOQ_FUNCTIONS_DIR),
