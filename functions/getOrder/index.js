@@ -1,6 +1,7 @@
 // Synchronous example from the seed: look an order up and answer at once. Through a gateway
 // route it gets API Gateway's proxy event and answers a proxy response; invoked directly (Lambda's
-// Invoke) it gets `{"orderId": "…"}` and answers the order.
+// Invoke) it gets `{"orderId": "…"}` and answers the order. Either way, no orderId means the
+// sample order, so the seed's bare `GET /getOrder` works as written.
 const { readOrder, isProxyEvent, jsonResponse } = require('../lib/order-store');
 
 // The seed's sample order, always there.
@@ -9,8 +10,7 @@ const findOrder = (orderId) => readOrder(orderId) ?? (orderId === SAMPLE.orderId
 
 exports.handler = async (event) => {
   if (isProxyEvent(event)) {
-    const orderId = event.pathParameters?.orderId ?? event.queryStringParameters?.orderId;
-    if (!orderId) return jsonResponse(400, { message: 'orderId is required: GET /getOrder?orderId=… or GET /orders/{orderId}' });
+    const orderId = event.pathParameters?.orderId || event.queryStringParameters?.orderId || SAMPLE.orderId;
     const order = findOrder(orderId);
     return order ? jsonResponse(200, order) : jsonResponse(404, { message: `order ${orderId} not found` });
   }

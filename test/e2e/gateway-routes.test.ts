@@ -5,6 +5,7 @@
  * route, and the API key unless a route says "auth": "none".
  */
 import http from 'node:http';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { EventQueues, closeRedis, createRedisConnection, isEventJobData, type ApiGatewayProxyEvent } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
@@ -31,6 +32,8 @@ const functionsDir = makeFunctionsDir({
         'object-body': { statusCode: 200, body: { not: 'a string' } },
         'extra-key': { statusCode: 200, body: '', extra: 1 },
         'no-status': { body: 'where is my status' },
+        'string-status': { statusCode: '201', body: 'status as a string' },
+        'word-status': { statusCode: 'OK', body: '' },
         'bad-header': { statusCode: 200, headers: { 'x-bad': 'line\\nbreak' }, body: '' },
         'not-json': 'just a string',
       })[event.pathParameters.shape] ?? (() => { throw new Error('no such shape'); })()`,
@@ -124,6 +127,22 @@ it('passes multi-value request headers, and keeps invoq\'s key from the function
   expect(event.headers['X-Multi']).toBe('second');
   expect(Object.getOwnPropertyDescriptor(event.headers, '__proto__')?.value).toBe('a header like any other');
   expect(Object.keys(event.headers).map((h) => h.toLowerCase())).not.toContain('x-api-key');
+  expect((event.requestContext as { identity: { sourceIp: string } }).identity.sourceIp).toBe('127.0.0.1'); // not ::ffff:127.0.0.1
+
+  // One header sent in two spellings is one header, under its first spelling.
+  const spelled = await new Promise<ApiGatewayProxyEvent>((resolve, reject) => {
+    const socket = net.connect(api.port, '127.0.0.1', () => {
+      socket.write(`GET /items/1 HTTP/1.1\r\nHost: x\r\nx-api-key: ${KEY}\r\nX-Twice: first\r\nx-twice: second\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('end', () => resolve(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as ApiGatewayProxyEvent));
+    socket.on('error', reject);
+  });
+  expect(spelled.headers['X-Twice']).toBe('second');
+  expect(spelled.multiValueHeaders['X-Twice']).toEqual(['first', 'second']);
+  expect(spelled.headers['x-twice']).toBeUndefined();
   // With the key in Authorization, that header is the one withheld; the app's others pass.
   const bearer = await eventOf(await get('/items/1', { ...withKey, 'x-app': 'mine' }));
   expect(Object.keys(bearer.headers).map((h) => h.toLowerCase())).not.toContain('authorization');
@@ -141,6 +160,9 @@ it('maps the proxy response: status, headers, multi-value headers, no body', asy
   expect([teapot.status, teapot.headers.get('x-count'), teapot.headers.get('x-flag'), await teapot.text()]).toEqual([418, '3', 'true', 'short and stout']);
   const empty = await get('/shapes/no-body');
   expect([empty.status, await empty.text()]).toEqual([204, '']);
+  // A status of 3 digits as a string is taken, as API Gateway does (AWS's blueprints answer '200').
+  const stringStatus = await get('/shapes/string-status');
+  expect([stringStatus.status, await stringStatus.text()]).toEqual([201, 'status as a string']);
 });
 
 it('round-trips a binary body byte for byte', async () => {
@@ -155,7 +177,7 @@ it('round-trips a binary body byte for byte', async () => {
   expect(await eventOf(text)).toMatchObject({ body: '{"a":"ä"}', isBase64Encoded: false });
 });
 
-it.each(['object-body', 'extra-key', 'no-status', 'bad-header', 'not-json', 'throws'])('answers 502 for a malformed response or a function error (%s)', async (shape) => {
+it.each(['object-body', 'extra-key', 'no-status', 'word-status', 'bad-header', 'not-json', 'throws'])('answers 502 for a malformed response or a function error (%s)', async (shape) => {
   const res = await get(`/shapes/${shape}`);
   expect(res.status).toBe(502);
   expect(await res.json()).toEqual({ message: 'Internal server error' });

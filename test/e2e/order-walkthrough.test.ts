@@ -1,9 +1,9 @@
 /**
  * The README's order walkthrough, as a newcomer runs it after `npm start` (auth off on loopback):
- * GET /getOrder answers inline; PUT /putOrder answers 202 and a worker processes the order,
- * updating its status; notifyOrder, putOrder's onSuccess destination, then notifies; a bad order
- * is retried and lands in the DLQ. The bundled functions run as shipped, with their store in a
- * temporary directory.
+ * GET /getOrder answers inline (bare, as in the seed, with the sample order); PUT /putOrder
+ * answers 202 and a worker processes the order, updating its status; notifyOrder, putOrder's
+ * onSuccess destination, then notifies; a bad order is retried and lands in the DLQ. The bundled
+ * functions run as shipped, with their store in a temporary directory.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,12 +32,22 @@ afterAll(async () => {
 
 interface Order { orderId: string; item: string; quantity: number; status: string; processedAt?: string; notifiedAt?: string }
 
+const SAMPLE = { orderId: '42', item: 'coffee beans', quantity: 2, status: 'shipped' };
+
 it('GET /getOrder answers inline', async () => {
   const res = await fetch(`${stack.base}/getOrder?orderId=42`);
   expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ orderId: '42', item: 'coffee beans', quantity: 2, status: 'shipped' });
+  expect(await res.json()).toEqual(SAMPLE);
   expect((await fetch(`${stack.base}/orders/nope`)).status).toBe(404);
-  expect((await fetch(`${stack.base}/getOrder`)).status).toBe(400);
+  expect((await fetch(`${stack.base}/getOrder?orderId=nope`)).status).toBe(404);
+});
+
+it('answers the seed’s bare GET /getOrder with the sample order, as a direct Invoke does', async () => {
+  const res = await fetch(`${stack.base}/getOrder`);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual(SAMPLE);
+  const invoked = await fetch(`${stack.base}/2015-03-31/functions/getOrder/invocations`, { method: 'POST', body: '{}' });
+  expect(await invoked.json()).toEqual(SAMPLE);
 });
 
 it('PUT /putOrder answers 202; the order is processed in the background, then notified', async () => {

@@ -72,9 +72,11 @@ function requestTime(at: Date): string {
 
 /** Builds the proxy event for a matched route. */
 export function buildProxyEvent(request: GatewayRequest, match: RouteMatch): ApiGatewayProxyEvent {
-  // Keys are written as they arrived; the null prototype keeps a header named __proto__ a header.
+  // Keys are written as they first arrived (`X-Foo` then `x-foo` is one header, spelled `X-Foo`);
+  // the null prototype keeps a header named __proto__ a header.
   const headers: Record<string, string> = Object.create(null);
   const multiValueHeaders: Record<string, string[]> = Object.create(null);
+  const spelling = new Map<string, string>();
   let contentType: string | undefined;
   let host = '';
   let userAgent: string | null = null;
@@ -86,8 +88,10 @@ export function buildProxyEvent(request: GatewayRequest, match: RouteMatch): Api
     if (lower === 'content-type') contentType = value;
     if (lower === 'host') host = value;
     if (lower === 'user-agent') userAgent = value;
-    headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    let key = spelling.get(lower);
+    if (key === undefined) spelling.set(lower, (key = name));
+    headers[key] = value;
+    (multiValueHeaders[key] ??= []).push(value);
   }
   const path = safeDecodePath(request.path);
   return {
@@ -106,7 +110,7 @@ export function buildProxyEvent(request: GatewayRequest, match: RouteMatch): Api
       domainPrefix: host.split('.')[0] ?? '',
       extendedRequestId: request.requestId,
       httpMethod: request.method,
-      identity: { sourceIp: request.sourceIp, userAgent, accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, user: null, userArn: null, cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null, cognitoIdentityPoolId: null, principalOrgId: null, clientCert: null },
+      identity: { sourceIp: plainIpv4(request.sourceIp), userAgent, accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, user: null, userArn: null, cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null, cognitoIdentityPoolId: null, principalOrgId: null, clientCert: null },
       path,
       protocol: request.protocol,
       requestId: request.requestId,
@@ -119,6 +123,11 @@ export function buildProxyEvent(request: GatewayRequest, match: RouteMatch): Api
     },
     ...encodeBody(request.body, contentType),
   };
+}
+
+/** A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; API Gateway shows `a.b.c.d`. */
+function plainIpv4(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 function safeDecodePath(path: string): string {

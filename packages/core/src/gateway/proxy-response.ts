@@ -31,7 +31,7 @@ function checkHeader(name: string, value: string): void {
 
 /**
  * Reads a function's result (JSON text) as API Gateway's proxy response:
- * `{statusCode, headers?, multiValueHeaders?, body?, isBase64Encoded?}`. Anything else (other
+ * `{statusCode (a number, or a string of 3 digits), headers?, multiValueHeaders?, body?, isBase64Encoded?}`. Anything else (other
  * keys, wrong types, not JSON) throws `MalformedProxyResponse`, which the gateway answers 502.
  */
 export function parseProxyResponse(resultJson: string): GatewayResponse {
@@ -44,7 +44,9 @@ export function parseProxyResponse(resultJson: string): GatewayResponse {
   if (!isObject(value)) throw new MalformedProxyResponse('the result is not an object');
   const extra = Object.keys(value).filter((k) => !ALLOWED_KEYS.has(k));
   if (extra.length > 0) throw new MalformedProxyResponse(`unexpected keys: ${extra.slice(0, 5).join(', ')}`);
-  const { statusCode, headers, multiValueHeaders, body, isBase64Encoded } = value;
+  const { headers, multiValueHeaders, body, isBase64Encoded } = value;
+  // API Gateway also takes the status as a string of digits: AWS's own blueprints answer '200'.
+  const statusCode = typeof value.statusCode === 'string' && /^\d{3}$/.test(value.statusCode) ? Number(value.statusCode) : value.statusCode;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
     throw new MalformedProxyResponse('statusCode must be an integer from 100 to 599');
   }

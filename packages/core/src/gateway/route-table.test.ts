@@ -38,6 +38,7 @@ describe('RouteTable.match', () => {
     expect(who('POST', '/')).toBeUndefined();
     expect(who('GET', '/items/%E0%A4%A')).toBeUndefined();
     expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/dlq')).toBeUndefined();
+    expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/Invocations/x')).toBeUndefined();
   });
 
   it('takes a trailing slash as the same path', () => {
@@ -51,6 +52,9 @@ describe('RouteTable checks routes at start', () => {
     [[fnWith('a', [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/x/' }])], /routes collide/],
     [[fnWith('a', [{ method: 'POST', path: '/2015-03-31/functions/x/invocations' }])], /one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/metrics' }])], /\/metrics is one of invoq's own paths/],
+    // express matches invoq's own routers case-insensitively, so these would be shadowed or shadow.
+    [[fnWith('a', [{ method: 'GET', path: '/Metrics' }])], /\/Metrics is one of invoq's own paths/],
+    [[fnWith('a', [{ method: 'GET', path: '/DLQ/{id}' }])], /\/DLQ is one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/{proxy+}/more' }])], /must be the last segment/],
     [[fnWith('a', [{ method: 'GET', path: '/{id}/{id}' }])], /parameter \{id\} appears twice/],
     [[fnWith('a', [{ method: 'GET', path: '/a b' }])], /not a valid path segment/],

@@ -6,8 +6,10 @@ import type { ResolvedFunction } from '../functions/resolved-function';
  */
 export const RESERVED_PATH_PREFIXES = ['/2015-03-31', '/2019-09-25', '/invocations', '/dlq', '/admin', '/metrics', '/healthz', '/readyz'] as const;
 
+/** Case-insensitive, as express matches invoq's own routers: `/Metrics` is still `/metrics`. */
 export function isReservedPath(path: string): boolean {
-  return RESERVED_PATH_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  const lower = path.toLowerCase();
+  return RESERVED_PATH_PREFIXES.some((prefix) => lower === prefix || lower.startsWith(`${prefix}/`));
 }
 
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS' | 'ANY';
