@@ -11,7 +11,7 @@ import { Queue } from 'bullmq';
 import { EventProducer, EventQueues, createRedisConnection, functionQueueName, waitForRedis } from '@invoq/core';
 import { startApi } from '../../apps/api/src/api-service';
 import { startWorker } from '../../apps/worker/src/worker-service';
-import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
+import { freePort, makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
 import { OwnRedis, spawnTier, stopProcess } from '../support/processes';
 
 const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-crash-'));
@@ -54,7 +54,8 @@ it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no 
     await waitFor(async () => (await queue.getCompletedCount()) >= 20, 20_000, 'the first worker to make progress');
     await stopProcess(workers[0]!, 'SIGKILL');
     const activeAtKill = await queue.getActiveCount();
-    workers.push(spawnTier('worker', env));
+    const metricsPort = await freePort();
+    workers.push(spawnTier('worker', { ...env, INVOQ_METRICS_PORT: String(metricsPort) }));
 
     // The dead worker's events come back after its locks lapse (~10 s) and run again.
     await waitFor(async () => (await queue.getCompletedCount()) === ids.length, 60_000, 'every event to complete');
@@ -66,6 +67,9 @@ it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no 
     // One attempt each: a re-run after a lost worker is not a failed attempt.
     expect(jobs.every((job) => job?.attemptsMade === 1)).toBe(true);
     expect(await queue.getFailedCount()).toBe(0);
+    // Each event the dead worker held was handed back once, and counted so by the new worker.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^invoq_async_reruns_total\\{function="steady"\\} ${activeAtKill}$`, 'm'));
     console.log(`crash-safety: ${ids.length} events, worker SIGKILLed with ${activeAtKill} running; ${reruns} ran twice, none lost`);
   } finally {
     await Promise.all(workers.map((w) => stopProcess(w)));

@@ -31,6 +31,16 @@ export class OwnRedis {
     }
   }
 
+  /** SIGSTOP: Redis stays connected but answers nothing, as when frozen or partitioned. */
+  freeze(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `freeze`. */
+  thaw(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** SIGKILL: no shutdown save, as a crash. */
   async kill(): Promise<void> {
     const child = this.process;

@@ -86,10 +86,11 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       logger.warn({ functionName, state }, 'circuit breaker changed state');
     },
   });
+  const leases = new ConcurrencyLeases(connection, config.queuePrefix);
   const invoker = new Invoker({
     executor,
     breakers,
-    leases: new ConcurrencyLeases(connection, config.queuePrefix),
+    leases,
     producer: new EventProducer(queues),
     queuedEventsCap,
     metrics,
@@ -138,6 +139,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       await closed;
       clearTimeout(grace);
       breakers.shutdown();
+      leases.close();
       await executor.close();
       await queues.close();
       await closeRedis(connection);

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   DeadLetterError,
   isCircuitOpen,
@@ -40,13 +40,22 @@ export interface ProcessorDeps {
   destinationsOf: (fn: ResolvedFunction) => Promise<{ onSuccess?: string; onFailure?: string }>;
   /** Queues a destination delivery (delivered apart, with its own retries). */
   deliver: (functionName: string, url: string, record: ReturnType<typeof buildDestinationRecord>) => Promise<void>;
+  /**
+   * Stops every worker, in every process, from taking the function's events for `ms` (BullMQ's
+   * queue rate limit). The event in hand goes back to the head of the queue.
+   */
+  holdQueue: (functionName: string, ms: number) => Promise<void>;
 }
 
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
 export type EventReturnValue = { result: string } | { resultTruncated: true };
 const MAX_KEPT_RESULT_BYTES = 65_536;
-/** A throttled event waits 250–500 ms before it tries for a slot again. */
-const THROTTLE_RETRY_MS = 250;
+/**
+ * Over reservedConcurrency, the function's queue is held 100–200 ms before a worker asks for a
+ * lease again. A process never fetches more than the limit itself (its worker's concurrency), so
+ * this happens only while other processes hold the leases.
+ */
+const THROTTLE_HOLD_MS = 100;
 
 /**
  * Runs one attempt of an event and turns its outcome into BullMQ's language: return = done,
@@ -56,7 +65,7 @@ const THROTTLE_RETRY_MS = 250;
 export function createProcessor(deps: ProcessorDeps) {
   const { registry, executor, metrics, meters, logger } = deps;
 
-  return async function processEvent(job: Job<EventJobData>, token?: string): Promise<EventReturnValue> {
+  return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
     const functionName = functionOfQueue(job.queueName);
     const fn = functionName === undefined ? undefined : registry.get(functionName);
     if (!fn) throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
@@ -64,9 +73,6 @@ export function createProcessor(deps: ProcessorDeps) {
     const { payload, receivedAt } = job.data;
     const requestId = job.id!;
     const attempt = job.attemptsMade + 1;
-    // More starts than attempts: a worker died while running this one before. It runs again
-    // (at least once) without spending an attempt.
-    if (job.attemptsStarted > attempt) metrics.reruns.inc({ function: fn.name });
     const policy = await deps.policyOf(fn);
     const startedAt = Date.now();
 
@@ -85,17 +91,21 @@ export function createProcessor(deps: ProcessorDeps) {
     }
 
     const runAttempt = async (): Promise<EventReturnValue> => {
-      metrics.asyncEventAge.observe({ function: fn.name }, (startedAt - receivedAt) / 1000);
       const m = meters(fn.name, 'async');
       m.concurrent.inc();
       let outcome;
       try {
-        outcome = await deps.breakers.run(fn, () => executor.invoke(fn, { requestId, payload }));
+        outcome = await deps.breakers.run(fn, () => {
+          // Age at the start of an attempt the breaker let through (Lambda's AsyncEventAge).
+          metrics.asyncEventAge.observe({ function: fn.name }, (Date.now() - receivedAt) / 1000);
+          return executor.invoke(fn, { requestId, payload });
+        });
       } catch (e) {
-        if (!isCircuitOpen(e) || token === undefined) throw e;
-        // Open breaker: the event waits for the half-open trial without spending an attempt.
-        await job.moveToDelayed(Date.now() + deps.breakers.retryAfterSeconds(fn) * 1000, token);
-        throw new DelayedError();
+        if (!isCircuitOpen(e)) throw e;
+        // Open breaker: the function's events wait for the half-open trial, spending no
+        // attempt. Holding the queue (rather than each event) leaves a backlog in order and idle.
+        await deps.holdQueue(fn.name, deps.breakers.retryAfterMs(fn)).catch(() => undefined);
+        throw Worker.RateLimitError();
       } finally {
         m.concurrent.dec();
       }
@@ -133,9 +143,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const release = await deps.leases.tryAcquire(fn);
     if (!release) {
       metrics.throttles.inc({ function: fn.name, type: 'async', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
-      if (token === undefined) throw new Error('no lock token: cannot hold a throttled event');
-      await job.moveToDelayed(Date.now() + THROTTLE_RETRY_MS + Math.floor(Math.random() * THROTTLE_RETRY_MS), token);
-      throw new DelayedError();
+      await deps.holdQueue(fn.name, THROTTLE_HOLD_MS + Math.floor(Math.random() * THROTTLE_HOLD_MS)).catch(() => undefined);
+      throw Worker.RateLimitError();
     }
     try {
       return await runAttempt();

@@ -49,6 +49,8 @@ const SHUTDOWN_GRACE_MS = 25_000;
  */
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
+/** A limiter whose count never binds (BullMQ compares it with its counter per window). */
+const HOLD_ONLY_LIMITER = { max: 2 ** 31 - 1, duration: 60_000 };
 
 export interface WorkerService {
   metricsServer: Server;
@@ -117,11 +119,13 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       logger.warn({ functionName, state }, 'circuit breaker changed state');
     },
   });
+  const leases = new ConcurrencyLeases(connection, config.queuePrefix);
+  const workerByFunction = new Map<string, FairWorker<EventJobData, EventReturnValue>>();
   const processor = createProcessor({
     registry,
     executor,
     breakers,
-    leases: new ConcurrencyLeases(connection, config.queuePrefix),
+    leases,
     metrics,
     meters: createMeterCache(metrics),
     logger,
@@ -129,6 +133,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     policyOf: (fn) => eventInvokeConfigs.policyOf(fn),
     destinationsOf: (fn) => eventInvokeConfigs.destinationsOf(fn),
     deliver: (functionName, url, record) => destinations.enqueue(functionName, url, record),
+    holdQueue: async (functionName, ms) => workerByFunction.get(functionName)?.rateLimit(ms),
   });
   const slots = new SlotPool(config.workerConcurrency);
   const workers = functions.map((fn) => {
@@ -138,7 +143,12 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       {
         connection,
         prefix: config.queuePrefix,
-        concurrency: config.workerConcurrency,
+        // Never more of a function's events at once than its reservedConcurrency: over it, a
+        // fetched event could only be handed back.
+        concurrency: Math.max(1, Math.min(config.workerConcurrency, fn.config.reservedConcurrency ?? Infinity)),
+        // BullMQ honours a queue hold (`rateLimit`, see holdQueue) only with a limiter set;
+        // this one never limits by count.
+        limiter: HOLD_ONLY_LIMITER,
         lockDuration: LOCK_MS,
         stalledInterval: STALLED_CHECK_MS,
         // A crash-stalled event runs again; the third loss dead-letters it (WorkerLost).
@@ -147,6 +157,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       },
       slots,
     );
+    workerByFunction.set(fn.name, worker);
+    // A lost worker's event goes back to the queue and runs again, spending no attempt (the
+    // third time it is dead-lettered as WorkerLost instead).
+    worker.on('stalled', () => metrics.reruns.inc({ function: fn.name }));
     worker.on('failed', (job, err) => countFailure(metrics, logger, fn.name, job, err));
     worker.on('completed', (job) => void dropFinishedPayload(job));
     worker.on('error', (err) => logger.error({ functionName: fn.name, err: err.message }, 'worker error'));
@@ -179,6 +193,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       clearTimeout(timer);
       await destinations.close();
       breakers.shutdown();
+      leases.close();
       await executor.close();
       await queues.close();
       await new Promise((resolve) => metricsServer.close(resolve));

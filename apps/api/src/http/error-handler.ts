@@ -52,7 +52,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     }
     const body: Record<string, unknown> = res.locals.gatewayRoute ? { message: error.message } : { Type: error.faultType, Message: error.message };
     if (error.reason) body[res.locals.gatewayRoute ? 'reason' : 'Reason'] = error.reason;
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    // Every 503 tells the client when to come back, as the contract's error table says.
+    const retryAfter = error.retryAfterSeconds ?? (STATUS_BY_CODE[error.code] === 503 ? 1 : undefined);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
     // Let a browser ask for the admin key on the queue dashboard.
     if (error.code === 'MISSING_CREDENTIALS' && req.path.startsWith('/admin/')) res.setHeader('WWW-Authenticate', 'Basic realm="invoq admin", charset="UTF-8"');
     res.status(STATUS_BY_CODE[error.code]).setHeader('x-amzn-ErrorType', error.exceptionName).json(body);

@@ -27,7 +27,7 @@ export function createMetrics(version: string) {
     asyncEventAge: new Histogram({ name: 'invoq_async_event_age_seconds', help: 'Time from receipt of an event to the start of each attempt, as Lambda AsyncEventAge.', labelNames: ['function'] as const, buckets: DURATION_BUCKETS, registers }),
     asyncDropped: new Counter({ name: 'invoq_async_events_dropped_total', help: 'Events that left the queue without succeeding, as Lambda AsyncEventsDropped.', labelNames: ['function', 'reason'] as const, registers }),
     asyncAttempts: new Histogram({ name: 'invoq_async_attempts', help: 'Attempts per finished event.', labelNames: ['function'] as const, buckets: ATTEMPT_BUCKETS, registers }),
-    reruns: new Counter({ name: 'invoq_async_reruns_total', help: 'Attempts run again because the worker running them was lost (at-least-once delivery); they spend no attempt.', labelNames: ['function'] as const, registers }),
+    reruns: new Counter({ name: 'invoq_async_reruns_total', help: 'Events handed back to the queue because the worker running them was lost: each runs again, spending no attempt (the third time it is dead-lettered as WorkerLost instead).', labelNames: ['function'] as const, registers }),
     retries: new Counter({ name: 'invoq_retries_total', help: 'Failed attempts scheduled to run again.', labelNames: ['function'] as const, registers }),
     deadLetters: new Counter({ name: 'invoq_dead_letter_total', help: 'Events moved to the dead-letter queue.', labelNames: ['function', 'reason'] as const, registers }),
     destinationFailures: new Counter({ name: 'invoq_destination_delivery_failures_total', help: 'Failed deliveries to onSuccess/onFailure destinations, as Lambda DestinationDeliveryFailures.', labelNames: ['function'] as const, registers }),

@@ -7,6 +7,8 @@ import type { ResolvedFunction } from '../functions/resolved-function';
 export const CIRCUIT_STATE = { closed: 0, open: 1, halfOpen: 2 } as const;
 /** The window failures are counted in (opossum's rolling count), 1 s buckets. */
 const ROLLING_WINDOW_MS = 10_000;
+/** How long a caller held back by a half-open breaker waits before it asks again. */
+const TRIAL_WAIT_MS = 250;
 
 /** A run that ended in a function error: a failure for the breaker, an answer for the caller. */
 class FunctionFailed extends Error {
@@ -36,7 +38,7 @@ export class CircuitBreakers {
     if (settings === false) return undefined;
     let breaker = this.breakers.get(fn.name);
     if (!breaker) {
-      breaker = new CircuitBreaker(async (run: () => Promise<InvocationOutcome>) => {
+      const created: CircuitBreaker<[() => Promise<InvocationOutcome>], InvocationOutcome> = new CircuitBreaker(async (run: () => Promise<InvocationOutcome>) => {
         const outcome = await run();
         if (outcome.functionError) throw new FunctionFailed(outcome);
         return outcome;
@@ -44,15 +46,21 @@ export class CircuitBreakers {
         name: fn.name,
         // The executor enforces the function's own timeout; opossum's would not stop the run.
         timeout: false,
-        errorThresholdPercentage: settings.errorThresholdPercentage,
+        // opossum opens above the threshold, so 100 ("open when every run fails") would never
+        // open: just under it does what it says.
+        errorThresholdPercentage: Math.min(settings.errorThresholdPercentage, 99.9),
         volumeThreshold: settings.volumeThreshold,
         resetTimeout: settings.resetTimeoutMs,
         rollingCountTimeout: ROLLING_WINDOW_MS,
         rollingCountBuckets: 10,
         enableSnapshots: false,
         // Only function failures count: throttles and shutdowns are ours, not the function's.
-        errorFilter: (err: Error) => !(err instanceof FunctionFailed),
+        // opossum takes a filtered error as a success, and a success closes a half-open
+        // breaker; so while the trial call is ours, our error fails the trial instead: the
+        // breaker stays open for another resetTimeout rather than closing untested.
+        errorFilter: (err: Error) => !(err instanceof FunctionFailed) && !created.halfOpen,
       });
+      breaker = created;
       breaker.on('open', () => {
         this.openedAt.set(fn.name, Date.now());
         this.events.onStateChange(fn.name, 'open');
@@ -80,12 +88,20 @@ export class CircuitBreakers {
     }
   }
 
-  /** Seconds until an open breaker lets a trial call through. */
-  retryAfterSeconds(fn: ResolvedFunction): number {
+  /**
+   * Milliseconds until an open breaker lets a trial call through; while the trial is running
+   * (half-open), a short while, the trial's answer being due.
+   */
+  retryAfterMs(fn: ResolvedFunction): number {
     const settings = fn.config.circuitBreaker;
     const resetMs = settings === false ? 0 : settings.resetTimeoutMs;
     const openedAt = this.openedAt.get(fn.name) ?? Date.now();
-    return Math.max(1, Math.ceil((openedAt + resetMs - Date.now()) / 1000));
+    return Math.max(TRIAL_WAIT_MS, openedAt + resetMs - Date.now());
+  }
+
+  /** `retryAfterMs` in whole seconds, at least 1: the `Retry-After` header. */
+  retryAfterSeconds(fn: ResolvedFunction): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs(fn) / 1000));
   }
 
   private openError(fn: ResolvedFunction): InvoqError {

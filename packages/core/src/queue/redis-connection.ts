@@ -4,10 +4,15 @@ import type { RedisTarget } from '../config/load-config';
 /** A connection to one Redis (direct or found through Sentinel) or to a Redis Cluster. */
 export type RedisClient = IORedis | Cluster;
 
+/** Under the contract's 2 s for a 503 when Redis is away, with room for the answer itself. */
+const FAIL_FAST_COMMAND_TIMEOUT_MS = 1500;
+
 export interface RedisConnectionOptions {
   /**
-   * Fail commands at once while disconnected instead of buffering them: an API must answer 503
-   * quickly, not hang, when Redis is away. Workers keep the default and wait.
+   * Fail commands at once while disconnected instead of buffering them, and after
+   * FAIL_FAST_COMMAND_TIMEOUT_MS on a connection that is up but gets no answer (a frozen or
+   * partitioned Redis never resets it): an API must answer 503 quickly, not hang, when Redis is
+   * away. Workers keep the default and wait. The API issues no blocking commands.
    */
   failFast?: boolean;
   /**
@@ -79,7 +84,7 @@ export function endBlockingConnections(connection: RedisClient): void {
 export function createRedisConnection(where: RedisTarget | string, options: RedisConnectionOptions = {}): RedisClient {
   const target: RedisTarget = typeof where === 'string' ? { kind: 'standalone', url: where } : where;
   const redisOptions: RedisOptions = options.failFast
-    ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }
+    ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS }
     : { maxRetriesPerRequest: null };
   const autoPipelining = { enableAutoPipelining: options.autoPipelining ?? false };
   let connection: RedisClient;
