@@ -52,6 +52,9 @@ const invokePath = '/2015-03-31/functions/echo/invocations';
 it('answers 408 and closes a connection whose headers trickle in', async () => {
   const { reply, closedAfterMs } = await trickle(`POST ${invokePath} HTTP/1.1\r\nHost: localhost\r\nX-Slow: `, 'abcdef');
   expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+  // A clear answer, as every other 4xx: the error type and a message.
+  expect(reply).toMatch(/^x-amzn-errortype: RequestTimeoutException\r$/im);
+  expect(reply).toMatch(/\r\n\r\n\{"Type":"User","Message":"The request did not arrive in time[^"]*"\}$/);
   expect(closedAfterMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
   // Loose: the deadline is checked every headersTimeout / 2.
   expect(closedAfterMs).toBeLessThan(HEADERS_TIMEOUT_MS * 10);

@@ -31,6 +31,7 @@ import {
   type ResolvedConfig,
 } from '@invoq/core';
 import { createApp } from './app';
+import { answerClientError } from './http/client-error';
 import { createQueueBoard } from './routes/queue-board';
 
 /** How long a stop waits for requests in flight before closing their connections. */
@@ -124,7 +125,9 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     requestTimeout: limits.requestTimeoutMs,
     // How often Node checks those deadlines (its default, 30 s, would let a slow client overstay).
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
-  }, app).listen(config.port, config.host);
+  }, app);
+  server.on('clientError', answerClientError);
+  server.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ host: config.host, port, functions: names, routes: routes.size }, 'invoq API listening');

@@ -2,7 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import type { Router } from 'express';
+import { Router as createRouter, type Router } from 'express';
+import { InvoqError } from '@invoq/core';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -19,5 +20,19 @@ export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): Router
     serverAdapter,
     options: { uiConfig: { boardTitle: 'invoq queues' } },
   });
-  return serverAdapter.getRouter() as Router;
+  const router = createRouter();
+  // bull-board decodes query values a second time (`decodeURIComponent` on what express already
+  // decoded) and answers 500 "URI malformed" for a lone `%`: refuse such a value as bad input.
+  router.use((req, _res, next) => {
+    for (const value of Object.values(req.query)) {
+      try {
+        decodeURIComponent(String(value));
+      } catch {
+        return next(new InvoqError('INVALID_PARAMETER', 'A query parameter of the queue dashboard is not valid percent-encoding'));
+      }
+    }
+    next();
+  });
+  router.use(serverAdapter.getRouter() as Router);
+  return router;
 }

@@ -9,6 +9,7 @@ import type { CircuitBreakers } from '../protection/circuit-breakers';
 import { reservedConcurrencyExceeded, type ConcurrencyLeases } from '../protection/concurrency-leases';
 import type { QueuedEventsCap } from '../protection/queued-events-cap';
 import { idempotentRequestId, type EventProducer } from '../queue/event-producer';
+import { checkJsonPayload } from './json-payload';
 
 export interface InvokerDeps {
   executor: Executor;
@@ -37,6 +38,9 @@ export class Invoker {
   /** Runs `fn` now and returns its outcome (a function error is an outcome, not a throw). */
   async runSync(fn: ResolvedFunction, request: InvocationRequest): Promise<InvocationOutcome> {
     const { executor, breakers, leases, metrics, meters, logger, syncWaitMs } = this.deps;
+    // Here the body is checked on this thread: an http function has no environment to parse it,
+    // and a bad body must not spend a half-open breaker's one trial call.
+    if (fn.config.runtime === 'http' || breakers.isHalfOpen(fn)) checkJsonPayload(request.payload);
     // reservedConcurrency holds across every process (Redis leases); unlimited functions skip it.
     const release = await leases.tryAcquire(fn);
     if (!release) {
@@ -73,13 +77,7 @@ export class Invoker {
     if (bytes > asyncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `${bytes} byte payload is too large for the Event invocation type (limit ${asyncPayloadLimitBytes} bytes)`);
     }
-    if (payload.length > 0) {
-      try {
-        JSON.parse(payload);
-      } catch (e) {
-        throw new InvoqError('INVALID_REQUEST_CONTENT', `Could not parse request body into json: ${(e as Error).message}`);
-      }
-    }
+    checkJsonPayload(payload);
     try {
       queuedEventsCap.admit();
     } catch (e) {

@@ -72,6 +72,11 @@ export class CircuitBreakers {
     return breaker;
   }
 
+  /** True while the function's breaker waits for (or runs) its trial call. */
+  isHalfOpen(fn: ResolvedFunction): boolean {
+    return this.breakers.get(fn.name)?.halfOpen ?? false;
+  }
+
   /**
    * Runs `run` through the function's breaker. A function error comes back as the outcome it
    * is (and counts as a failure); an open breaker throws `ServiceException` with Retry-After.
