@@ -443,6 +443,19 @@ describe('(b) path and name tricks: Lambda API, /invocations, /dlq, gateway rout
   }, 30_000);
 });
 
+describe('requests Node refuses before express sees them', () => {
+  it('answers headers over 16 KB with 431 and a message, and a malformed one with 400', async () => {
+    const huge = await rawExchange(api.port, Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge).toMatch(/^x-amzn-errortype: RequestTooLargeException\r$/im);
+    expect(huge).toMatch(/\{"Type":"User","Message":"The request headers are too large\."\}$/);
+    const twoLengths = await rawExchange(api.port, Buffer.from('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}'));
+    expect(twoLengths).toMatch(/^HTTP\/1\.1 400 /);
+    expect(twoLengths).toMatch(/^x-amzn-errortype: InvalidRequestContentException\r$/im);
+    await expectHealthy();
+  });
+});
+
 /** Writes bytes on a fresh connection and reads until the server closes it (or 5 s pass). */
 function rawExchange(port: number, bytes: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
