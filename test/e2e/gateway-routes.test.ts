@@ -4,13 +4,17 @@
  * a malformed response, 504 after INVOQ_GATEWAY_TIMEOUT_MS, 202 for Event routes, 404 for no
  * route, and the API key unless a route says "auth": "none".
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EventQueues, closeRedis, createRedisConnection, isEventJobData, type ApiGatewayProxyEvent } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
-import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix } from '../support/harness';
+import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
 
+const sleepyFinished = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-gateway-')), 'finished');
 // Answers with the event it got, so the test can read it.
 const mirror = `exports.handler = async (event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });`;
 const functionsDir = makeFunctionsDir({
@@ -44,9 +48,10 @@ const functionsDir = makeFunctionsDir({
     files: { 'index.js': `exports.handler = async (event) => ({ statusCode: 200, headers: { 'content-type': event.headers['content-type'] }, body: event.body, isBase64Encoded: event.isBase64Encoded });` },
   },
   sleepy: {
-    config: { handler: 'index.handler', timeout: 5, routes: [{ method: 'GET', path: '/sleepy' }] },
-    files: { 'index.js': `exports.handler = async () => { await new Promise(r => setTimeout(r, 2000)); return { statusCode: 200, body: 'late' }; };` },
+    config: { handler: 'index.handler', timeout: 5, routes: [{ method: 'GET', path: '/sleepy' }], environment: { FINISHED: sleepyFinished } },
+    files: { 'index.js': `exports.handler = async () => { await new Promise(r => setTimeout(r, 2000)); require('node:fs').writeFileSync(process.env.FINISHED, 'late'); return { statusCode: 200, body: 'late' }; };` },
   },
+
   queued: {
     config: { handler: 'index.handler', routes: [{ method: 'PUT', path: '/queued', invocationType: 'Event' }, { method: 'POST', path: '/either' }] },
     files: { 'index.js': `exports.handler = async () => ({ statusCode: 200, body: 'ran inline' });` },
@@ -192,6 +197,9 @@ it(`answers 504 after INVOQ_GATEWAY_TIMEOUT_MS (${GATEWAY_TIMEOUT_MS} ms here)`,
   expect(elapsed).toBeGreaterThanOrEqual(GATEWAY_TIMEOUT_MS - 5);
   // Loose: the 2 s function must not be waited for.
   expect(elapsed).toBeLessThan(1900);
+  // As behind API Gateway, the function runs on to its end (its own timeout is 5 s).
+  expect(fs.existsSync(sleepyFinished)).toBe(false);
+  await waitFor(() => fs.existsSync(sleepyFinished), 10_000, 'the function to finish after the 504');
 });
 
 it('queues Event routes and X-Amz-Invocation-Type: Event with 202, the proxy event as payload', async () => {
