@@ -174,7 +174,7 @@ try {
     for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(50);
     const recent = await events.getJobs(['completed'], 0, rate * DURATION_S + 1000);
     const latencies = recent.filter((j) => j.data.receivedAt >= since).map((j) => j.processedOn - j.data.receivedAt).sort((a, b) => a - b);
-    rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${rate}/s${rate === halfCapacity ? ', half capacity' : ''})`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + (paced.sent - latencies.length) });
+    rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${rate}/s${rate === halfCapacity ? ', half capacity' : ''})`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + Math.max(0, paced.sent - latencies.length) });
   }
   await events.close();
 
