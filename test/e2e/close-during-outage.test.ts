@@ -1,7 +1,8 @@
 /**
  * A tier told to stop while Redis is away (or while its connections wait out a reconnect
  * back-off after an outage) still stops. ioredis' disconnect() between reconnect attempts never
- * emitted 'end', and BullMQ's Worker.close() waits for it: the worker hung for good.
+ * emitted 'end', and BullMQ's Worker.close() waits for it: the worker hung for good, on one Redis
+ * and on a Redis Cluster alike.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import { createRedisConnection } from '@invoq/core';
 import { startWorker } from '../../apps/worker/src/worker-service';
 import { EXAMPLE_FUNCTIONS_DIR, silentLogger, testConfig, waitFor } from '../support/harness';
 import { OwnRedis } from '../support/processes';
+import { OwnRedisCluster } from '../support/redis-cluster';
 
 let redis: OwnRedis;
 
@@ -49,3 +51,23 @@ it('closes a worker whose Redis is away', async () => {
   expect(performance.now() - started).toBeLessThan(10_000);
   await redis.start();
 }, 30_000);
+
+// As in redis-cluster.test.ts: without redis-server this skips, visibly, unless CI=true.
+const clusterMissing = OwnRedisCluster.missing().length > 0 && process.env.CI !== 'true';
+(clusterMissing ? it.skip : it)('closes a worker whose Redis Cluster is gone (every node)', async () => {
+  const cluster = await OwnRedisCluster.start();
+  try {
+    const config = testConfig({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes, INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR, INVOQ_QUEUE_PREFIX: 'close-outage-cluster' });
+    const worker = await startWorker(config, silentLogger());
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 200, 10_000, 'the worker to see the cluster');
+    await cluster.stop();
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503, 10_000, 'the worker to see the cluster gone');
+
+    const started = performance.now();
+    await worker.close();
+    // Loose bound, as above: it hung for good before.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  } finally {
+    await cluster.stop();
+  }
+}, 40_000);

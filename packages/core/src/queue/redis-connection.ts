@@ -1,4 +1,4 @@
-import IORedis, { Cluster, type RedisOptions } from 'ioredis';
+import IORedis, { Cluster, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/load-config';
 
 /** A connection to one Redis (direct or found through Sentinel) or to a Redis Cluster. */
@@ -64,6 +64,41 @@ class EndingRedis extends IORedis {
   }
 }
 
+/** ioredis' own (private) parts of a Cluster, used as ioredis itself uses them. */
+interface ClusterInternals {
+  startupNodes: ClusterNode[];
+  setStatus(status: 'close'): void;
+  handleCloseEvent(): void;
+}
+
+/**
+ * ioredis' Cluster, with the same fix: between two reconnect attempts no node is connected, so
+ * `disconnect()` leaves nothing to drain and the cluster never ends (seen here: a worker on a
+ * Cluster whose nodes were all gone hung in close() for good). It then closes the cluster as
+ * ioredis does when its nodes drain; being closed by hand, that ends it.
+ */
+class EndingCluster extends Cluster {
+  override disconnect(reconnect = false): void {
+    const betweenAttempts = this.status === 'reconnecting';
+    super.disconnect(reconnect);
+    if (reconnect || !betweenAttempts || this.status === 'end') return;
+    const internals = this as unknown as ClusterInternals;
+    internals.setStatus('close');
+    internals.handleCloseEvent();
+  }
+
+  /** Clusters duplicated from this one (BullMQ's blocking connections) that have not ended. */
+  readonly duplicates = new Set<Cluster>();
+
+  override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
+    const nodes = overrideStartupNodes.length > 0 ? overrideStartupNodes : (this as unknown as ClusterInternals).startupNodes.slice(0);
+    const copy = new EndingCluster(nodes, { ...this.options, ...overrideOptions });
+    this.duplicates.add(copy);
+    copy.once('end', () => this.duplicates.delete(copy));
+    return copy;
+  }
+}
+
 /**
  * Ends the connections BullMQ duplicated from `connection` for its blocking reads. A Worker's
  * close() first waits for its blocking connection to finish connecting (bullmq#4656): with Redis
@@ -71,7 +106,8 @@ class EndingRedis extends IORedis {
  * anyway, so ending them first loses nothing.
  */
 export function endBlockingConnections(connection: RedisClient): void {
-  for (const copy of connection instanceof EndingRedis ? connection.duplicates : []) copy.disconnect();
+  const duplicates = connection instanceof EndingRedis || connection instanceof EndingCluster ? connection.duplicates : [];
+  for (const copy of duplicates) copy.disconnect();
 }
 
 /**
@@ -97,7 +133,7 @@ export function createRedisConnection(where: RedisTarget | string, options: Redi
       break;
     case 'cluster':
       // The offline queue is a Cluster option; the per-node options go to every node.
-      connection = new Cluster(target.nodes, {
+      connection = new EndingCluster(target.nodes, {
         ...autoPipelining,
         enableOfflineQueue: redisOptions.enableOfflineQueue ?? true,
         redisOptions,
