@@ -1,6 +1,6 @@
 /**
- * invoq on a real (local, 3-master) Redis Cluster: two API and two worker processes configured
- * with REDIS_CLUSTER_NODES only. Sync and async invokes across the APIs, retries into the DLQ and
+ * invoq on a real (local, 3-master) Redis Cluster that requires a password: two API and two
+ * worker processes configured with REDIS_CLUSTER_NODES and REDIS_PASSWORD only. Sync and async invokes across the APIs, retries into the DLQ and
  * a redrive, every key hash-tagged per function with the functions spread over the masters, and a
  * worker SIGKILLed mid-stream losing nothing.
  */
@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import IORedis from 'ioredis';
 import { freePort, makeFunctionsDir, uniquePrefix, waitFor } from '../support/harness';
 import { spawnTier, stopProcess } from '../support/processes';
 import { OwnRedisCluster } from '../support/redis-cluster';
@@ -47,6 +48,7 @@ const marks = (id: string): string[] => {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
 };
 
+const CLUSTER_PASSWORD = 'cluster-secret';
 let functionsDir: string | undefined;
 let cluster: OwnRedisCluster | undefined;
 let prefix: string;
@@ -80,10 +82,11 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     if (missing.length > 0) throw new Error(`CI: ${missing.join(', ')} not on PATH; the Redis Cluster test needs the system redis-server (apt-get install redis-server)`);
     markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-cluster-marks-'));
     functionsDir = makeFunctions();
-    cluster = await OwnRedisCluster.start();
+    cluster = await OwnRedisCluster.start(15_000, { password: CLUSTER_PASSWORD });
     prefix = uniquePrefix('cluster');
     const common = {
       REDIS_CLUSTER_NODES: cluster.nodes,
+      REDIS_PASSWORD: CLUSTER_PASSWORD,
       INVOQ_FUNCTIONS_DIR: functionsDir,
       INVOQ_QUEUE_PREFIX: prefix,
       INVOQ_RETRY_BASE_DELAY_MS: '100',
@@ -156,6 +159,12 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   });
 
   it('every key carries its function hash tag, and the functions spread over the masters', async () => {
+    // The nodes really require the password the tiers were given.
+    const stranger = new IORedis({ host: '127.0.0.1', port: cluster!.ports[0]!, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    stranger.on('error', () => undefined);
+    await expect(stranger.connect().then(() => stranger.get('x'))).rejects.toThrow(/NOAUTH/);
+    stranger.disconnect();
+
     const ids = await Promise.all(SPREAD.map((fn, i) => fire(i % 2, fn, { fn })));
     for (const [i, id] of ids.entries()) expect(await status((i + 1) % 2, id, 10)).toMatchObject({ status: 'succeeded', result: { fn: SPREAD[i] } });
 

@@ -1,6 +1,7 @@
 /**
  * REDIS_SENTINELS + REDIS_SENTINEL_NAME: the API and the worker ask a Sentinel for the master and
  * run on it (a local Sentinel from the system redis-server, watching a Redis of the test's own).
+ * Both require a password: the master REDIS_PASSWORD, the Sentinel REDIS_SENTINEL_PASSWORD.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,6 +12,8 @@ import { freePort, testConfig, waitFor } from '../support/harness';
 import { OwnRedis } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 
+const MASTER_PASSWORD = 'master-secret';
+const SENTINEL_PASSWORD = 'sentinel-secret';
 let master: OwnRedis;
 let sentinel: ChildProcess;
 let sentinelPort: number;
@@ -18,21 +21,21 @@ let stack: Stack;
 
 beforeAll(async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-sentinel-'));
-  master = await OwnRedis.create(dir);
+  master = await OwnRedis.create(dir, { password: MASTER_PASSWORD });
   await master.start();
   sentinelPort = await freePort();
   // Sentinel rewrites its own config file, so it gets a file of its own.
   const conf = path.join(dir, 'sentinel.conf');
-  fs.writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`);
+  fs.writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel auth-pass mymaster ${MASTER_PASSWORD}\nrequirepass ${SENTINEL_PASSWORD}\n`);
   sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  const probe = new IORedis(sentinelPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+  const probe = new IORedis(sentinelPort, '127.0.0.1', { password: SENTINEL_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
   probe.on('error', () => undefined);
   try {
     await waitFor(async () => ((await probe.call('SENTINEL', 'get-master-addr-by-name', 'mymaster').catch(() => null)) as string[] | null)?.[1] === String(master.port), 10_000, 'the Sentinel to know the master');
   } finally {
     probe.disconnect();
   }
-  stack = await startStack(testConfig({ REDIS_URL: '', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'mymaster', INVOQ_QUEUE_PREFIX: 'sentinel' }));
+  stack = await startStack(testConfig({ REDIS_URL: '', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'mymaster', REDIS_PASSWORD: MASTER_PASSWORD, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD, INVOQ_QUEUE_PREFIX: 'sentinel' }));
 });
 afterAll(async () => {
   await stack?.close();

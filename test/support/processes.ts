@@ -10,18 +10,19 @@ import { REPO_ROOT, freePort, waitFor } from './harness';
  */
 export class OwnRedis {
   private process: ChildProcess | undefined;
-  constructor(readonly dir: string, readonly port: number) {}
+  constructor(readonly dir: string, readonly port: number, readonly password?: string) {}
 
-  static async create(dir: string): Promise<OwnRedis> {
-    return new OwnRedis(dir, await freePort());
+  /** `password`: the server's `requirepass` (the URL carries it). */
+  static async create(dir: string, { password }: { password?: string } = {}): Promise<OwnRedis> {
+    return new OwnRedis(dir, await freePort(), password);
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${encodeURIComponent(this.password)}@` : ''}127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', ...(this.password ? ['--requirepass', this.password] : [])], { stdio: 'ignore' });
     const probe = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {

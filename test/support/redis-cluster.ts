@@ -60,7 +60,11 @@ export class OwnRedisCluster {
     for (const node of this.clusterNodes) fs.rmSync(node.dir, { recursive: true, force: true });
   };
 
-  private constructor(private readonly clusterNodes: ClusterNode[]) {
+  private constructor(
+    private readonly clusterNodes: ClusterNode[],
+    /** Every node's `requirepass` (and `masterauth`), when the cluster was started with one. */
+    readonly password: string | undefined,
+  ) {
     process.on('exit', this.killOnExit);
   }
 
@@ -74,20 +78,20 @@ export class OwnRedisCluster {
   }
 
   /** Starts the servers and forms the cluster; throws (with the servers' log tails) on failure. */
-  static async start(timeoutMs = 15_000): Promise<OwnRedisCluster> {
+  static async start(timeoutMs = 15_000, { password }: { password?: string } = {}): Promise<OwnRedisCluster> {
     const major = redisMajor();
     const nodes: ClusterNode[] = [];
     try {
-      const started = await Promise.allSettled(Array.from({ length: MASTERS }, () => startNode(major)));
+      const started = await Promise.allSettled(Array.from({ length: MASTERS }, () => startNode(major, password)));
       for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
       const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
-      await formCluster(nodes, major, timeoutMs);
+      await formCluster(nodes, major, timeoutMs, password);
     } catch (err) {
       await Promise.all(nodes.map(killNode));
       throw err;
     }
-    return new OwnRedisCluster(nodes);
+    return new OwnRedisCluster(nodes, password);
   }
 
   /** `host:port,host:port,host:port`, as REDIS_CLUSTER_NODES takes it. */
@@ -101,7 +105,7 @@ export class OwnRedisCluster {
 
   /** A plain (non-cluster) connection to one node, e.g. to SCAN what that master holds. */
   nodeClient(port: number): IORedis {
-    const client = new IORedis({ host: HOST, port, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const client = new IORedis({ host: HOST, port, password: this.password, maxRetriesPerRequest: 1, retryStrategy: () => null });
     client.on('error', () => undefined);
     return client;
   }
@@ -128,7 +132,7 @@ async function killNode(node: ClusterNode): Promise<void> {
  * kernel's ephemeral range, where redis-server refuses to start. A port taken between
  * `freePort()` and the bind (another jest worker) is retried with new ports.
  */
-async function startNode(major: number): Promise<ClusterNode> {
+async function startNode(major: number, password: string | undefined): Promise<ClusterNode> {
   let lastError: Error | undefined;
   for (let attempt = 1; attempt <= 5; attempt += 1) {
     let port = await freePort();
@@ -151,6 +155,7 @@ async function startNode(major: number): Promise<ClusterNode> {
       '--appendfsync', 'everysec',
       '--save', '',
       '--maxmemory-policy', 'noeviction',
+      ...(password ? ['--requirepass', password, '--masterauth', password] : []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
@@ -163,7 +168,7 @@ async function startNode(major: number): Promise<ClusterNode> {
       child.once('error', (err) => ((exited = true), keep(Buffer.from(`\n${err.message}\n`)), resolve()));
     });
     const node: ClusterNode = { port, busPort, dir, child, exited: exitedPromise, log: () => tail };
-    const probe = new IORedis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    const probe = new IORedis({ host: HOST, port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
     probe.on('error', () => undefined);
     let failure: Error | undefined;
     try {
@@ -194,9 +199,9 @@ function infoField(info: string, field: string): string | undefined {
 }
 
 /** Config epochs and slots on every node, MEET from the first, then wait until all agree. */
-async function formCluster(nodes: ClusterNode[], major: number, timeoutMs: number): Promise<void> {
+async function formCluster(nodes: ClusterNode[], major: number, timeoutMs: number, password: string | undefined): Promise<void> {
   const clients = nodes.map((n) => {
-    const c = new IORedis({ host: HOST, port: n.port, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const c = new IORedis({ host: HOST, port: n.port, password, maxRetriesPerRequest: 1, retryStrategy: () => null });
     c.on('error', () => undefined);
     return c;
   });

@@ -14,6 +14,7 @@ import {
   EventQueues,
   Executor,
   FairWorker,
+  RUN_RETRY_DELAY_MS,
   FunctionRegistry,
   INVOQ_VERSION,
   SlotPool,
@@ -151,6 +152,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
         limiter: HOLD_ONLY_LIMITER,
         lockDuration: LOCK_MS,
         stalledInterval: STALLED_CHECK_MS,
+        runRetryDelay: RUN_RETRY_DELAY_MS,
         // A crash-stalled event runs again; the third loss dead-letters it (WorkerLost).
         maxStalledCount: 2,
         settings: { backoffStrategy: retryDelayFromError },
@@ -185,6 +187,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
       // begun, BullMQ returns the same promise.
       const graceful = Promise.all(workers.map((w) => w.close()));
       endBlockingConnections(connection);
+      // With Redis away, nothing running can be marked finished anyway, and BullMQ's fetches
+      // wait on the shared connection for good (seen on a Cluster whose nodes were all gone):
+      // end it now. What was running is handed back by the stalled check once Redis returns.
+      if (!(await pingRedis(connection).then(() => true, () => false))) connection.disconnect();
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), SHUTDOWN_GRACE_MS)));
       if ((await Promise.race([graceful, expired])) === 'expired') {

@@ -74,6 +74,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it('gives a Cluster or a Sentinel-named master the REDIS_USERNAME / REDIS_PASSWORD, and Sentinels theirs', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_PASSWORD: 'pw' }).redis).toEqual({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }], auth: { password: 'pw' } });
+    expect(loadConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm', REDIS_USERNAME: 'invoq', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw' }).redis).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 's', port: 26379 }],
+      masterName: 'm',
+      auth: { username: 'invoq', password: 'pw' },
+      sentinelPassword: 'spw',
+    });
+  });
+
   it('uses a Cluster or Sentinel instead of REDIS_URL, and says so', () => {
     const config = loadConfig({ REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'a:7000' });
     expect(config.redis).toEqual({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }] });
@@ -86,6 +97,9 @@ describe('loadConfig', () => {
     [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' }, /^REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them/],
     [{ REDIS_SENTINELS: 's:26379' }, /^REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name/],
     [{ REDIS_SENTINEL_NAME: 'm' }, /^REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is/],
+    [{ REDIS_URL: 'redis://r', REDIS_PASSWORD: 'pw' }, /^REDIS_PASSWORD: only for REDIS_CLUSTER_NODES or REDIS_SENTINELS; with REDIS_URL, put it in the URL/],
+    [{ REDIS_USERNAME: 'u' }, /^REDIS_USERNAME: only for REDIS_CLUSTER_NODES or REDIS_SENTINELS/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_PASSWORD: 'spw' }, /^REDIS_SENTINEL_PASSWORD: set, but REDIS_SENTINELS is not/],
   ])('refuses a bad Redis selection %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -17,11 +17,21 @@ export interface HostPort {
   port: number;
 }
 
-/** Where Redis is: one server, a Cluster, or a master found through Sentinel. */
+/** ACL user and password of the data nodes (a Cluster's, or the master Sentinel names). */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Where Redis is: one server (credentials in its URL), a Cluster, or a master found through
+ * Sentinel (credentials from REDIS_USERNAME / REDIS_PASSWORD; the Sentinels' own from
+ * REDIS_SENTINEL_PASSWORD).
+ */
 export type RedisTarget =
   | { kind: 'standalone'; url: string }
-  | { kind: 'cluster'; nodes: HostPort[] }
-  | { kind: 'sentinel'; sentinels: HostPort[]; masterName: string };
+  | { kind: 'cluster'; nodes: HostPort[]; auth?: RedisAuth }
+  | { kind: 'sentinel'; sentinels: HostPort[]; masterName: string; auth?: RedisAuth; sentinelPassword?: string };
 
 export interface ResolvedConfig {
   /** undefined: the caller decides (npm start finds or starts a Redis). */
@@ -79,7 +89,15 @@ function parseAccessKeys(entries: string[]): Map<string, AccessKey> {
  * ignored); a Cluster and a Sentinel together are an error.
  */
 function redisTarget(
-  e: { REDIS_URL?: string; REDIS_CLUSTER_NODES: HostPort[]; REDIS_SENTINELS: HostPort[]; REDIS_SENTINEL_NAME?: string },
+  e: {
+    REDIS_URL?: string;
+    REDIS_CLUSTER_NODES: HostPort[];
+    REDIS_SENTINELS: HostPort[];
+    REDIS_SENTINEL_NAME?: string;
+    REDIS_USERNAME?: string;
+    REDIS_PASSWORD?: string;
+    REDIS_SENTINEL_PASSWORD?: string;
+  },
   notices: string[],
 ): RedisTarget | undefined {
   if (e.REDIS_CLUSTER_NODES.length > 0 && e.REDIS_SENTINELS.length > 0) {
@@ -89,8 +107,14 @@ function redisTarget(
   if (e.REDIS_SENTINEL_NAME && e.REDIS_SENTINELS.length === 0) throw new ConfigError('REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is');
   const instead = e.REDIS_CLUSTER_NODES.length > 0 ? 'REDIS_CLUSTER_NODES' : e.REDIS_SENTINELS.length > 0 ? 'REDIS_SENTINELS' : undefined;
   if (instead && e.REDIS_URL) notices.push(`REDIS_URL is ignored: ${instead} is set`);
-  if (e.REDIS_CLUSTER_NODES.length > 0) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
-  if (e.REDIS_SENTINELS.length > 0) return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_NAME! };
+  const auth = e.REDIS_USERNAME || e.REDIS_PASSWORD ? { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD } : undefined;
+  if (e.REDIS_SENTINEL_PASSWORD && e.REDIS_SENTINELS.length === 0) throw new ConfigError('REDIS_SENTINEL_PASSWORD: set, but REDIS_SENTINELS is not');
+  if (e.REDIS_CLUSTER_NODES.length > 0) return { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, auth };
+  if (e.REDIS_SENTINELS.length > 0) {
+    return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_NAME!, auth, sentinelPassword: e.REDIS_SENTINEL_PASSWORD };
+  }
+  // One URL says it all; a password beside it would be silently one of two.
+  if (auth) throw new ConfigError(`${e.REDIS_PASSWORD ? 'REDIS_PASSWORD' : 'REDIS_USERNAME'}: only for REDIS_CLUSTER_NODES or REDIS_SENTINELS; with REDIS_URL, put it in the URL (redis://user:password@host:6379)`);
   return e.REDIS_URL ? { kind: 'standalone', url: e.REDIS_URL } : undefined;
 }
 

@@ -5,6 +5,7 @@ import { functionQueueName } from '../queue/queue-names';
 import { isFunctionDestination } from './destination-target';
 import type { DestinationRecord } from './destination-record';
 import { SIGNATURE_HEADER, signDelivery } from './destination-signature';
+import { RUN_RETRY_DELAY_MS } from '../queue/worker-timing';
 
 export interface DeliveryJobData {
   v: 1;
@@ -81,6 +82,7 @@ export class DestinationQueues {
         connection: this.options.connection,
         prefix: this.options.prefix,
         concurrency,
+        runRetryDelay: RUN_RETRY_DELAY_MS,
       });
       worker.on('failed', (job, err) => this.options.onFailedAttempt(functionName, job, err, job ? job.attemptsMade >= DELIVERY_ATTEMPTS : true));
       worker.on('error', () => undefined);

@@ -129,14 +129,22 @@ export function createRedisConnection(where: RedisTarget | string, options: Redi
       connection = new EndingRedis(target.url, { ...redisOptions, ...autoPipelining, lazyConnect: false });
       break;
     case 'sentinel':
-      connection = new EndingRedis({ ...redisOptions, ...autoPipelining, sentinels: target.sentinels, name: target.masterName, lazyConnect: false });
+      connection = new EndingRedis({
+        ...redisOptions,
+        ...autoPipelining,
+        ...target.auth,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        sentinelPassword: target.sentinelPassword,
+        lazyConnect: false,
+      });
       break;
     case 'cluster':
       // The offline queue is a Cluster option; the per-node options go to every node.
       connection = new EndingCluster(target.nodes, {
         ...autoPipelining,
         enableOfflineQueue: redisOptions.enableOfflineQueue ?? true,
-        redisOptions,
+        redisOptions: { ...redisOptions, ...target.auth },
         lazyConnect: false,
       });
       break;
@@ -188,6 +196,7 @@ export async function checkRedisDurability(connection: RedisClient): Promise<str
  * against a Redis that is away).
  */
 export async function closeRedis(connection: RedisClient): Promise<void> {
+  if (connection.status === 'end') return;
   if (connection.status === 'ready') {
     await connection.quit().catch(() => connection.disconnect());
   } else {
