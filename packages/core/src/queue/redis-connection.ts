@@ -79,6 +79,8 @@ interface ClusterInternals {
  */
 class EndingCluster extends Cluster {
   override disconnect(reconnect = false): void {
+    // Ended already: ioredis would mark it disconnecting again, and end it a second time.
+    if (!reconnect && this.status === 'end') return;
     const betweenAttempts = this.status === 'reconnecting';
     super.disconnect(reconnect);
     if (reconnect || !betweenAttempts || this.status === 'end') return;
