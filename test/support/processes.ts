@@ -10,11 +10,11 @@ import { REPO_ROOT, freePort, waitFor } from './harness';
  */
 export class OwnRedis {
   private process: ChildProcess | undefined;
-  constructor(readonly dir: string, readonly port: number, readonly password?: string) {}
+  constructor(readonly dir: string, readonly port: number, readonly password?: string, private readonly extraArgs: string[] = []) {}
 
-  /** `password`: the server's `requirepass` (the URL carries it). */
-  static async create(dir: string, { password }: { password?: string } = {}): Promise<OwnRedis> {
-    return new OwnRedis(dir, await freePort(), password);
+  /** `password`: the server's `requirepass` (the URL carries it); `args`: more redis-server flags. */
+  static async create(dir: string, { password, args = [] }: { password?: string; args?: string[] } = {}): Promise<OwnRedis> {
+    return new OwnRedis(dir, await freePort(), password, args);
   }
 
   get url(): string {
@@ -22,7 +22,7 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', ...(this.password ? ['--requirepass', this.password] : [])], { stdio: 'ignore' });
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', ...(this.password ? ['--requirepass', this.password] : []), ...this.extraArgs], { stdio: 'ignore' });
     const probe = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
     try {
