@@ -57,11 +57,15 @@ class EndingRedis extends IORedis {
   readonly duplicates = new Set<IORedis>();
 
   override duplicate(override?: Partial<RedisOptions>): IORedis {
-    const copy = new EndingRedis({ ...this.options, ...override });
-    this.duplicates.add(copy);
-    copy.once('end', () => this.duplicates.delete(copy));
-    return copy;
+    return tracked(this.duplicates, new EndingRedis({ ...this.options, ...override }));
   }
+}
+
+/** Keeps `copy` in `duplicates` until it ends. */
+function tracked<T extends RedisClient>(duplicates: Set<T>, copy: T): T {
+  duplicates.add(copy);
+  copy.once('end', () => duplicates.delete(copy));
+  return copy;
 }
 
 /** ioredis' own (private) parts of a Cluster, used as ioredis itself uses them. */
@@ -94,10 +98,7 @@ class EndingCluster extends Cluster {
 
   override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
     const nodes = overrideStartupNodes.length > 0 ? overrideStartupNodes : (this as unknown as ClusterInternals).startupNodes.slice(0);
-    const copy = new EndingCluster(nodes, { ...this.options, ...overrideOptions });
-    this.duplicates.add(copy);
-    copy.once('end', () => this.duplicates.delete(copy));
-    return copy;
+    return tracked(this.duplicates, new EndingCluster(nodes, { ...this.options, ...overrideOptions }));
   }
 }
 
