@@ -21,7 +21,7 @@ const functionsDir = makeFunctionsDir({
     config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} const e = new Error('no luck'); e.name = 'FlakyError'; throw e; };` },
   },
-  slowpoke: { config: { handler: 'index.handler', timeout: 0.5 }, files: { 'index.mjs': 'export const handler = () => new Promise(() => {});' } },
+  slowpoke: { config: { handler: 'index.handler', timeout: 0.5 }, files: { 'index.mjs': 'export const handler = () => new Promise(() => { setInterval(() => {}, 1000); });' } },
   spinner: {
     config: { handler: 'index.handler', circuitBreaker: false, timeout: 0.2, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} for (;;) {} };` },

@@ -58,7 +58,7 @@ export interface ApiService {
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
   if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the API alone)');
-  const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
+  const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   // Colliding routes, or routes on invoq's own paths, stop the start here.
   const routes = new RouteTable(registry.list());
   const names = registry.list().map((f) => f.name);
@@ -73,6 +73,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   initFunctionSeries(metrics, names);
   registerQueueStats(metrics, queues, names);
   const executor = new Executor({
+    region: config.region,
     maxEnvironments: config.maxEnvironments,
     // Sync calls gained nothing from a second environment for CPU-light work; memory did.
     unconditionalEnvironments: 1,

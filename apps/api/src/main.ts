@@ -1,8 +1,11 @@
-import { createLogger, loadConfig } from '@invoq/core';
+import { LAMBDA_TIME_ZONE, createLogger, loadConfig } from '@invoq/core';
 import { startApi } from './api-service';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // Functions run in UTC, as in Lambda: execution environments are threads of this process and
+  // share its time zone, whatever the machine's.
+  process.env.TZ = LAMBDA_TIME_ZONE;
   const logger = createLogger(config.logLevel, 'invoq-api');
   for (const notice of config.startupNotices) logger.warn(notice);
   const api = await startApi(config, logger);

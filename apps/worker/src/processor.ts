@@ -23,6 +23,7 @@ import {
   type Metrics,
   type ResolvedFunction,
   type RetryPolicy,
+  traceIdOfStoredEvent,
 } from '@invoq/core';
 
 export interface ProcessorDeps {
@@ -72,6 +73,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!isEventJobData(job.data)) throw new UnrecoverableError(`event ${job.id} has an unknown data version`);
     const { payload, receivedAt } = job.data;
     const requestId = job.id!;
+    const traceId = job.data.traceId ?? traceIdOfStoredEvent(requestId, receivedAt);
     const attempt = job.attemptsMade + 1;
     const policy = await deps.policyOf(fn);
     const startedAt = Date.now();
@@ -98,7 +100,7 @@ export function createProcessor(deps: ProcessorDeps) {
         outcome = await deps.breakers.run(fn, () => {
           // Age at the start of an attempt the breaker let through (Lambda's AsyncEventAge).
           metrics.asyncEventAge.observe({ function: fn.name }, (Date.now() - receivedAt) / 1000);
-          return executor.invoke(fn, { requestId, payload });
+          return executor.invoke(fn, { requestId, payload, traceId });
         });
       } catch (e) {
         if (!isCircuitOpen(e)) throw e;

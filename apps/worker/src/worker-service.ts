@@ -78,7 +78,7 @@ function countFailure(metrics: Metrics, logger: Logger, functionName: string, jo
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startWorker(config: ResolvedConfig, logger: Logger): Promise<WorkerService> {
   if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the worker alone)');
-  const registry = new FunctionRegistry(loadFunctions(config.functionsDir));
+  const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   const functions = registry.list();
   const names = functions.map((f) => f.name);
   // Workers wait through Redis outages instead of failing commands (maxRetriesPerRequest: null).
@@ -95,6 +95,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
   initFunctionSeries(metrics, names);
   registerQueueStats(metrics, queues, names);
   const executor = new Executor({
+    region: config.region,
     maxEnvironments: config.maxEnvironments,
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),

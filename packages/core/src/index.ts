@@ -7,6 +7,8 @@ export { FunctionRegistry } from './functions/function-registry';
 export { functionArn, type ResolvedFunction } from './functions/resolved-function';
 export { Executor, type ExecutorOptions, type InvocationOutcome, type InvocationRequest } from './execution/executor';
 export { formatLogTail, frameRunLog } from './execution/log-tail';
+export { LAMBDA_TIME_ZONE, RESERVED_ENVIRONMENT_VARIABLES, nodeRuntimeName } from './execution/lambda-environment';
+export { newTraceId, traceIdFromHeader, traceIdOfStoredEvent } from './invocation/trace-id';
 export { logInvocation } from './logging/invocation-log';
 export { createRedisConnection, type RedisClient, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis } from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';

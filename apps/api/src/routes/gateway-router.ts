@@ -5,6 +5,7 @@ import {
   buildProxyEvent,
   isReservedPath,
   parseProxyResponse,
+  traceIdFromHeader,
   type GatewayRoute,
   type InvocationOutcome,
   type Invoker,
@@ -35,8 +36,8 @@ export function createGatewayRouter({ config, routes, invoker, auth, logger }: G
       Promise.resolve(auth(req, res, (err?: unknown) => (err ? reject(err) : resolve()))).catch(reject);
     });
 
-  async function runWithin(route: GatewayRoute, requestId: string, payload: string): Promise<InvocationOutcome> {
-    const run = invoker.runSync(route.fn, { requestId, payload });
+  async function runWithin(route: GatewayRoute, requestId: string, payload: string, traceId: string): Promise<InvocationOutcome> {
+    const run = invoker.runSync(route.fn, { requestId, payload, traceId });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -86,9 +87,11 @@ export function createGatewayRouter({ config, routes, invoker, auth, logger }: G
       match,
     );
     const payload = JSON.stringify(event);
+    // API Gateway passes its X-Amzn-Trace-Id on to the function, which sees it as _X_AMZN_TRACE_ID.
+    const traceId = traceIdFromHeader(req.header('x-amzn-trace-id'));
 
     if (route.invocationType === 'Event' || req.header('x-amz-invocation-type') === 'Event') {
-      await invoker.enqueue(route.fn, requestId, payload);
+      await invoker.enqueue(route.fn, requestId, payload, { traceId });
       res.status(202).end();
       return;
     }
@@ -96,7 +99,7 @@ export function createGatewayRouter({ config, routes, invoker, auth, logger }: G
     if (bytes > config.syncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `The request, as a proxy event of ${bytes} bytes, is over the ${config.syncPayloadLimitBytes} byte limit`);
     }
-    const outcome = await runWithin(route, requestId, payload);
+    const outcome = await runWithin(route, requestId, payload, traceId);
     res.locals.invocationLogged = true;
     if (outcome.functionError) throw badGateway(route, requestId, `function error: ${outcome.functionError.errorType}`);
     let answer;

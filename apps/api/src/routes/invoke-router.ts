@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Request, RequestHandler, Response } from 'express';
-import { InvoqError, formatLogTail, type FunctionRegistry, type Invoker, type ResolvedConfig, type ResolvedFunction } from '@invoq/core';
+import { InvoqError, formatLogTail, traceIdFromHeader, type FunctionRegistry, type Invoker, type ResolvedConfig, type ResolvedFunction } from '@invoq/core';
 
 export interface InvokeDeps {
   config: ResolvedConfig;
@@ -40,17 +40,20 @@ export const INVOKE_PATH = '/2015-03-31/functions/:functionName/invocations';
 export function createInvokeHandler({ config, registry, invoker }: InvokeDeps): RequestHandler {
   async function invokeSync(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
     const clientContext = decodeClientContext(req.header('x-amz-client-context'));
-    const outcome = await invoker.runSync(fn, { requestId: res.locals.requestId as string, payload, clientContext });
+    const traceId = traceIdFromHeader(req.header('x-amzn-trace-id'));
+    const outcome = await invoker.runSync(fn, { requestId: res.locals.requestId as string, payload, clientContext, traceId });
     res.locals.invocationLogged = true;
     if (outcome.functionError) res.setHeader('X-Amz-Function-Error', 'Unhandled');
     if (req.header('x-amz-log-type') === 'Tail') res.setHeader('X-Amz-Log-Result', formatLogTail(outcome, fn.config.memorySize));
     res.setHeader('X-Amz-Executed-Version', '$LATEST');
+    res.setHeader('X-Amzn-Trace-Id', traceId);
     res.setHeader('Content-Type', 'application/json');
     res.status(200).end(outcome.body);
   }
 
-  async function invokeEvent(fn: ResolvedFunction, res: Response, payload: string, idempotencyKey: string | undefined): Promise<void> {
-    const requestId = await invoker.enqueue(fn, res.locals.requestId as string, payload, idempotencyKey);
+  async function invokeEvent(fn: ResolvedFunction, req: Request, res: Response, payload: string): Promise<void> {
+    const traceId = traceIdFromHeader(req.header('x-amzn-trace-id'));
+    const requestId = await invoker.enqueue(fn, res.locals.requestId as string, payload, { idempotencyKey: req.header('idempotency-key'), traceId });
     if (requestId !== res.locals.requestId) {
       res.locals.requestId = requestId;
       res.setHeader('x-amzn-RequestId', requestId);
@@ -70,7 +73,7 @@ export function createInvokeHandler({ config, registry, invoker }: InvokeDeps): 
       throw new InvoqError('INVALID_PARAMETER', `X-Amz-Log-Type must be None or Tail (got ${logType.slice(0, 40)})`);
     }
     const payload = bodyText(req.body);
-    if (type === 'Event') return invokeEvent(fn, res, payload, req.header('idempotency-key'));
+    if (type === 'Event') return invokeEvent(fn, req, res, payload);
     if (Buffer.byteLength(payload) > config.syncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${config.syncPayloadLimitBytes} bytes for the InvokeFunction operation`);
     }

@@ -58,6 +58,8 @@ export interface ResolvedConfig {
   };
   destinationSecret: string | undefined;
   queuePrefix: string;
+  /** The region functions run in: their `AWS_REGION` / `AWS_DEFAULT_REGION` and their ARNs. */
+  region: string;
   logLevel: string;
   production: boolean;
   /** Human-readable notes to log at start (e.g. auth turned off). */
@@ -177,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
     auth: { enabled, apiKeys, adminKeys, accessKeys },
     destinationSecret: e.INVOQ_DESTINATION_SECRET,
     queuePrefix: e.INVOQ_QUEUE_PREFIX,
+    region: e.INVOQ_REGION,
     logLevel: e.LOG_LEVEL,
     production,
     startupNotices,

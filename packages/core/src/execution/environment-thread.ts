@@ -4,14 +4,13 @@
  * does. The main thread kills it on timeout; a crash here ends only this thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import v8 from 'node:v8';
+import { recordRuntimeResources } from './event-loop-watch';
 import { toFunctionError } from './function-error';
+import { InitError, loadHandler } from './handler-module';
+import { invokeHandler, type Handler } from './node-handler-contract';
 import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InitDone, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
-
-type Callback = (error?: unknown, result?: unknown) => void;
-type Handler = (event: unknown, context: object, callback: Callback) => unknown;
 
 const data = workerData as ThreadData;
 const port = parentPort!;
@@ -41,41 +40,7 @@ console.error = capture('ERROR');
 console.debug = capture('DEBUG');
 console.trace = capture('TRACE');
 
-/**
- * CommonJS through `require` (the ESM loader costs ~10 ms more on a cold start), ES modules
- * (`.mjs`, or `.js` under `"type": "module"`) through `import()`.
- */
-async function importModule(file: string): Promise<Record<string, unknown>> {
-  if (!file.endsWith('.mjs')) {
-    try {
-      return require(file) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
-    }
-  }
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-}
-
-async function loadHandler(): Promise<Handler> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await importModule(data.handlerFile);
-  } catch (e) {
-    throw Object.assign(toFunctionError(e), { errorType: 'Runtime.ImportModuleError' });
-  }
-  // A CommonJS module's exports may only be visible through `default`.
-  const fn = mod[data.handlerExport] ?? (mod.default as Record<string, unknown> | undefined)?.[data.handlerExport];
-  if (typeof fn !== 'function') {
-    throw {
-      errorType: 'Runtime.HandlerNotFound',
-      errorMessage: `${data.handlerFile.split('/').pop()}.${data.handlerExport} is undefined or not exported`,
-      trace: [],
-    };
-  }
-  return fn as Handler;
-}
-
-function createContext(message: InvokeMessage): object {
+function contextData(message: InvokeMessage): object {
   const deadline = Date.now() + message.timeoutMs;
   return {
     awsRequestId: message.requestId,
@@ -84,33 +49,11 @@ function createContext(message: InvokeMessage): object {
     invokedFunctionArn: data.functionArn,
     memoryLimitInMB: String(data.memorySizeMb),
     logGroupName: `/aws/lambda/${data.functionName}`,
-    logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]invoq`,
-    callbackWaitsForEmptyEventLoop: true,
+    logStreamName: data.logStreamName,
     clientContext: message.clientContext === undefined ? undefined : JSON.parse(message.clientContext),
     identity: undefined,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
-}
-
-function callHandler(fn: Handler, event: unknown, context: object): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback: Callback = (error, result) => {
-      if (settled) return;
-      settled = true;
-      if (error !== undefined && error !== null) reject(error);
-      else resolve(result);
-    };
-    const returned = fn(event, context, callback);
-    if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
-      (returned as Promise<unknown>).then(
-        (v) => callback(null, v),
-        (e: unknown) => callback(e ?? new Error('Handler rejected with no reason')),
-      );
-    } else if (fn.length < 3) {
-      callback(null, returned);
-    }
-  });
 }
 
 function heapUsedMb(): number {
@@ -131,14 +74,23 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
   let handlerStarted: number | undefined;
   const durationMs = () => (handlerStarted === undefined ? 0 : performance.now() - handlerStarted);
   try {
+    process.env._X_AMZN_TRACE_ID = message.traceId;
     if (!handler) {
       const started = performance.now();
-      handler = await loadHandler();
+      try {
+        handler = await loadHandler(data.handlerFile, data.handlerPath, data.handlerSetting);
+      } catch (e) {
+        if (!(e instanceof InitError)) throw e;
+        // As in Lambda, a failed init is not remembered: the next cold start imports afresh (an
+        // ES module that failed stays failed in its thread, so the thread goes).
+        console.error(`${e.error.errorType}: ${e.error.errorMessage}`);
+        return { kind: 'function-error', error: e.error, initMs: performance.now() - started, durationMs: 0, heapUsedMb: heapUsedMb(), discardEnvironment: true };
+      }
       initMs = performance.now() - started;
       port.postMessage({ kind: 'init-done' } satisfies InitDone);
     }
     handlerStarted = performance.now();
-    const result = await callHandler(handler, event, createContext(message));
+    const result = await invokeHandler(handler, event, contextData(message));
     let body: string | undefined;
     try {
       body = JSON.stringify(result === undefined ? null : result);
@@ -155,8 +107,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
     }
     return { kind: 'result', body, initMs, durationMs: durationMs(), heapUsedMb: heapUsedMb() };
   } catch (e) {
-    const error = typeof e === 'object' && e !== null && 'errorType' in e ? (e as ReturnType<typeof toFunctionError>) : toFunctionError(e);
-    return fail(error, initMs, durationMs());
+    return fail(toFunctionError(e), initMs, durationMs());
   }
 }
 
@@ -188,4 +139,13 @@ async function drain(): Promise<void> {
 port.on('message', (message: InvokeMessage) => {
   queued.push(message);
   if (!draining) void drain();
+});
+// After the port listens: what the runtime holds is what an empty event loop still has.
+recordRuntimeResources();
+
+/** Lambda's name for a rejection nobody handled; the environment ends with it. */
+class UnhandledPromiseRejection extends Error {}
+UnhandledPromiseRejection.prototype.name = 'Runtime.UnhandledPromiseRejection';
+process.on('unhandledRejection', (reason) => {
+  throw new UnhandledPromiseRejection(String(reason));
 });

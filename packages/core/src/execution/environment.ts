@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { runtimeExitError, timeoutError, toFunctionError } from './function-error';
+import { lambdaEnvironment, newLogStreamName } from './lambda-environment';
 import { INIT_TIMEOUT_MS, type InvokeMessage, type ThreadData, type ThreadMessage, type ThreadReply } from './thread-protocol';
 
 /** A run the main thread ended itself: the thread timed out or died during it. */
@@ -17,15 +18,18 @@ type EndedRun = { kind: 'function-error'; error: FunctionError; initMs: undefine
  */
 export type RunReply = (ThreadReply | EndedRun | { kind: 'not-started' }) & { logs: string[] };
 
-/** Variables a function sees besides its own `environment`; the service's own env (secrets) never leaks in. */
-const INHERITED_ENV = ['PATH', 'TZ', 'LANG', 'HOME', 'NODE_OPTIONS_FOR_FUNCTIONS'];
-
 function threadEntry(): string {
   const compiled = path.join(__dirname, 'environment-thread.js');
   // Under ts-jest this module runs from src/, where only the compiled build has the thread's JS.
   return fs.existsSync(compiled) ? compiled : path.join(__dirname, '../../dist/execution/environment-thread.js');
 }
 const THREAD_ENTRY = threadEntry();
+
+/** What every environment of a process shares. */
+export interface EnvironmentSettings {
+  /** `AWS_REGION` / `AWS_DEFAULT_REGION`. */
+  region: string;
+}
 
 interface PendingRun {
   requestId: string;
@@ -57,28 +61,25 @@ export class Environment {
   private initialized = false;
   private readonly inRun = new Int32Array(new SharedArrayBuffer(4));
 
-  constructor(fn: ResolvedFunction, private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void) {
+  constructor(
+    fn: ResolvedFunction,
+    settings: EnvironmentSettings,
+    private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void,
+  ) {
     this.fn = fn;
+    const logStreamName = newLogStreamName();
     const data: ThreadData = {
       functionName: fn.name,
       functionArn: fn.arn,
       handlerFile: fn.handlerFile!,
-      handlerExport: fn.handlerExport!,
+      handlerPath: fn.handlerExport!,
+      handlerSetting: fn.config.handler ?? '',
       memorySizeMb: fn.config.memorySize,
+      logStreamName,
       inRunFlag: this.inRun.buffer as SharedArrayBuffer,
     };
-    const env: Record<string, string> = {};
-    for (const key of INHERITED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
-    Object.assign(env, {
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.config.memorySize),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_REGION: 'us-east-1',
-      _HANDLER: fn.config.handler ?? '',
-      LAMBDA_TASK_ROOT: fn.directory,
-      ...fn.config.environment,
-    });
+    // The function's environment and Lambda's variables; the service's own (secrets) never.
+    const env = lambdaEnvironment(fn, { region: settings.region, logStreamName, runtimeDir: path.dirname(THREAD_ENTRY), serviceEnv: process.env });
     this.worker = new Worker(THREAD_ENTRY, {
       workerData: data,
       env,
@@ -89,6 +90,7 @@ export class Environment {
     this.worker.on('message', (message: ThreadMessage) => {
       if (message.kind === 'log') this.logs.push(message.line);
       else if (message.kind === 'init-done') this.startTimeout();
+      else if (message.kind === 'function-error' && message.discardEnvironment) this.discard(message);
       else this.settle(message);
     });
     this.worker.on('error', (err) => this.die(toFunctionError(err)));
@@ -182,10 +184,23 @@ export class Environment {
   private endRuns(error: FunctionError): void {
     const startedAt = this.runStartedAt ?? performance.now();
     this.settle({ kind: 'function-error', error, initMs: undefined, durationMs: performance.now() - startedAt, heapUsedMb: undefined });
+    this.handBackQueued();
+  }
+
+  private handBackQueued(): void {
     for (const pending of this.runs.splice(0)) {
       clearTimeout(pending.timer);
       pending.resolve({ kind: 'not-started', logs: [] });
     }
+  }
+
+  /** Init failed: the run gets the error, the runs behind it go elsewhere, the thread ends. */
+  private discard(reply: ThreadReply): void {
+    this.dead = true;
+    this.settle(reply);
+    this.handBackQueued();
+    void this.worker.terminate();
+    this.onDeath(this);
   }
 
   private timeOut(): void {

@@ -95,7 +95,8 @@ describe('Executor', () => {
 
   it.each([
     ['timerThrows', 'TypeError', 'from a timer'],
-    ['rejects', 'RangeError', 'nobody caught me'],
+    // Lambda's name for a rejection nobody handled, with the reason as its message.
+    ['rejects', 'Runtime.UnhandledPromiseRejection', 'RangeError: nobody caught me'],
   ])('turns an uncaught error of %s into a function error for that call only', async (name, errorType, errorMessage) => {
     const outcome = await run(name);
     expect(outcome.functionError).toMatchObject({ errorType, errorMessage });

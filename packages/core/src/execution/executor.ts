@@ -3,6 +3,8 @@ import { InvoqError, type FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { Environment, type RunReply } from './environment';
 import { invokeHttpFunction } from './http-runtime';
+import { DEFAULT_REGION } from '../functions/resolved-function';
+import { newTraceId } from '../invocation/trace-id';
 
 export interface InvocationRequest {
   requestId: string;
@@ -10,10 +12,14 @@ export interface InvocationRequest {
   payload: string;
   /** `X-Amz-Client-Context`, decoded to JSON text. */
   clientContext?: string;
+  /** `_X_AMZN_TRACE_ID` for this invocation; a new one when absent. */
+  traceId?: string;
 }
 
 export interface InvocationOutcome {
   requestId: string;
+  /** The `_X_AMZN_TRACE_ID` the run saw. */
+  traceId: string;
   /** JSON text to answer with: the result, or the error object when `functionError` is set. */
   body: string;
   functionError: FunctionError | undefined;
@@ -25,6 +31,8 @@ export interface InvocationOutcome {
 }
 
 export interface ExecutorOptions {
+  /** The functions' `AWS_REGION` and `AWS_DEFAULT_REGION`. Default `us-east-1`. */
+  region?: string;
   /** Environments (threads) this process may hold, all functions together. Default 16. */
   maxEnvironments?: number;
   /** An idle environment is reclaimed after this long. Default 5 minutes. */
@@ -108,7 +116,8 @@ export class Executor {
    * `TooManyRequestsException` (`ConcurrentInvocationLimitExceeded`).
    */
   async invoke(fn: ResolvedFunction, request: InvocationRequest, waitMs = Infinity): Promise<InvocationOutcome> {
-    if (fn.config.runtime === 'http') return invokeHttpFunction(fn, request);
+    const traceId = request.traceId ?? newTraceId();
+    if (fn.config.runtime === 'http') return invokeHttpFunction(fn, request, traceId);
     for (;;) {
       if (this.closed) throw new InvoqError('SERVICE', 'executor is shutting down');
       const env =
@@ -118,7 +127,7 @@ export class Executor {
         (await this.waitForEnvironment(fn, waitMs));
       let reply: RunReply;
       try {
-        reply = await env.run({ requestId: request.requestId, payload: request.payload, clientContext: request.clientContext });
+        reply = await env.run({ requestId: request.requestId, payload: request.payload, clientContext: request.clientContext, traceId });
       } finally {
         this.release(env);
       }
@@ -130,6 +139,7 @@ export class Executor {
       const functionError = reply.kind === 'function-error' ? reply.error : undefined;
       return {
         requestId: request.requestId,
+        traceId,
         body: reply.kind === 'result' ? reply.body : JSON.stringify(reply.error),
         functionError,
         durationMs: reply.durationMs,
@@ -189,7 +199,7 @@ export class Executor {
   private startNew(fn: ResolvedFunction): Environment | undefined {
     if (this.closed || this.countOf(fn) >= this.capacityOf(fn)) return undefined;
     if (this.total >= this.maxEnvironments && !this.evictIdleOfOtherFunction(fn)) return undefined;
-    const env = new Environment(fn, (dead, late) => {
+    const env = new Environment(fn, { region: this.options.region ?? DEFAULT_REGION }, (dead, late) => {
       this.forget(dead);
       if (late) this.options.onLateError?.(dead.fn, late.requestId, late.error);
     });

@@ -1,20 +1,38 @@
+import { types } from 'node:util';
 import type { FunctionError } from '../errors';
 
 /** Frames of invoq's own runtime say nothing to the function's author. */
-const RUNTIME_FRAME = /[\\/]execution[\\/]environment-thread\.js/;
+const RUNTIME_FRAME = /[\\/]execution[\\/](environment-thread|node-handler-contract|handler-module|event-loop-watch)\.js/;
 
-/** Lambda's Node.js runtime error shape for anything a handler throws. */
+/** Lambda's test for an error: a native one, or anything with string name, message and stack. */
+function isErrorLike(value: unknown): value is Error {
+  if (types.isNativeError(value)) return true;
+  const v = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
+  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.message === 'string' && typeof v.stack === 'string' && v.name !== '' && v.message !== '';
+}
+
+/**
+ * Lambda's Node.js runtime error shape for anything a handler throws or fails with
+ * (aws-lambda-nodejs-runtime-interface-client: Errors.js `toRapidResponse`): an error's own
+ * `name` and `message`, anything else as its type and its string.
+ */
 export function toFunctionError(value: unknown): FunctionError {
-  if (value instanceof Error || (typeof value === 'object' && value !== null && 'message' in value)) {
-    const err = value as Error;
-    const errorType = typeof err.name === 'string' && err.name !== 'Error' ? err.name : err.constructor?.name ?? 'Error';
+  try {
+    if (isErrorLike(value)) {
+      return {
+        errorType: String(value.name),
+        errorMessage: String(value.message),
+        trace: typeof value.stack === 'string' ? value.stack.split('\n').filter((line) => !RUNTIME_FRAME.test(line)) : [],
+      };
+    }
+    return { errorType: typeof value, errorMessage: String(value), trace: [] };
+  } catch {
     return {
-      errorType,
-      errorMessage: String(err.message),
-      trace: typeof err.stack === 'string' ? err.stack.split('\n').filter((line) => !RUNTIME_FRAME.test(line)) : [],
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+      trace: [],
     };
   }
-  return { errorType: typeof value, errorMessage: String(value), trace: [] };
 }
 
 export function timeoutError(requestId: string, timeoutMs: number): FunctionError {

@@ -7,10 +7,11 @@ import { timeoutError } from './function-error';
  * `"runtime": "http"`: the function's body is a POST of the event to its URL (OpenFaaS style).
  * A 2xx body is the result; anything else is a function error.
  */
-export async function invokeHttpFunction(fn: ResolvedFunction, request: InvocationRequest): Promise<InvocationOutcome> {
+export async function invokeHttpFunction(fn: ResolvedFunction, request: InvocationRequest, traceId: string): Promise<InvocationOutcome> {
   const started = performance.now();
   const finish = (body: string, functionError: FunctionError | undefined): InvocationOutcome => ({
     requestId: request.requestId,
+    traceId,
     body,
     functionError,
     durationMs: performance.now() - started,
@@ -22,7 +23,7 @@ export async function invokeHttpFunction(fn: ResolvedFunction, request: Invocati
   try {
     const response = await fetch(fn.config.url!, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-amzn-requestid': request.requestId },
+      headers: { 'content-type': 'application/json', 'x-amzn-requestid': request.requestId, 'x-amzn-trace-id': traceId },
       body: request.payload.length === 0 ? '{}' : request.payload,
       signal: AbortSignal.timeout(fn.timeoutMs),
     });

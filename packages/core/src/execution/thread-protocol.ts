@@ -5,8 +5,13 @@ export interface ThreadData {
   functionName: string;
   functionArn: string;
   handlerFile: string;
-  handlerExport: string;
+  /** Where the handler is in the module: `handler`, or a nested `a.b.handler`. */
+  handlerPath: string;
+  /** `function.json`'s `handler`, as error messages quote it. */
+  handlerSetting: string;
   memorySizeMb: number;
+  /** The environment's `AWS_LAMBDA_LOG_STREAM_NAME`, also `context.logStreamName`. */
+  logStreamName: string;
   /**
    * One Int32 the thread sets to 1 while a run is in its hands and to 0 just before it replies,
    * so the main thread can tell "waiting on I/O" from "replied, reply not yet handled".
@@ -25,12 +30,22 @@ export interface InvokeMessage {
   timeoutMs: number;
   /** Decoded `X-Amz-Client-Context` JSON text, sync only. */
   clientContext: string | undefined;
+  /** `_X_AMZN_TRACE_ID` for this invocation. */
+  traceId: string;
 }
 
 /** Thread → main: how the invocation ended. The result is already serialised in the thread. */
 export type ThreadReply =
   | { kind: 'result'; body: string; initMs: number | undefined; durationMs: number; heapUsedMb: number }
-  | { kind: 'function-error'; error: FunctionError; initMs: number | undefined; durationMs: number; heapUsedMb: number }
+  | {
+      kind: 'function-error';
+      error: FunctionError;
+      initMs: number | undefined;
+      durationMs: number;
+      heapUsedMb: number;
+      /** Init failed: the next cold start must import the module afresh, in a new environment. */
+      discardEnvironment?: true;
+    }
   | { kind: 'invalid-payload'; message: string };
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { nodeRuntimeName } from '../execution/lambda-environment';
 import type { ResolvedFunction } from './resolved-function';
 
 /** Lambda's `FunctionConfiguration`, as ListFunctions and GetFunction return it. */
@@ -54,7 +55,7 @@ export function describeFunction(fn: ResolvedFunction, options: { includeEnviron
   const config: FunctionConfiguration = {
     FunctionName: fn.name,
     FunctionArn: fn.arn,
-    Runtime: fn.config.runtime === 'http' ? 'provided.http' : `nodejs${process.versions.node.split('.')[0]}.x`,
+    Runtime: fn.config.runtime === 'http' ? 'provided.http' : nodeRuntimeName(),
     Role: 'arn:aws:iam::000000000000:role/invoq',
     Handler: fn.config.handler ?? fn.config.url ?? '',
     CodeSize: facts.size,

@@ -12,7 +12,8 @@ const NAME = /^([^:]+)(?::([^:]+))?$/;
 export class FunctionRegistry {
   private readonly byName: ReadonlyMap<string, ResolvedFunction>;
 
-  constructor(functions: readonly ResolvedFunction[]) {
+  /** @param region - the region of the ARNs in "not found" messages (INVOQ_REGION). */
+  constructor(functions: readonly ResolvedFunction[], private readonly region?: string) {
     this.byName = new Map(functions.map((f) => [f.name, f]));
   }
 
@@ -45,7 +46,7 @@ export class FunctionRegistry {
     const fn = this.byName.get(name);
     if (!fn || (effectiveQualifier !== undefined && effectiveQualifier !== '$LATEST')) {
       const suffix = effectiveQualifier ?? '$LATEST';
-      throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${functionArn(name)}:${suffix}`);
+      throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${functionArn(name, this.region)}:${suffix}`);
     }
     return fn;
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { destinationSchema } from '../destinations/destination-target';
+import { RESERVED_ENVIRONMENT_VARIABLES } from '../execution/lambda-environment';
 
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -44,6 +45,11 @@ export const functionSchema = z
     }
     if (fn.runtime === 'nodejs' && !fn.handler) {
       ctx.addIssue({ code: 'custom', path: ['handler'], message: 'is required (e.g. "index.handler")' });
+    }
+    for (const name of Object.keys(fn.environment)) {
+      if (RESERVED_ENVIRONMENT_VARIABLES.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['environment', name], message: `is reserved: Lambda's runtime sets it, and Lambda refuses it in a function's environment (reserved: ${[...RESERVED_ENVIRONMENT_VARIABLES].join(', ')})` });
+      }
     }
   });
 

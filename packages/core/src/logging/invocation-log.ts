@@ -13,6 +13,7 @@ export function logInvocation(logger: Logger, fn: ResolvedFunction, outcome: Inv
   const entry: Record<string, unknown> = {
     requestId: outcome.requestId,
     functionName: fn.name,
+    traceId: outcome.traceId,
     ...fields,
     outcome: error ? error.errorType : 'success',
     durationMs: Math.round(outcome.durationMs * 100) / 100,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvoqError, coerceError } from '../errors';
 import type { EventQueues } from './event-queues';
+import { newTraceId } from '../invocation/trace-id';
 import { EVENT_JOB_NAME, type EventJobData } from './job-data';
 
 /**
@@ -13,9 +14,11 @@ export class EventProducer {
   /**
    * @param options.idempotent - the request id was derived from an `Idempotency-Key`: keep the
    *   finished job (and so the key) for 24 hours, whatever the status retention.
+   * @param options.traceId - the event's `_X_AMZN_TRACE_ID`; a new one when absent.
    */
-  async enqueue(functionName: string, requestId: string, payload: string, options: { idempotent?: boolean } = {}): Promise<void> {
-    const data: EventJobData = { v: 1, payload, receivedAt: Date.now() };
+  async enqueue(functionName: string, requestId: string, payload: string, options: { idempotent?: boolean; traceId?: string } = {}): Promise<void> {
+    const receivedAt = Date.now();
+    const data: EventJobData = { v: 1, payload, receivedAt, traceId: options.traceId ?? newTraceId(receivedAt) };
     // Refuse at once rather than hang: the client retries a 503, and we have not stored it.
     if (!this.queues.connected) throw unavailable();
     try {

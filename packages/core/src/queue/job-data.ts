@@ -8,6 +8,11 @@ export interface EventJobDataV1 {
   payload: string;
   /** Epoch ms when the API accepted the event. */
   receivedAt: number;
+  /**
+   * `_X_AMZN_TRACE_ID` of every attempt. Absent in events stored before it was kept: those get
+   * one derived from their request id (`traceIdOfStoredEvent`), the same at every attempt.
+   */
+  traceId?: string;
   /** Each time the event was taken out of the dead-letter queue to run again, oldest first. */
   redrives?: RedriveRecord[];
   /**

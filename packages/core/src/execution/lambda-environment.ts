@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import type { ResolvedFunction } from '../functions/resolved-function';
+
+/**
+ * Names Lambda reserves: its runtime sets them, and CreateFunction refuses them in a function's
+ * environment (Lambda's "Defined runtime environment variables"). `function.json` refuses them
+ * too, so a function never sees a value other than the runtime's.
+ */
+export const RESERVED_ENVIRONMENT_VARIABLES: ReadonlySet<string> = new Set([
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+  'TZ',
+]);
+
+/** Lambda's runtime identifier for the Node.js that runs invoq: `nodejs20.x`, `nodejs22.x`, … */
+export function nodeRuntimeName(): string {
+  return `nodejs${process.versions.node.split('.')[0]}.x`;
+}
+
+/** Lambda's time zone, for the environment's `TZ`. */
+export const LAMBDA_TIME_ZONE = ':UTC';
+
+/** Variables of the service's own environment a function also sees; never its secrets. */
+const INHERITED = ['PATH', 'LANG', 'HOME'];
+
+/** `2026/12/01/[$LATEST]<32 hex>`: Lambda's log stream name, one per execution environment. */
+export function newLogStreamName(now = new Date()): string {
+  return `${now.toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
+}
+
+export interface LambdaEnvironmentOptions {
+  /** `AWS_REGION` and `AWS_DEFAULT_REGION` (INVOQ_REGION). */
+  region: string;
+  logStreamName: string;
+  /** Where invoq's runtime code lives: `LAMBDA_RUNTIME_DIR`. */
+  runtimeDir: string;
+  /** The service's own environment, of which only PATH, LANG and HOME pass. */
+  serviceEnv: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The environment of one execution environment, as Lambda's Node.js runtime sets it, then the
+ * function's own `environment` (which cannot hold reserved names). `_X_AMZN_TRACE_ID` is set
+ * per invocation, inside the environment.
+ */
+export function lambdaEnvironment(fn: ResolvedFunction, options: LambdaEnvironmentOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of INHERITED) {
+    const value = options.serviceEnv[key];
+    if (value !== undefined) env[key] = value;
+  }
+  Object.assign(env, {
+    AWS_EXECUTION_ENV: `AWS_Lambda_${nodeRuntimeName()}`,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.config.memorySize),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: options.logStreamName,
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_REGION: options.region,
+    AWS_DEFAULT_REGION: options.region,
+    LAMBDA_TASK_ROOT: fn.directory,
+    LAMBDA_RUNTIME_DIR: options.runtimeDir,
+    _HANDLER: fn.config.handler ?? '',
+    TZ: LAMBDA_TIME_ZONE,
+    // Lambda's ends with /var/task, so `require('lib/x')` finds the function's own lib/x.js.
+    NODE_PATH: fn.directory,
+  });
+  return Object.assign(env, fn.config.environment);
+}
