@@ -34,6 +34,12 @@ describe('loadFunctions', () => {
     expect(c!.handlerFile).toBe(path.join(dir, 'c', 'h.mjs'));
   });
 
+  it('reads a handler as Lambda does: the module up to the first dot, then a path inside it', () => {
+    const dir = dirWith({ a: { json: '{"handler":"index.handlers.main"}', files: ['index.js'] } });
+    const [a] = loadFunctions(dir, { region: 'eu-central-1' });
+    expect(a).toMatchObject({ handlerFile: path.join(dir, 'a', 'index.js'), handlerExport: 'handlers.main', arn: 'arn:aws:lambda:eu-central-1:000000000000:function:a' });
+  });
+
   it.each([
     ['{"handler": "index.handler", "timeout": 901}', /function\.json: field "timeout"/],
     ['{"handler": "index.handler", "async": {"maximumRetryAttempts": 3}}', /field "async\.maximumRetryAttempts"/],
@@ -42,6 +48,9 @@ describe('loadFunctions', () => {
     ['{"handler": "index"}', /field "handler" must be "file\.export"/],
     ['{"handler": "missing.handler"}', /field "handler" names missing/],
     ['{"runtime": "http"}', /field "url"/],
+    ['{"handler": "index.handler", "environment": {"AWS_REGION": "x"}}', /field "environment\.AWS_REGION" is reserved/],
+    ['{"handler": "index.handler", "environment": {"TZ": "Europe/Paris"}}', /field "environment\.TZ" is reserved/],
+    ['{"handler": "index.handler", "environment": {"_X_AMZN_TRACE_ID": "x"}}', /field "environment\._X_AMZN_TRACE_ID" is reserved/],
     ['{not json', /not valid JSON/],
   ])('refuses %s with an error naming the file and field', (json, message) => {
     const dir = dirWith({ bad: { json, files: ['index.js'] } });
