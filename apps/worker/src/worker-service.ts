@@ -75,8 +75,17 @@ function countFailure(metrics: Metrics, logger: Logger, functionName: string, jo
   }
 }
 
+export interface WorkerOptions {
+  /**
+   * How long the worker keeps a function's event-invoke configuration before reading it again
+   * (default 1000 ms, so a change applies within a second). Tests that change it and at once
+   * send events set 0.
+   */
+  eventInvokeConfigCacheMs?: number;
+}
+
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
-export async function startWorker(config: ResolvedConfig, logger: Logger): Promise<WorkerService> {
+export async function startWorker(config: ResolvedConfig, logger: Logger, options: WorkerOptions = {}): Promise<WorkerService> {
   if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the worker alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   const functions = registry.list();
@@ -100,7 +109,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger): Promi
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
-  const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix);
+  const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix, { cacheMs: options.eventInvokeConfigCacheMs });
   const destinations = new DestinationQueues({
     connection,
     prefix: config.queuePrefix,

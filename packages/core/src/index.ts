@@ -1,7 +1,7 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
 export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
-export { FUNCTION_NAME_PATTERN, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy } from './functions/function-schema';
+export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy, type AsyncOptions } from './functions/function-schema';
 export { loadFunctions, FunctionDefinitionError } from './functions/load-functions';
 export { FunctionRegistry } from './functions/function-registry';
 export { functionArn, type ResolvedFunction } from './functions/resolved-function';
@@ -26,7 +26,16 @@ export { registerQueueStats } from './metrics/queue-stats-collector';
 export { createLogger, type Logger } from './logging/logger';
 export { createMeterCache, type FunctionMeters } from './metrics/function-meters';
 export { describeFunction, type FunctionConfiguration } from './functions/function-configuration';
-export { EventInvokeConfigStore, eventInvokeConfigInputSchema, type EventInvokeConfigInput, type StoredEventInvokeConfig } from './functions/event-invoke-config-store';
+export { EventInvokeConfigStore, type EventInvokeConfigStoreOptions } from './functions/event-invoke-config-store';
+export {
+  eventInvokeConfigInputSchema,
+  setsNothing,
+  NOTHING_TO_SET_MESSAGE,
+  type EventInvokeConfigInput,
+  type StoredEventInvokeConfig,
+  type EffectiveEventInvokeConfig,
+  type EventInvokeConfigSource,
+} from './functions/event-invoke-config';
 export { InvocationStatusReader, describeInvocation, currentRecords, REQUEST_ID_PATTERN, type InvocationStatus, type InvocationState, type AttemptHistoryEntry } from './queue/invocation-status';
 export type { RedriveRecord } from './queue/job-data';
 export { buildDestinationRecord, type DestinationRecord, type DestinationCondition } from './destinations/destination-record';

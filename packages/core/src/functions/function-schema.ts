@@ -11,9 +11,13 @@ const routeSchema = z.strictObject({
   auth: z.enum(['none', 'key']).optional(),
 });
 
-const asyncSchema = z.strictObject({
-  maximumRetryAttempts: z.number().int().min(0).max(2).default(2),
-  maximumEventAgeInSeconds: z.number().int().min(60).max(21_600).default(21_600),
+/** Lambda's asynchronous-invocation settings for what a configuration leaves out. */
+export const LAMBDA_ASYNC_DEFAULTS = { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 21_600 } as const;
+
+/** `function.json`'s `async` block: only what it sets (defaults are applied apart, see below). */
+const asyncOptionsSchema = z.strictObject({
+  maximumRetryAttempts: z.number().int().min(0).max(2).optional(),
+  maximumEventAgeInSeconds: z.number().int().min(60).max(21_600).optional(),
   onSuccess: destinationSchema.optional(),
   onFailure: destinationSchema.optional(),
 });
@@ -35,7 +39,7 @@ export const functionSchema = z
     memorySize: z.number().int().min(32).max(10_240).default(128),
     reservedConcurrency: z.number().int().min(0).optional(),
     environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
-    async: asyncSchema.default(asyncSchema.parse({})),
+    async: asyncOptionsSchema.optional(),
     circuitBreaker: z.union([z.literal(false), circuitBreakerSchema]).default(circuitBreakerSchema.parse({})),
     routes: z.array(routeSchema).default([]),
   })
@@ -51,8 +55,14 @@ export const functionSchema = z
         ctx.addIssue({ code: 'custom', path: ['environment', name], message: `is reserved: Lambda's runtime sets it, and Lambda refuses it in a function's environment (reserved: ${[...RESERVED_ENVIRONMENT_VARIABLES].join(', ')})` });
       }
     }
-  });
+  })
+  // `asyncOptions` keeps whether (and what) the file set: with an `async` key, that block is the
+  // function's event-invoke configuration (GetFunctionEventInvokeConfig shows it); without one,
+  // the function has none, as in Lambda. `async` is the same block with Lambda's defaults.
+  .transform(({ async: asyncOptions, ...fn }) => ({ ...fn, asyncOptions, async: { ...LAMBDA_ASYNC_DEFAULTS, ...asyncOptions } }));
 
 export type FunctionOptions = z.input<typeof functionSchema>;
 export type ParsedFunction = z.output<typeof functionSchema>;
 export type AsyncPolicy = ParsedFunction['async'];
+/** `function.json`'s `async` block as written (validated, not defaulted). */
+export type AsyncOptions = z.output<typeof asyncOptionsSchema>;
