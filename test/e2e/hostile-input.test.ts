@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { LAMBDA_API_PREFIXES, isReservedPath } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { silentLogger, testConfig, uniquePrefix } from '../support/harness';
 
@@ -325,8 +326,8 @@ type Surface = 'lambda' | 'gateway' | 'dashboard';
 const surfaceOf = (path: string): Surface => {
   const lower = path.toLowerCase();
   if (lower === '/admin' || lower.startsWith('/admin/')) return 'dashboard';
-  const own = ['/2015-03-31', '/2019-09-25', '/invocations', '/dlq', '/metrics', '/healthz', '/readyz'];
-  return own.some((p) => lower === p || lower.startsWith(`${p}/`)) ? 'lambda' : 'gateway';
+  // invoq's own paths (every Lambda API version among them) answer in Lambda's shape.
+  return isReservedPath(lower) ? 'lambda' : 'gateway';
 };
 interface Probe extends Request {
   surface: Surface;
@@ -374,6 +375,11 @@ const probe: fc.Arbitrary<Probe> = fc.oneof(
   })),
   fc.tuple(name, fc.constantFrom('POST', 'DELETE', 'PATCH'), fc.constantFrom('/orders/', '/getOrder/', '/putOrder/', '/ORDERS/', '//orders/', '/orders//')).map(([[n], method, route]): Probe => ({
     surface: 'gateway', method, path: `${route}${n}`, allowed: [404],
+  })),
+  // Every Lambda API version: beyond the calls invoq serves, 400 UnsupportedOperationException.
+  fc.tuple(fc.constantFrom(...LAMBDA_API_PREFIXES), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), fc.string({ maxLength: 40 })).map(([prefix, method, tail]): Probe => ({
+    surface: 'lambda', method, path: `${prefix}/${encodeURI(tail).replace(/[?#]/g, '')}`, body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
+    allowed: prefix === '/2015-03-31' || prefix === '/2019-09-25' ? [200, 400, 404] : [400],
   })),
   fc.string({ maxLength: 60 }).map((p): Probe => {
     const path = `/${encodeURI(p).replace(/[?#]/g, '')}`;

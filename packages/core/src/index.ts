@@ -34,6 +34,7 @@ export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circ
 export { QueuedEventsCap } from './protection/queued-events-cap';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
 export { Invoker, type InvokerDeps } from './invocation/invoker';
+export { LAMBDA_API_PREFIXES, isLambdaApiPath, findLambdaOperation, type LambdaOperation } from './lambda-api/lambda-operation-matcher';
 export { RouteTable, RouteDefinitionError, isReservedPath, RESERVED_PATH_PREFIXES, type GatewayRoute, type RouteMatch } from './gateway/route-table';
 export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type GatewayRequest } from './gateway/proxy-event';
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
