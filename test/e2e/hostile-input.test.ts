@@ -542,6 +542,9 @@ const credential: fc.Arbitrary<Credential> = fc.oneof(
     async (port, e) => ({ who: 'admin', headers: await sigv4(port, e, { key: ADMIN_AKID }) }),
     async (port, e) => ({ who: 'user', headers: await sigv4(port, e, { contentSha: createHash('sha256').update(e.body).digest('hex') }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: createHash('sha256').update('other').digest('hex') }) }),
+    // A signature that does not cover the body.
+    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'UNSIGNED-PAYLOAD' }) }),
+    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { ...USER_AKID, secretAccessKey: 'wrong' } }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' } }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { service: 'execute-api' }) }),
