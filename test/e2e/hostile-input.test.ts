@@ -482,7 +482,8 @@ function rawExchange(port: number, bytes: Buffer): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // (c) Credentials: API keys, Basic, SigV4 (valid and broken).
 
-type Who = 'user' | 'admin' | 'refused' | 'missing' | 'either';
+/** `denied`: 403 AccessDeniedException on every endpoint (a user access key's secret sent as Basic). */
+type Who = 'user' | 'admin' | 'refused' | 'missing' | 'either' | 'denied';
 interface Endpoint {
   method: string;
   path: string;
@@ -525,6 +526,12 @@ const credential: fc.Arbitrary<Credential> = fc.oneof(
     plain('admin', { 'x-api-key': ADMIN_KEY }),
     plain('user', { authorization: basic(`anyone:${USER_KEY}`) }),
     plain('admin', { authorization: basic(`:${ADMIN_KEY}`) }),
+    // An admin access key id and its secret open what an admin key opens (the dashboard in a browser).
+    plain('admin', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${ADMIN_AKID.secretAccessKey}`) }),
+    plain('denied', { authorization: basic(`${USER_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`anyone:${ADMIN_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`${ADMIN_AKID.secretAccessKey}:${ADMIN_AKID.accessKeyId}`) }),
     plain('refused', { authorization: 'Bearer' }),
     plain('refused', { authorization: 'Bearer ' }),
     plain('refused', { 'x-api-key': '' }),
@@ -583,7 +590,8 @@ function checkAuth(e: Endpoint, who: Who, a: Answer): void {
   if (who === 'user' || who === 'admin') return accepted(who === 'admin');
   if (who === 'missing') check(refusal === '401 UnrecognizedClientException', 'expected 401 UnrecognizedClientException', a);
   if (who === 'either' && a.status < 400) return accepted(false);
-  check(REFUSALS.includes(refusal) || (who === 'either' && refusal === '403 AccessDeniedException'), `expected one of ${REFUSALS.join(', ')}`, a);
+  if (who === 'denied') check(refusal === '403 AccessDeniedException', 'expected 403 AccessDeniedException', a);
+  else check(REFUSALS.includes(refusal) || (who === 'either' && refusal === '403 AccessDeniedException'), `expected one of ${REFUSALS.join(', ')}`, a);
   if (e.surface === 'lambda') checkLambdaError(a, e.method);
   else check(typeof (JSON.parse(a.text) as { message?: unknown }).message === 'string', 'a gateway refusal without {message}', a);
 }
