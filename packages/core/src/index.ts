@@ -17,6 +17,7 @@ export { DeadLetterStore, type DeadLetterEntry } from './queue/dead-letter-store
 export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
 export { SlotPool } from './queue/slot-pool';
 export { FairWorker } from './queue/fair-worker';
+export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './queue/queue-hold';
 export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
 export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
 export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type InvocationType } from './metrics/metrics';
