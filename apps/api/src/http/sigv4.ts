@@ -102,18 +102,18 @@ export async function verifySigV4(request: SignedRequest, accessKeys: ReadonlyMa
   const signed = await signer
     .sign(
       new HttpRequest({
-      method: request.method,
-      protocol: 'http:',
-      hostname: headers.host!,
-      path: request.rawPath,
-      query: parseQuery(request.rawQuery),
-      headers,
+        method: request.method,
+        protocol: 'http:',
+        hostname: headers.host!,
+        path: request.rawPath,
+        query: parseQuery(request.rawQuery),
+        headers,
         body: request.body,
       }),
       { signingDate, signingRegion: region, signingService: 'lambda', signableHeaders: new Set(signedHeaders) },
     )
     .catch((e: unknown) => {
-      // Whatever made the signer fail, the request is not proven: refuse it (a 4xx, logged nowhere).
+      // Whatever made the signer fail, the request is not proven: refuse it (a 403, not a 500).
       throw new InvoqError('INVALID_SIGNATURE', 'The request signature could not be computed.', { cause: coerceError(e) });
     });
   const expected = /Signature=([0-9a-f]{64})$/.exec(String(signed.headers.authorization))?.[1];
