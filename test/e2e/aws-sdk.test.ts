@@ -209,6 +209,23 @@ describe('the SDK raises its own exception classes', () => {
     expect((await fetch(url, { method: 'POST', headers: fresh.headers as Record<string, string>, body: '{}' })).status).toBe(200);
   });
 
+  it('refuses a request signed with UNSIGNED-PAYLOAD (its body could be swapped), and STREAMING-*', async () => {
+    const url = new URL(`${endpoint}/2015-03-31/functions/record/invocations`);
+    const signer = new SignatureV4({ credentials: user, region: 'us-east-1', service: 'lambda', sha256: Hash.bind(null, 'sha256') });
+    for (const payloadHash of ['UNSIGNED-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD']) {
+      const signed = await signer.sign(
+        new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.host, path: url.pathname, headers: { host: url.host, 'x-amz-content-sha256': payloadHash }, body: '{"id":"unsigned"}' }),
+      );
+      expect(signed.headers.authorization).toMatch(/SignedHeaders=host;x-amz-content-sha256;x-amz-date,/);
+      // The body sent is another than the one signed: exactly what the header would let through.
+      const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: '{"id":"swapped"}' });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+      expect(((await res.json()) as { Message: string }).Message).toMatch(new RegExp(`^x-amz-content-sha256: ${payloadHash} is not accepted: the payload must be signed`));
+    }
+    expect(runsOf('swapped') + runsOf('unsigned')).toBe(0);
+  });
+
   it('refuses a request with no credentials at all (401)', async () => {
     const res = await fetch(`${endpoint}/2015-03-31/functions/echo/invocations`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(401);

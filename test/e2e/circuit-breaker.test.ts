@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import pino from 'pino';
-import { functionQueueName } from '@invoq/core';
+import { functionQueueName, queueHoldRemainingMs } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
 import { makeFunctionsDir, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
@@ -254,9 +254,10 @@ it('holds an event while the breaker is open, without spending its attempts', as
     const callsWhileOpen = await waitFor(() => callCount('heldDep') === 3 && 3, 5_000, 'the three first attempts to run');
 
     const held = (await invoke('heldDep', 'Event')).headers.get('x-amzn-requestid')!;
-    // The queue is held (BullMQ's rate limit) by the first event a worker takes while open,
-    // likely this one, which goes back to wait (not to delayed).
-    await waitFor(async () => (await queue.getRateLimitTtl()) > 0 && (await (await queue.getJob(held))?.getState()) === 'waiting', 1_000, 'the held event back in wait under a queue hold');
+    // The queue is held (BullMQ's rate limit: its limiter count at max, not merely its key alive)
+    // by the first event a worker takes while open, likely this one, which goes back to wait
+    // (not to delayed).
+    await waitFor(async () => (await queueHoldRemainingMs(queue)) > 0 && (await (await queue.getJob(held))?.getState()) === 'waiting', 1_000, 'the held event back in wait under a queue hold');
     const fetchesBefore = (await queue.getJob(held))!.attemptsStarted;
     // Time passing is the subject: with the dependency still down, until shortly before the
     // half-open trial (resetTimeout after opening) the held event sits waiting, untouched, and
@@ -268,7 +269,7 @@ it('holds an event while the breaker is open, without spending its attempts', as
       expect(job.attemptsMade).toBe(0);
       // No worker took it again: one hold lasts until the trial is due, not a poll of fetches.
       expect(job.attemptsStarted).toBe(fetchesBefore);
-      expect(await queue.getRateLimitTtl()).toBeGreaterThan(openSeenAt + HELD_RESET_MS - 700 - Date.now());
+      expect(await queueHoldRemainingMs(queue)).toBeGreaterThan(openSeenAt + HELD_RESET_MS - 700 - Date.now());
       expect(callCount('heldDep')).toBe(callsWhileOpen);
       expect(await workerState('heldDep')).toBe(OPEN);
       checks += 1;

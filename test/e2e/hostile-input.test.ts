@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { LAMBDA_API_PREFIXES, isReservedPath } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { silentLogger, testConfig, uniquePrefix } from '../support/harness';
 
@@ -325,8 +326,8 @@ type Surface = 'lambda' | 'gateway' | 'dashboard';
 const surfaceOf = (path: string): Surface => {
   const lower = path.toLowerCase();
   if (lower === '/admin' || lower.startsWith('/admin/')) return 'dashboard';
-  const own = ['/2015-03-31', '/2019-09-25', '/invocations', '/dlq', '/metrics', '/healthz', '/readyz'];
-  return own.some((p) => lower === p || lower.startsWith(`${p}/`)) ? 'lambda' : 'gateway';
+  // invoq's own paths (every Lambda API version among them) answer in Lambda's shape.
+  return isReservedPath(lower) ? 'lambda' : 'gateway';
 };
 interface Probe extends Request {
   surface: Surface;
@@ -374,6 +375,11 @@ const probe: fc.Arbitrary<Probe> = fc.oneof(
   })),
   fc.tuple(name, fc.constantFrom('POST', 'DELETE', 'PATCH'), fc.constantFrom('/orders/', '/getOrder/', '/putOrder/', '/ORDERS/', '//orders/', '/orders//')).map(([[n], method, route]): Probe => ({
     surface: 'gateway', method, path: `${route}${n}`, allowed: [404],
+  })),
+  // Every Lambda API version: beyond the calls invoq serves, 400 UnsupportedOperationException.
+  fc.tuple(fc.constantFrom(...LAMBDA_API_PREFIXES), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), fc.string({ maxLength: 40 })).map(([prefix, method, tail]): Probe => ({
+    surface: 'lambda', method, path: `${prefix}/${encodeURI(tail).replace(/[?#]/g, '')}`, body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
+    allowed: prefix === '/2015-03-31' || prefix === '/2019-09-25' ? [200, 400, 404] : [400],
   })),
   fc.string({ maxLength: 60 }).map((p): Probe => {
     const path = `/${encodeURI(p).replace(/[?#]/g, '')}`;
@@ -476,7 +482,8 @@ function rawExchange(port: number, bytes: Buffer): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // (c) Credentials: API keys, Basic, SigV4 (valid and broken).
 
-type Who = 'user' | 'admin' | 'refused' | 'missing' | 'either';
+/** `denied`: 403 AccessDeniedException on every endpoint (a user access key's secret sent as Basic). */
+type Who = 'user' | 'admin' | 'refused' | 'missing' | 'either' | 'denied';
 interface Endpoint {
   method: string;
   path: string;
@@ -519,6 +526,12 @@ const credential: fc.Arbitrary<Credential> = fc.oneof(
     plain('admin', { 'x-api-key': ADMIN_KEY }),
     plain('user', { authorization: basic(`anyone:${USER_KEY}`) }),
     plain('admin', { authorization: basic(`:${ADMIN_KEY}`) }),
+    // An admin access key id and its secret open what an admin key opens (the dashboard in a browser).
+    plain('admin', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${ADMIN_AKID.secretAccessKey}`) }),
+    plain('denied', { authorization: basic(`${USER_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`anyone:${ADMIN_AKID.secretAccessKey}`) }),
+    plain('refused', { authorization: basic(`${ADMIN_AKID.secretAccessKey}:${ADMIN_AKID.accessKeyId}`) }),
     plain('refused', { authorization: 'Bearer' }),
     plain('refused', { authorization: 'Bearer ' }),
     plain('refused', { 'x-api-key': '' }),
@@ -536,6 +549,9 @@ const credential: fc.Arbitrary<Credential> = fc.oneof(
     async (port, e) => ({ who: 'admin', headers: await sigv4(port, e, { key: ADMIN_AKID }) }),
     async (port, e) => ({ who: 'user', headers: await sigv4(port, e, { contentSha: createHash('sha256').update(e.body).digest('hex') }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: createHash('sha256').update('other').digest('hex') }) }),
+    // A signature that does not cover the body.
+    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'UNSIGNED-PAYLOAD' }) }),
+    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { ...USER_AKID, secretAccessKey: 'wrong' } }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' } }) }),
     async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { service: 'execute-api' }) }),
@@ -574,7 +590,8 @@ function checkAuth(e: Endpoint, who: Who, a: Answer): void {
   if (who === 'user' || who === 'admin') return accepted(who === 'admin');
   if (who === 'missing') check(refusal === '401 UnrecognizedClientException', 'expected 401 UnrecognizedClientException', a);
   if (who === 'either' && a.status < 400) return accepted(false);
-  check(REFUSALS.includes(refusal) || (who === 'either' && refusal === '403 AccessDeniedException'), `expected one of ${REFUSALS.join(', ')}`, a);
+  if (who === 'denied') check(refusal === '403 AccessDeniedException', 'expected 403 AccessDeniedException', a);
+  else check(REFUSALS.includes(refusal) || (who === 'either' && refusal === '403 AccessDeniedException'), `expected one of ${REFUSALS.join(', ')}`, a);
   if (e.surface === 'lambda') checkLambdaError(a, e.method);
   else check(typeof (JSON.parse(a.text) as { message?: unknown }).message === 'string', 'a gateway refusal without {message}', a);
 }

@@ -11,6 +11,7 @@ import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
 import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-router';
 import { QUEUE_BOARD_PATH } from './routes/queue-board';
+import { createUnsupportedOperationHandler } from './routes/unsupported-operation-router';
 import { requireAdmin } from './http/auth';
 import type { Router } from 'express';
 
@@ -62,11 +63,14 @@ export function createApp(deps: AppDeps): Express {
   app.post(INVOKE_PATH, readBody, auth, createInvokeHandler(deps));
   app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
   app.use(readBody);
-  // Gateway routes next (each decides whether it needs a key); invoq's own paths pass through.
+  // Gateway routes next (each decides whether it needs a key); invoq's own paths, every Lambda
+  // API version among them, pass through.
   app.use(createGatewayRouter({ config: deps.config, routes: deps.routes, invoker: deps.invoker, auth, logger: deps.logger }));
   app.use(auth);
+  // Lambda's API: what invoq serves, then a "not supported" answer for the rest of it.
   app.use(createFunctionsRouter(deps));
   app.use(createEventInvokeConfigRouter(deps));
+  app.use(createUnsupportedOperationHandler());
   app.use(createInvocationsRouter(deps));
   app.use(createDlqRouter(deps));
   if (deps.queueBoard) app.use(QUEUE_BOARD_PATH, requireAdmin, deps.queueBoard);

@@ -14,6 +14,7 @@ import {
   EventQueues,
   Executor,
   FairWorker,
+  HOLD_ONLY_LIMITER,
   RUN_RETRY_DELAY_MS,
   FunctionRegistry,
   INVOQ_VERSION,
@@ -50,8 +51,6 @@ const SHUTDOWN_GRACE_MS = 25_000;
  */
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
-/** A limiter whose count never binds (BullMQ compares it with its counter per window). */
-const HOLD_ONLY_LIMITER = { max: 2 ** 31 - 1, duration: 60_000 };
 
 export interface WorkerService {
   metricsServer: Server;
@@ -158,8 +157,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
         // fetched event could only be handed back.
         concurrency: Math.max(1, Math.min(config.workerConcurrency, fn.config.reservedConcurrency ?? Infinity)),
         // BullMQ honours a queue hold (`rateLimit`, see holdQueue) only with a limiter set;
-        // this one never limits by count.
-        limiter: HOLD_ONLY_LIMITER,
+        // this one never limits by count (the dashboard reads holds by it: queueHoldRemainingMs).
+        limiter: { ...HOLD_ONLY_LIMITER },
         lockDuration: LOCK_MS,
         stalledInterval: STALLED_CHECK_MS,
         runRetryDelay: RUN_RETRY_DELAY_MS,

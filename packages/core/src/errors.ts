@@ -14,6 +14,10 @@ export const EXCEPTION_NAMES = {
   UNKNOWN_CREDENTIALS: 'UnrecognizedClientException',
   INVALID_SIGNATURE: 'InvalidSignatureException',
   FORBIDDEN: 'AccessDeniedException',
+  // A Lambda API call invoq does not implement. Not in Lambda's model (an SDK raises its
+  // service exception with this name); not ResourceNotFoundException, which reads as "no such
+  // function"; the name several AWS services use for the same answer (Cognito, KMS, SSM).
+  UNSUPPORTED_OPERATION: 'UnsupportedOperationException',
   QUEUE_UNAVAILABLE: 'ServiceException',
   SERVICE: 'ServiceException',
   // Gateway routes, as API Gateway answers them: a function error or malformed proxy response,

@@ -19,6 +19,7 @@ export { DeadLetterStore, type DeadLetterEntry } from './queue/dead-letter-store
 export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
 export { SlotPool } from './queue/slot-pool';
 export { FairWorker } from './queue/fair-worker';
+export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './queue/queue-hold';
 export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
 export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
 export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type InvocationType } from './metrics/metrics';
@@ -45,6 +46,7 @@ export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circ
 export { QueuedEventsCap } from './protection/queued-events-cap';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
 export { Invoker, type InvokerDeps } from './invocation/invoker';
+export { LAMBDA_API_PREFIXES, isLambdaApiPath, findLambdaOperation, type LambdaOperation } from './lambda-api/lambda-operation-matcher';
 export { RouteTable, RouteDefinitionError, isReservedPath, RESERVED_PATH_PREFIXES, type GatewayRoute, type RouteMatch } from './gateway/route-table';
 export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type GatewayRequest } from './gateway/proxy-event';
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';

@@ -1,9 +1,24 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { InvoqError, type ResolvedConfig } from '@invoq/core';
+import { InvoqError, type AccessKey, type ResolvedConfig } from '@invoq/core';
 import { isSigV4, verifySigV4 } from './sigv4';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * Basic credentials that are an access key id and its secret (`INVOQ_AWS_CREDENTIALS`): how a
+ * browser opens /admin/queues with an admin SigV4 key pair. Only an `:admin` pair counts (it is
+ * then that admin key, as for SigV4); a user pair must sign its requests, as SDKs do, so
+ * sending its secret is refused. Secrets are compared by digest in constant time.
+ */
+function accessKeyOfBasic(user: string, password: string, secretDigests: ReadonlyMap<string, { key: AccessKey; digest: Buffer }>): AccessKey | undefined {
+  const entry = secretDigests.get(user);
+  if (!entry || !timingSafeEqual(createHash('sha256').update(password).digest(), entry.digest)) return undefined;
+  if (!entry.key.admin) {
+    throw new InvoqError('FORBIDDEN', 'An access key id and secret as Basic credentials count only for an admin key (an INVOQ_AWS_CREDENTIALS entry with :admin); sign requests with SigV4 to use this key.');
+  }
+  return entry.key;
+}
 
 /**
  * Who is calling: an API key (`Authorization: Bearer KEY` or `x-api-key: KEY`) or an AWS SigV4
@@ -15,6 +30,7 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
   const apiKeyDigests = new Set([...auth.apiKeys].map(sha256));
   const adminKeyDigests = new Set([...auth.adminKeys].map(sha256));
+  const secretDigests = new Map([...auth.accessKeys.values()].map((key) => [key.accessKeyId, { key, digest: createHash('sha256').update(key.secret).digest() }]));
   return async (req, res, next) => {
     if (!auth.enabled) {
       res.locals.admin = true;
@@ -34,18 +50,28 @@ export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
     let key = req.headers['x-api-key'];
     res.locals.credentialHeader = typeof key === 'string' ? 'x-api-key' : 'authorization';
     if (typeof key !== 'string' && authorization?.startsWith('Bearer ')) key = authorization.slice(7).trim();
-    // Basic auth (any user name, the key as password): how a browser opens /admin/queues.
+    // Basic auth (any user name, the key as password; or an admin access key id and its secret):
+    // how a browser opens /admin/queues.
+    let basicUser: string | undefined;
     if (typeof key !== 'string' && authorization?.startsWith('Basic ')) {
       const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-      key = decoded.slice(decoded.indexOf(':') + 1);
+      const colon = decoded.indexOf(':');
+      basicUser = colon === -1 ? undefined : decoded.slice(0, colon);
+      key = decoded.slice(colon + 1);
     }
     if (typeof key !== 'string' || key.length === 0) {
       throw new InvoqError('MISSING_CREDENTIALS', 'Missing credentials: send Authorization: Bearer <key>, x-api-key: <key>, or an AWS SigV4 signature.');
     }
     const digest = sha256(key);
-    if (!apiKeyDigests.has(digest)) throw new InvoqError('UNKNOWN_CREDENTIALS', 'The API key included in the request is invalid.');
-    res.locals.admin = adminKeyDigests.has(digest);
-    next();
+    if (apiKeyDigests.has(digest)) {
+      res.locals.admin = adminKeyDigests.has(digest);
+      return next();
+    }
+    if (basicUser !== undefined && accessKeyOfBasic(basicUser, key, secretDigests)) {
+      res.locals.admin = true;
+      return next();
+    }
+    throw new InvoqError('UNKNOWN_CREDENTIALS', 'The API key included in the request is invalid.');
   };
 }
 

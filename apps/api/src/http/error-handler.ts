@@ -13,6 +13,14 @@ const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
   UNKNOWN_CREDENTIALS: 403,
   INVALID_SIGNATURE: 403,
   FORBIDDEN: 403,
+  // 400, not 501: the same call will never succeed here, so nothing should retry it. The SDKs
+  // and the CLI retry only 500/502/503/504, but generic layers in front of them retry any 5xx
+  // (Envoy's retry_on 5xx, Polly's HandleTransientHttpError, axios-retry); a 501 is cacheable by
+  // default (RFC 9110 15.6.2), so a proxy could keep it after invoq learns the call; and a
+  // 5xx would count against the service's error rate each time a client asks (AWS's own
+  // blank-nodejs sample calls GetAccountSettings on every invocation). Not 404: tools read a
+  // 404 as "that function or config does not exist" and act on it.
+  UNSUPPORTED_OPERATION: 400,
   QUEUE_UNAVAILABLE: 503,
   SERVICE: 503,
   BAD_GATEWAY: 502,

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { InvoqError, type AccessKey } from '@invoq/core';
+import { InvoqError, coerceError, type AccessKey } from '@invoq/core';
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
 /** AWS accepts a request signed up to 15 minutes either side of its clock. */
@@ -77,9 +77,16 @@ export async function verifySigV4(request: SignedRequest, accessKeys: ReadonlyMa
     if (value === undefined) throw new InvoqError('INVALID_SIGNATURE', `Signed header ${name} is missing from the request.`);
     headers[name] = value;
   }
+  // The signature must cover the body: with UNSIGNED-PAYLOAD (or S3's STREAMING-* chunked
+  // forms) a captured request's body could be swapped. Lambda's SDKs and CLI never send them.
+  // Refused whether the header is signed or not, so nobody is led to think it was honoured.
+  const payloadHash = headerValue(request.headers['x-amz-content-sha256']);
+  if (payloadHash !== undefined && (payloadHash.trim() === 'UNSIGNED-PAYLOAD' || payloadHash.trim().startsWith('STREAMING-'))) {
+    throw new InvoqError('INVALID_SIGNATURE', `x-amz-content-sha256: ${payloadHash.trim().slice(0, 64)} is not accepted: the payload must be signed (send the hex SHA-256 of the body, as the AWS SDKs do, or no such header).`);
+  }
   // A signed payload hash must be the body's: otherwise the signature covers a different body.
   const claimedHash = headers['x-amz-content-sha256'];
-  if (claimedHash !== undefined && claimedHash !== 'UNSIGNED-PAYLOAD' && claimedHash !== createHash('sha256').update(request.body).digest('hex')) {
+  if (claimedHash !== undefined && claimedHash !== createHash('sha256').update(request.body).digest('hex')) {
     throw new InvoqError('INVALID_SIGNATURE', 'The provided x-amz-content-sha256 header does not match what was computed.');
   }
 
@@ -92,24 +99,41 @@ export async function verifySigV4(request: SignedRequest, accessKeys: ReadonlyMa
     // Add nothing the client did not sign.
     applyChecksum: false,
   });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: request.method,
-      protocol: 'http:',
-      hostname: headers.host!,
-      path: request.rawPath,
-      query: parseQuery(request.rawQuery),
-      headers,
-      body: request.body,
-    }),
-    { signingDate, signingRegion: region, signingService: 'lambda', signableHeaders: new Set(signedHeaders) },
-  );
-  const expected = /Signature=([0-9a-f]{64})$/.exec(String(signed.headers.authorization))?.[1] ?? '';
-  if (!timingSafeEqual(Buffer.from(expected.padEnd(64, '0')), Buffer.from(signature!))) {
+  const signed = await signer
+    .sign(
+      new HttpRequest({
+        method: request.method,
+        protocol: 'http:',
+        hostname: headers.host!,
+        path: request.rawPath,
+        query: parseQuery(request.rawQuery),
+        headers,
+        body: request.body,
+      }),
+      { signingDate, signingRegion: region, signingService: 'lambda', signableHeaders: new Set(signedHeaders) },
+    )
+    .catch((e: unknown) => {
+      // Whatever made the signer fail, the request is not proven: refuse it (a 403, not a 500).
+      throw new InvoqError('INVALID_SIGNATURE', 'The request signature could not be computed.', { cause: coerceError(e) });
+    });
+  const expected = /Signature=([0-9a-f]{64})$/.exec(String(signed.headers.authorization))?.[1];
+  if (!signaturesMatch(expected, signature!)) {
     throw new InvoqError(
       'INVALID_SIGNATURE',
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
     );
   }
   return key;
+}
+
+const SIGNATURE = /^[0-9a-f]{64}$/;
+
+/**
+ * Whether a provided signature is the expected one, in constant time. Fails closed: an expected
+ * value that is missing or not a signature (the signer produced nothing) matches nothing, so no
+ * provided value, 64 zeros included, can pass for it.
+ */
+export function signaturesMatch(expected: string | undefined, provided: string): boolean {
+  if (expected === undefined || !SIGNATURE.test(expected) || !SIGNATURE.test(provided)) return false;
+  return timingSafeEqual(Buffer.from(expected), Buffer.from(provided));
 }

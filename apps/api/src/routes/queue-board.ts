@@ -3,9 +3,28 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import { Router as createRouter, type Router } from 'express';
-import { InvoqError } from '@invoq/core';
+import { InvoqError, queueHoldRemainingMs } from '@invoq/core';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/**
+ * bull-board's BullMQ adapter, but a queue shows "rate limited" only while it is held (an open
+ * breaker, a full reserved concurrency). bull-board reads the limiter key's TTL alone, and every
+ * worker's never-binding limiter (HOLD_ONLY_LIMITER) keeps that key alive for a minute after
+ * any fetch: each busy, healthy queue looked rate limited.
+ */
+class FunctionQueueAdapter extends BullMQAdapter {
+  constructor(
+    private readonly functionQueue: Queue,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(functionQueue, options);
+  }
+
+  override getActiveRateLimitTtl(): Promise<number> {
+    return queueHoldRemainingMs(this.functionQueue);
+  }
+}
 
 /**
  * The BullMQ dashboard (bull-board) over every function's queue. Read-only: redrive and
@@ -16,7 +35,7 @@ export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): Router
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
-    queues: queues.map(([name, queue]) => new BullMQAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` })),
+    queues: queues.map(([name, queue]) => new FunctionQueueAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` })),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'invoq queues' } },
   });

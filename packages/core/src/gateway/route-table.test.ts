@@ -39,6 +39,10 @@ describe('RouteTable.match', () => {
     expect(who('GET', '/items/%E0%A4%A')).toBeUndefined();
     expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/dlq')).toBeUndefined();
     expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/Invocations/x')).toBeUndefined();
+    // Every Lambda API version is invoq's, served or not (GetAccountSettings, Function URLs...).
+    for (const path of ['/2016-08-19/account-settings', '/2016-08-19/account-settings/', '/2021-10-31/functions/f/url', '/2014-11-13/functions/f/invoke-async', '/2018-10-31']) {
+      expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', path)).toBeUndefined();
+    }
   });
 
   it('takes a trailing slash as the same path', () => {
@@ -52,6 +56,9 @@ describe('RouteTable checks routes at start', () => {
     [[fnWith('a', [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/x/' }])], /routes collide/],
     [[fnWith('a', [{ method: 'POST', path: '/2015-03-31/functions/x/invocations' }])], /one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/metrics' }])], /\/metrics is one of invoq's own paths/],
+    [[fnWith('a', [{ method: 'GET', path: '/2016-08-19/account-settings' }])], /\/2016-08-19 is one of invoq's own paths/],
+    [[fnWith('a', [{ method: 'ANY', path: '/2021-10-31/{proxy+}' }])], /\/2021-10-31 is one of invoq's own paths/],
+    [[fnWith('a', [{ method: 'GET', path: '/2014-11-13' }])], /\/2014-11-13 is one of invoq's own paths/],
     // express matches invoq's own routers case-insensitively, so these would be shadowed or shadow.
     [[fnWith('a', [{ method: 'GET', path: '/Metrics' }])], /\/Metrics is one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/DLQ/{id}' }])], /\/DLQ is one of invoq's own paths/],

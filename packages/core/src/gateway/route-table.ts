@@ -1,10 +1,13 @@
 import type { ResolvedFunction } from '../functions/resolved-function';
+import { LAMBDA_API_PREFIXES } from '../lambda-api/lambda-operation-matcher';
 
 /**
  * invoq's own path prefixes. They always win over gateway routes, and a route that would live
- * under one of them is a start-up error.
+ * under one of them is a start-up error. Every one of Lambda's API versions is among them, not
+ * only those invoq serves: an SDK's call invoq does not implement must hear so, never reach a
+ * function's catch-all route.
  */
-export const RESERVED_PATH_PREFIXES = ['/2015-03-31', '/2019-09-25', '/invocations', '/dlq', '/admin', '/metrics', '/healthz', '/readyz'] as const;
+export const RESERVED_PATH_PREFIXES: readonly string[] = [...LAMBDA_API_PREFIXES, '/invocations', '/dlq', '/admin', '/metrics', '/healthz', '/readyz'];
 
 /** Case-insensitive, as express matches invoq's own routers: `/Metrics` is still `/metrics`. */
 export function isReservedPath(path: string): boolean {
