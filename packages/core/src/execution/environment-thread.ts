@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import { recordRuntimeResources } from './event-loop-watch';
 import { toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
-import { invokeHandler, type Handler } from './node-handler-contract';
+import { invokeHandler, type ContextFields, type Handler } from './node-handler-contract';
 import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InitDone, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
 
 const data = workerData as ThreadData;
@@ -40,7 +40,7 @@ console.error = capture('ERROR');
 console.debug = capture('DEBUG');
 console.trace = capture('TRACE');
 
-function contextData(message: InvokeMessage): object {
+function contextFields(message: InvokeMessage): ContextFields {
   const deadline = Date.now() + message.timeoutMs;
   return {
     awsRequestId: message.requestId,
@@ -90,7 +90,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
       port.postMessage({ kind: 'init-done' } satisfies InitDone);
     }
     handlerStarted = performance.now();
-    const result = await invokeHandler(handler, event, contextData(message));
+    const result = await invokeHandler(handler, event, contextFields(message));
     let body: string | undefined;
     try {
       body = JSON.stringify(result === undefined ? null : result);
