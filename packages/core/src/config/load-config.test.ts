@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       statusRetentionSeconds: 3600,
       dlqRetentionSeconds: 1_209_600,
       queuePrefix: 'invoq',
+      region: 'us-east-1',
       logLevel: 'info',
     });
     expect(config.redis).toBeUndefined();
@@ -48,6 +49,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://x' }, /^REDIS_URL:/],
     [{ INVOQ_AUTH: 'maybe' }, /^INVOQ_AUTH:/],
     [{ INVOQ_QUEUE_PREFIX: 'a:b' }, /^INVOQ_QUEUE_PREFIX:/],
+    [{ INVOQ_REGION: 'Mars' }, /^INVOQ_REGION:/],
     [{ INVOQ_AWS_CREDENTIALS: 'nosecret' }, /^INVOQ_AWS_CREDENTIALS:/],
     [{ NODE_ENV: 'production' }, /^INVOQ_API_KEYS:.*production/],
     [{ HOST: '0.0.0.0' }, /^INVOQ_API_KEYS:.*not loopback/],
