@@ -21,7 +21,7 @@ export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
 export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
 export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type InvocationType } from './metrics/metrics';
 export { registerQueueStats } from './metrics/queue-stats-collector';
-export { createLogger, type Logger } from './logging/logger';
+export { createLogger, flushLogger, LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS, type Logger, type LoggerOptions } from './logging/logger';
 export { createMeterCache, type FunctionMeters } from './metrics/function-meters';
 export { describeFunction, type FunctionConfiguration } from './functions/function-configuration';
 export { EventInvokeConfigStore, eventInvokeConfigInputSchema, type EventInvokeConfigInput, type StoredEventInvokeConfig } from './functions/event-invoke-config-store';
