@@ -1,4 +1,5 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
+export { describeRedisTarget } from './config/describe-redis';
 export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
 export { FUNCTION_NAME_PATTERN, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy } from './functions/function-schema';
