@@ -191,10 +191,10 @@ async function announceWhenReady() {
     if (!listing) await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
   if (shuttingDown) return;
-  await listing.arrayBuffer();
+  await listing.arrayBuffer().catch(() => undefined);
   say(`API: ${base} (the worker's metrics: http://${hostInUrl}:${process.env.INVOQ_METRICS_PORT || 9091}/metrics)`);
   if (listing.ok) {
-    say('auth is off (no keys set, loopback only): any credentials will do. The aws CLI still needs some, and a region:');
+    say('auth is off (loopback only): any credentials will do. The aws CLI still needs some, and a region:');
     say('  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1');
   } else if (listing.status === 401 || listing.status === 403) {
     say('auth is on: send an API key (x-api-key: KEY) or sign with a pair from INVOQ_AWS_CREDENTIALS');
