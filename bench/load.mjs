@@ -137,16 +137,21 @@ try {
   const before = await settled();
 
   const samples = [];
-  let window = { answers: 0, errors: 0 };
+  let window = { answers: 0, errors: 0, since: Date.now() };
   let errors = 0;
   const statuses = {};
   const started = Date.now();
   async function sample() {
+    // The moment and the window are taken when the sample is due, before the scrapes (which take
+    // a while under load): its time and its rate are those of the window it closes.
+    const at = Date.now();
+    const closed = window;
+    window = { answers: 0, errors: 0, since: at };
     const [api, worker] = await Promise.all([scrape(`${apiUrl}/metrics`), scrape(workerMetricsUrl)]);
     const row = {
-      t: Math.round((Date.now() - started) / 1000),
-      reqPerSec: Math.round((window.answers + window.errors) / SAMPLE_S),
-      errors: window.errors,
+      t: Math.round((at - started) / 1000),
+      reqPerSec: Math.round((closed.answers + closed.errors) / Math.max(0.001, (at - closed.since) / 1000)),
+      errors: closed.errors,
       apiRssMb: mb(metric(api, 'process_resident_memory_bytes')),
       apiHeapMb: mb(metric(api, 'nodejs_heap_size_used_bytes')),
       workerRssMb: mb(metric(worker, 'process_resident_memory_bytes')),
@@ -155,12 +160,18 @@ try {
       queued: ['waiting', 'delayed'].reduce((n, state) => n + (metric(api, 'invoq_queue_jobs', { function: FN, state }) || 0), 0),
       dlq: metric(api, 'invoq_dlq_depth', { function: FN }),
     };
-    window = { answers: 0, errors: 0 };
     samples.push(row);
     console.log(JSON.stringify(row));
   }
   await sample(); // t=0: memory at the start
-  const sampler = setInterval(() => void sample(), SAMPLE_S * 1000);
+  // The run's last sample is taken when the load ends; a tick due about then would repeat it (the
+  // same t twice, the second over an empty window), so ticks stop half a sample before the end.
+  const inFlight = new Set();
+  const sampler = setInterval(() => {
+    if ((Date.now() - started) / 1000 >= DURATION_S - SAMPLE_S / 2) return;
+    const done = sample().finally(() => inFlight.delete(done));
+    inFlight.add(done);
+  }, SAMPLE_S * 1000);
   const instance = autocannon({ url, requests, connections: CONNECTIONS, duration: DURATION_S, overallRate: rate });
   instance.on('response', (_client, status) => {
     const ok = status === 200 || status === 202;
@@ -174,6 +185,7 @@ try {
   });
   const result = await instance;
   clearInterval(sampler);
+  await Promise.all(inFlight); // so the samples stay in time order
   await sample();
 
   const after = await settled();

@@ -62,6 +62,32 @@ export function pingRedis(host, port, timeoutMs = 300) {
   });
 }
 
+/**
+ * The `process_id` of the Redis answering on host:port (from `INFO server`), or null if none
+ * answers within timeoutMs. Tells our server from another one already bound to that port.
+ */
+export function redisProcessId(host, port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    let buf = '';
+    const done = (pid) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(pid);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    const sock = net.connect({ host, port });
+    sock.once('connect', () => sock.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'));
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('latin1');
+      if (!buf.startsWith('$')) return done(null); // an error (-LOADING, -NOAUTH): not known
+      const pid = /\r\nprocess_id:(\d+)\r\n/.exec(buf);
+      if (pid) done(Number(pid[1]));
+    });
+    sock.once('error', () => done(null));
+    sock.once('close', () => done(null));
+  });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -173,7 +199,9 @@ async function launch(bin, port, dataDir, ownDir, { appendonly, detached, args, 
     if (exitInfo) {
       await fail(`exited during start (code ${exitInfo.code}, signal ${exitInfo.signal})`);
     }
-    if (await pingRedis(HOST, port, 250)) break;
+    // A PONG from another server already on that port (ours then exits, "address in use")
+    // must not pass for ours.
+    if ((await pingRedis(HOST, port, 250)) && (await redisProcessId(HOST, port)) === child.pid) break;
     if (Date.now() > deadline) await fail(`did not answer PING within ${timeoutMs} ms`);
     await sleep(50);
   }

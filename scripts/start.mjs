@@ -1,10 +1,11 @@
-// `npm start` (after `npm run build`): find or start a Redis, then run the API and one worker.
-// Ctrl-C (or SIGTERM) stops the apps first, then the Redis we started, and leaves nothing running.
+// `npm start` (after `npm run build`): start its own Redis (or use REDIS_URL), then run the API and
+// one worker, and say where they are. Ctrl-C (or SIGTERM) stops the apps first, then the Redis we
+// started, and leaves nothing running.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pingRedis, redisServerBinary, startRedisServer } from './redis-server.mjs';
+import { redisServerBinary, startRedisServer } from './redis-server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = [
@@ -12,6 +13,9 @@ const APPS = [
   { name: 'worker', entry: path.join(root, 'apps/worker/dist/main.js') },
 ];
 const CHILD_GRACE_MS = 15_000; // the worker finishes or hands back running events in this time
+const READY_POLL_MS = 50;
+// Where npm start keeps what it runs on (the embedded Redis's AOF), relative to the checkout.
+const dataDir = path.resolve(root, process.env.INVOQ_DATA_DIR || '.invoq');
 const say = (msg) => console.log(`[invoq] ${msg}`);
 const die = (msg) => {
   console.error(`[invoq] ${msg}`);
@@ -51,28 +55,26 @@ if (!shuttingDown) {
   const env = { ...process.env };
   if (redisUrl) env.REDIS_URL = redisUrl;
   for (const app of APPS) spawnApp(app, env);
+  await announceWhenReady();
 }
 
 async function chooseRedis() {
   if (process.env.REDIS_URL) {
-    say(`using Redis from REDIS_URL: ${redact(process.env.REDIS_URL)}`);
+    say(`Redis: ${redact(process.env.REDIS_URL)} (from REDIS_URL)`);
     return process.env.REDIS_URL;
   }
-  // Cluster / Sentinel settings replace REDIS_URL in the apps, so a local Redis would be unused.
+  // Cluster / Sentinel settings replace REDIS_URL in the apps, so an embedded Redis would be unused.
   if (process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS) {
-    say('using Redis from REDIS_CLUSTER_NODES / REDIS_SENTINELS');
+    say(`Redis: ${process.env.REDIS_CLUSTER_NODES ? `the Cluster at ${process.env.REDIS_CLUSTER_NODES} (from REDIS_CLUSTER_NODES)` : `the master Sentinel names (from REDIS_SENTINELS ${process.env.REDIS_SENTINELS})`}`);
     return '';
   }
-  if (await pingRedis('127.0.0.1', 6379, 300)) {
-    say('using the Redis already running at redis://127.0.0.1:6379');
-    return 'redis://127.0.0.1:6379';
-  }
-
+  // Never a Redis that merely answers on 6379: it may be another checkout's (whose workers would
+  // run our events) or one that keeps nothing on disk (and 202 would stop meaning durable).
   if (!redisServerBinary()) {
-    die('no Redis answers on 127.0.0.1:6379 and redis-server is not installed: ' +
-      'apt-get install redis-server (or set REDIS_URL)');
+    die('REDIS_URL is unset, so npm start runs its own Redis, but redis-server is not installed: ' +
+      'apt-get install redis-server (or set REDIS_URL to the Redis to use)');
   }
-  const dir = path.join(root, '.invoq', 'redis');
+  const dir = path.join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   refuseIfDataDirInUse(dir);
   redisStarting = startRedisServer({
@@ -87,7 +89,7 @@ async function chooseRedis() {
   } catch (err) {
     die(`could not start the embedded Redis: ${err.message}`);
   }
-  say(`using an embedded Redis at ${redis.url} (data in ${path.relative(root, dir)}, AOF on)`);
+  say(`Redis: embedded, ${redis.url} (pid ${redis.pid}; data in ${shown(dir)}, AOF with appendfsync always)`);
   // If Redis dies under the apps, stop everything rather than run half-broken.
   redis.exited.then(({ code, signal }) => {
     if (shuttingDown) return;
@@ -111,8 +113,8 @@ function refuseIfDataDirInUse(dir) {
   try {
     if (pid > 0) {
       process.kill(pid, 0);
-      die(`another embedded Redis (pid ${pid}) is using ${path.relative(root, dir)}; ` +
-        'stop that `npm start` first (or set REDIS_URL)');
+      die(`another npm start's embedded Redis (pid ${pid}) is using ${shown(dir)}: ` +
+        'stop that one first (Ctrl-C in its terminal), or give this one INVOQ_DATA_DIR or REDIS_URL');
     }
   } catch {
     // that process is gone: the pidfile is stale
@@ -168,6 +170,41 @@ async function shutdown(exitCode) {
   const redis = redisStarting && (await redisStarting.catch(() => null));
   if (redis) await redis.stop();
   process.exit(exitCode);
+}
+
+/**
+ * Once the API answers, the first lines a newcomer needs: where it listens and whether auth is
+ * off, asked of the API itself (an unauthenticated ListFunctions), with what the aws CLI then
+ * needs. The apps log the same in JSON; these are for reading.
+ */
+async function announceWhenReady() {
+  const host = (process.env.HOST || '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  const port = Number(process.env.PORT || 3000);
+  if (!(port > 0)) return; // PORT=0: the system picks; the API's own log line says which
+  // A wildcard address listens on loopback too; an IPv6 literal goes in brackets in a URL.
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const hostInUrl = reachable.includes(':') ? `[${reachable}]` : reachable;
+  const base = `http://${hostInUrl}:${port}`;
+  let listing;
+  while (!shuttingDown && !listing) {
+    listing = await fetch(`${base}/2015-03-31/functions`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    if (!listing) await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+  if (shuttingDown) return;
+  await listing.arrayBuffer().catch(() => undefined);
+  say(`API: ${base} (the worker's metrics: http://${hostInUrl}:${process.env.INVOQ_METRICS_PORT || 9091}/metrics)`);
+  if (listing.ok) {
+    say('auth is off (loopback only): any credentials will do. The aws CLI still needs some, and a region:');
+    say('  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1');
+  } else if (listing.status === 401 || listing.status === 403) {
+    say('auth is on: send an API key (x-api-key: KEY) or sign with a pair from INVOQ_AWS_CREDENTIALS');
+  }
+  say('Ctrl-C stops everything');
+}
+
+function shown(dir) {
+  const relative = path.relative(root, dir);
+  return relative && !relative.startsWith('..') ? relative : dir;
 }
 
 function redact(url) {

@@ -20,11 +20,14 @@ const CONTRACT_FAMILIES = [
 ];
 const DOCKER = path.join(REPO_ROOT, 'docker');
 
+/** Each tool's own Debian package (what .ci/run installs). */
+const PACKAGE_OF = { promtool: 'prometheus', prometheus: 'prometheus', chromium: 'chromium' } as const;
+
 /** A binary from Debian's packages, or undefined; in CI a missing one fails the test instead. */
-function tool(name: string): string | undefined {
+function tool(name: keyof typeof PACKAGE_OF): string | undefined {
   const found = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, name)).find((p) => fs.existsSync(p));
-  if (!found && process.env.CI === 'true') throw new Error(`CI=true but ${name} is not installed (.ci/run installs Debian's prometheus package)`);
-  if (!found) console.warn(`skipped: ${name} is not installed (apt-get install prometheus)`);
+  if (!found && process.env.CI === 'true') throw new Error(`CI=true but ${name} is not installed (.ci/run installs Debian's ${PACKAGE_OF[name]} package)`);
+  if (!found) console.warn(`skipped: ${name} is not installed (apt-get install ${PACKAGE_OF[name]})`);
   return found;
 }
 const run = promisify(execFile);

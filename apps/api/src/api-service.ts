@@ -30,6 +30,7 @@ import {
   type Logger,
   type ResolvedConfig,
 } from '@invoq/core';
+import { describeRedisTarget } from '@invoq/core';
 import { createApp } from './app';
 import { answerClientError } from './http/client-error';
 import { createQueueBoard } from './routes/queue-board';
@@ -131,7 +132,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: config.host, port, functions: names, routes: routes.size }, 'invoq API listening');
+  logger.info({ host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(config.redis), functions: names, routes: routes.size }, 'invoq API listening');
 
   return {
     server,

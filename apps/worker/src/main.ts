@@ -1,4 +1,4 @@
-import { LAMBDA_TIME_ZONE, createLogger, loadConfig } from '@invoq/core';
+import { LAMBDA_TIME_ZONE, createLogger, flushLogger, loadConfig } from '@invoq/core';
 import { startWorker } from './worker-service';
 
 async function main(): Promise<void> {
@@ -17,7 +17,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: taking no new events, finishing running ones');
     await worker.close();
     logger.info('stopped');
-    logger.flush();
+    // Exit only once the last lines are out: process.exit would cut an asynchronous write short.
+    await flushLogger(logger);
     process.exit(0);
   };
   process.on('SIGTERM', (s) => void stop(s));

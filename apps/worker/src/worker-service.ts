@@ -37,6 +37,7 @@ import {
   type Metrics,
   type ResolvedConfig,
 } from '@invoq/core';
+import { describeRedisTarget } from '@invoq/core';
 import { createMetricsServer } from './metrics-server';
 import { createProcessor, retryDelayFromError, type EventReturnValue } from './processor';
 
@@ -183,7 +184,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
-  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort }, 'invoq worker running');
+  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(config.redis) }, 'invoq worker running');
 
   return {
     metricsServer,

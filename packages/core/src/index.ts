@@ -1,4 +1,5 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
+export { describeRedisTarget } from './config/describe-redis';
 export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
 export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy, type AsyncOptions } from './functions/function-schema';
@@ -24,7 +25,7 @@ export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
 export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
 export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type InvocationType } from './metrics/metrics';
 export { registerQueueStats } from './metrics/queue-stats-collector';
-export { createLogger, type Logger } from './logging/logger';
+export { createLogger, flushLogger, LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS, type Logger, type LoggerOptions } from './logging/logger';
 export { createMeterCache, type FunctionMeters } from './metrics/function-meters';
 export { describeFunction, type FunctionConfiguration } from './functions/function-configuration';
 export { EventInvokeConfigStore, type EventInvokeConfigStoreOptions } from './functions/event-invoke-config-store';
