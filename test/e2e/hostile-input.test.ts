@@ -441,7 +441,10 @@ describe('(b) path and name tricks: Lambda API, /invocations, /dlq, gateway rout
         // clientError handler answers and closes), the answer says why, with a request id.
         expect(reply).toMatch(/^x-amzn-requestid: \S+/im);
         expect(reply).toMatch(/^x-amzn-errortype: \w+/im);
-        expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ Message: expect.any(String) });
+        // Lambda's shape ({Message}), or API Gateway's ({message}) when the line still parses to a
+        // gateway path (a trailing space: "POST /orders/42  HTTP/1.1" is a POST no route serves).
+        const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { Message?: unknown; message?: unknown };
+        expect(typeof (body.Message ?? body.message)).toBe('string');
       }),
       { numRuns: 200 },
     );
