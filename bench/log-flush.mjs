@@ -14,11 +14,11 @@
 // BENCH_PART=lines or http runs one. Loopback only; exit code 1 on any error.
 import { fork } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { startRedisServer } from '../scripts/redis-server.mjs';
+import { sendPaced } from './paced-requests.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -36,30 +36,6 @@ const cpuMs = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS; // utime, stime
 };
-
-/** `rate` requests a second, evenly spaced, over keep-alive sockets; resolves with the errors. */
-async function sendPaced(url, headers, rate, seconds) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const send = () => new Promise((resolve) => {
-    const req = request(url, { method: 'POST', headers, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-    });
-    req.on('error', () => resolve(false));
-    req.end(body);
-  });
-  const started = performance.now();
-  const pending = [];
-  let sent = 0;
-  while (performance.now() - started < seconds * 1000) {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate);
-    for (; sent < due; sent++) pending.push(send());
-    await sleep(1);
-  }
-  const ok = await Promise.all(pending);
-  agent.destroy();
-  return { sent, errors: ok.filter((x) => !x).length };
-}
 
 /** Write system calls the process made so far (every thread, so sonic-boom's too). */
 const writeCalls = (pid) => Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
@@ -155,7 +131,7 @@ async function httpPart() {
         // The same calls at a steady rate below capacity, where a write per line batches least.
         cpuBefore = cpuMs(api.child.pid);
         const writesBefore = writeCalls(api.child.pid);
-        const paced = await sendPaced(api.url, opts(api).headers, PACED_RATE, DURATION_S);
+        const paced = await sendPaced({ url: api.url, body, headers: opts(api).headers }, PACED_RATE, DURATION_S);
         const pacedCpu = cpuMs(api.child.pid) - cpuBefore;
         const pacedWrites = writeCalls(api.child.pid) - writesBefore;
         runs.get(api).push({

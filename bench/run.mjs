@@ -8,12 +8,12 @@
 // /dev/null), Redis with AOF everysec. Loopback only. Exit code 1 on any error.
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
+import { sendPaced } from './paced-requests.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -54,33 +54,6 @@ async function http(opts, duration, watchPid) {
   const r = await autocannon({ ...opts, connections: CONNECTIONS, duration });
   clearInterval(sampler);
   return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
-}
-
-/**
- * Sends `rate` requests a second, evenly spaced (autocannon's `overallRate` releases each
- * second's quota at once, which measures bursts, not a steady rate), over keep-alive sockets.
- */
-async function sendPaced({ url, method, body, headers }, rate, seconds) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const send = () => new Promise((resolve) => {
-    const req = request(url, { method, headers, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode >= 200 && res.statusCode < 300));
-    });
-    req.on('error', () => resolve(false));
-    req.end(body);
-  });
-  const started = performance.now();
-  const pending = [];
-  let sent = 0;
-  while (performance.now() - started < seconds * 1000) {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate);
-    for (; sent < due; sent++) pending.push(send());
-    await sleep(1);
-  }
-  const ok = await Promise.all(pending);
-  agent.destroy();
-  return { sent, errors: ok.filter((x) => !x).length };
 }
 
 /** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded). */
