@@ -1,6 +1,6 @@
 // `npm run bench:logs`: what the log destination costs, and how long a line waits before it is
 // seen. Three settings of core's logger:
-//   4 KB buffer, no timer   what invoq shipped before issue 15 (a quiet service's lines wait)
+//   4 KB buffer, no timer   what invoq shipped before (a quiet service's lines wait until 4 KB)
 //   4 KB buffer + 100 ms    the buffer, flushed by an unref'd timer (the default now)
 //   no buffer               one asynchronous write per line (sonic-boom minLength 0)
 // each writing to /dev/null (as `npm run bench`) and to a pipe this script drains (a terminal or

@@ -38,28 +38,37 @@ export function freePort(host = HOST) {
 }
 
 /**
+ * Sends one command (RESP text) to host:port and resolves with what `read(reply so far)` returns
+ * once it returns anything but undefined; with `fallback` on a timeout, an error or a close.
+ */
+function askRedis(host, port, command, read, fallback, timeoutMs) {
+  return new Promise((resolve) => {
+    let buf = '';
+    const done = (value) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(fallback), timeoutMs);
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    sock.once('connect', () => sock.write(command));
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('latin1');
+      const value = read(buf);
+      if (value !== undefined) done(value);
+    });
+    sock.once('error', () => done(fallback));
+    sock.once('close', () => done(fallback));
+  });
+}
+
+/**
  * True when host:port answers PING with +PONG within timeoutMs. Anything else (refused, timeout,
  * -LOADING while an AOF replays, -NOAUTH, not Redis at all) is false.
  */
 export function pingRedis(host, port, timeoutMs = 300) {
-  return new Promise((resolve) => {
-    let buf = '';
-    const done = (ok) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    const sock = net.connect({ host, port });
-    sock.setNoDelay(true);
-    sock.once('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('latin1');
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
-    });
-    sock.once('error', () => done(false));
-    sock.once('close', () => done(false));
-  });
+  return askRedis(host, port, '*1\r\n$4\r\nPING\r\n', (reply) => (reply.includes('\r\n') ? reply.startsWith('+PONG') : undefined), false, timeoutMs);
 }
 
 /**
@@ -67,25 +76,18 @@ export function pingRedis(host, port, timeoutMs = 300) {
  * answers within timeoutMs. Tells our server from another one already bound to that port.
  */
 export function redisProcessId(host, port, timeoutMs = 500) {
-  return new Promise((resolve) => {
-    let buf = '';
-    const done = (pid) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(pid);
-    };
-    const timer = setTimeout(() => done(null), timeoutMs);
-    const sock = net.connect({ host, port });
-    sock.once('connect', () => sock.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'));
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('latin1');
-      if (!buf.startsWith('$')) return done(null); // an error (-LOADING, -NOAUTH): not known
-      const pid = /\r\nprocess_id:(\d+)\r\n/.exec(buf);
-      if (pid) done(Number(pid[1]));
-    });
-    sock.once('error', () => done(null));
-    sock.once('close', () => done(null));
-  });
+  return askRedis(
+    host,
+    port,
+    '*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n',
+    (reply) => {
+      if (!reply.startsWith('$')) return null; // an error (-LOADING, -NOAUTH): not known
+      const pid = /\r\nprocess_id:(\d+)\r\n/.exec(reply);
+      return pid ? Number(pid[1]) : undefined;
+    },
+    null,
+    timeoutMs,
+  );
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

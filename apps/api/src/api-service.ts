@@ -23,6 +23,7 @@ import {
   createMeterCache,
   createMetrics,
   createRedisConnection,
+  describeRedisTarget,
   initFunctionSeries,
   loadFunctions,
   registerQueueStats,
@@ -30,7 +31,6 @@ import {
   type Logger,
   type ResolvedConfig,
 } from '@invoq/core';
-import { describeRedisTarget } from '@invoq/core';
 import { createApp } from './app';
 import { answerClientError } from './http/client-error';
 import { createQueueBoard } from './routes/queue-board';

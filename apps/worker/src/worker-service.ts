@@ -26,6 +26,7 @@ import {
   createMeterCache,
   createMetrics,
   createRedisConnection,
+  describeRedisTarget,
   deadLetterReasonOf,
   functionQueueName,
   initFunctionSeries,
@@ -37,7 +38,6 @@ import {
   type Metrics,
   type ResolvedConfig,
 } from '@invoq/core';
-import { describeRedisTarget } from '@invoq/core';
 import { createMetricsServer } from './metrics-server';
 import { createProcessor, retryDelayFromError, type EventReturnValue } from './processor';
 

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { RedisClient } from '../queue/redis-connection';
 import { InvoqError, coerceError } from '../errors';
 import type { RetryPolicy } from '../policy/retry-policy';
@@ -15,6 +13,7 @@ import {
   type EventInvokeConfigInput,
   type StoredEventInvokeConfig,
 } from './event-invoke-config';
+import { definitionModifiedAt } from './function-configuration';
 import type { ResolvedFunction } from './resolved-function';
 
 export interface EventInvokeConfigStoreOptions {
@@ -133,7 +132,7 @@ function withoutLastModified({ LastModified: _, ...config }: StoredEventInvokeCo
 
 function fileModifiedSeconds(fn: ResolvedFunction): number | undefined {
   try {
-    return fs.statSync(path.join(fn.directory, 'function.json')).mtimeMs / 1000;
+    return definitionModifiedAt(fn).getTime() / 1000;
   } catch {
     return undefined;
   }

@@ -31,6 +31,11 @@ function lambdaTimestamp(date: Date): string {
   return date.toISOString().replace('Z', '+0000');
 }
 
+/** When the function's `function.json` last changed: its LastModified, here and in its event-invoke config. */
+export function definitionModifiedAt(fn: ResolvedFunction): Date {
+  return fs.statSync(`${fn.directory}/function.json`).mtime;
+}
+
 function factsOf(fn: ResolvedFunction) {
   let facts = codeFacts.get(fn);
   if (!facts) {
@@ -39,7 +44,7 @@ function factsOf(fn: ResolvedFunction) {
     facts = {
       size: code.length,
       sha256: createHash('sha256').update(code).digest('base64'),
-      lastModified: lambdaTimestamp(fs.statSync(`${fn.directory}/function.json`).mtime),
+      lastModified: lambdaTimestamp(definitionModifiedAt(fn)),
     };
     codeFacts.set(fn, facts);
   }
