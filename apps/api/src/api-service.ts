@@ -16,6 +16,8 @@ import {
   InvocationStatusReader,
   Invoker,
   QueuedEventsCap,
+  RedriveRunner,
+  RedriveStore,
   RouteTable,
   checkRedisDurability,
   closeRedis,
@@ -102,12 +104,18 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     syncWaitMs: config.syncWaitMs,
     asyncPayloadLimitBytes: config.asyncPayloadLimitBytes,
   });
+  const deadLetters = new DeadLetterStore(queues, () => names, statusReader);
+  // Bulk redrives run here, in the API, not in the worker: they are the DLQ's admin work (Redis
+  // calls, no function runs), and the worker's slots are for running events. Every replica runs
+  // one; a function's redrive is run by whichever holds its lease in Redis.
+  const redrives = new RedriveRunner(new RedriveStore(queues, config.dlqRetentionSeconds), deadLetters, () => names, { maxWaiting: config.redriveMaxWaiting, logger });
   const app = createApp({
     config,
     registry,
     routes,
     invoker,
-    deadLetters: new DeadLetterStore(queues, () => names, statusReader),
+    deadLetters,
+    redrives,
     statusReader,
     queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
@@ -121,6 +129,8 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     .then(() => queuedEventsCap.refresh())
     .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
+  // Unfinished redrives (of an API that stopped or died) resume from their cursor.
+  redrives.start();
 
   const server = createServer({
     headersTimeout: limits.headersTimeoutMs,
@@ -143,6 +153,8 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      // Hands its redrives' leases back, so another replica carries on at once.
+      await redrives.close();
       breakers.shutdown();
       leases.close();
       await executor.close();

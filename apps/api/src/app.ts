@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import type { DeadLetterStore, EventInvokeConfigStore, FunctionRegistry, InvocationStatusReader, Invoker, Logger, Metrics, ResolvedConfig, RouteTable } from '@invoq/core';
+import type { DeadLetterStore, EventInvokeConfigStore, RedriveRunner, FunctionRegistry, InvocationStatusReader, Invoker, Logger, Metrics, ResolvedConfig, RouteTable } from '@invoq/core';
 import { createAuth } from './http/auth';
 import { createErrorHandler, notFound } from './http/error-handler';
 import { createDlqRouter } from './routes/dlq-router';
@@ -22,6 +22,8 @@ export interface AppDeps {
   routes: RouteTable;
   invoker: Invoker;
   deadLetters: DeadLetterStore;
+  /** Bulk redrives: `POST /dlq/redrive` and their progress. */
+  redrives: RedriveRunner;
   eventInvokeConfigs: EventInvokeConfigStore;
   statusReader: InvocationStatusReader;
   metrics: Metrics;

@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { InvoqError, type DeadLetterStore, type FunctionRegistry } from '@invoq/core';
+import { InvoqError, type DeadLetterStore, type FunctionRegistry, type RedriveProgress, type RedriveRunner } from '@invoq/core';
 import { requireAdmin } from '../http/auth';
 
 function functionNameIn(registry: FunctionRegistry, value: unknown): string | undefined {
@@ -22,10 +22,13 @@ function jsonBody(req: Request): Record<string, unknown> {
   throw new InvoqError('INVALID_REQUEST_CONTENT', 'The body must be a JSON object, e.g. {"functionName":"orders"}');
 }
 
+/** Where a client follows a bulk redrive. */
+const withStatusUrl = <T extends RedriveProgress>(p: T) => ({ ...p, statusUrl: `/dlq/redrives/${p.redriveId}` });
+
 /** The dead-letter queue: browse, inspect, redrive, delete. Admin keys only. */
-export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: FunctionRegistry }): Router {
+export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: RedriveRunner; registry: FunctionRegistry }): Router {
   const router = Router();
-  const { deadLetters, registry } = deps;
+  const { deadLetters, redrives, registry } = deps;
   const notFound = (id: string) => new InvoqError('NOT_FOUND', `No dead-lettered event ${id.slice(0, 64)}`);
   router.use('/dlq', requireAdmin);
 
@@ -42,9 +45,25 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: 
     }
   });
 
+  // Answers at once with the entries taken (a snapshot of the DLQ); the redrive goes on in the
+  // background, whatever becomes of this request, and is followed at its status URL.
   router.post('/dlq/redrive', async (req, res) => {
     const functionName = functionNameIn(registry, jsonBody(req).functionName);
-    res.json({ redriven: await deadLetters.redriveAll(functionName) });
+    const started = await redrives.begin(functionName);
+    const items = started.redrives.map(withStatusUrl);
+    if (items.length === 1) res.setHeader('Location', items[0]!.statusUrl);
+    res.status(202).json({ redriven: started.redriven, redrives: items });
+  });
+
+  router.get('/dlq/redrives', async (req, res) => {
+    const functionName = functionNameIn(registry, req.query.functionName);
+    res.json({ items: (await redrives.list(functionName)).map(withStatusUrl) });
+  });
+
+  router.get('/dlq/redrives/:redriveId', async (req, res) => {
+    const progress = await redrives.get(req.params.redriveId);
+    if (!progress) throw new InvoqError('NOT_FOUND', `No redrive ${req.params.redriveId.slice(0, 100)}`);
+    res.json(withStatusUrl(progress));
   });
 
   router.get('/dlq/:requestId', async (req, res) => {

@@ -50,6 +50,8 @@ export interface ResolvedConfig {
   gatewayTimeoutMs: number;
   statusRetentionSeconds: number;
   dlqRetentionSeconds: number;
+  /** A bulk redrive moves entries back only while fewer of the function's events wait. */
+  redriveMaxWaiting: number;
   auth: {
     enabled: boolean;
     apiKeys: ReadonlySet<string>;
@@ -176,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
     gatewayTimeoutMs: e.INVOQ_GATEWAY_TIMEOUT_MS,
     statusRetentionSeconds: e.INVOQ_STATUS_RETENTION_SECONDS,
     dlqRetentionSeconds: e.INVOQ_DLQ_RETENTION_SECONDS,
+    redriveMaxWaiting: e.INVOQ_REDRIVE_MAX_WAITING,
     auth: { enabled, apiKeys, adminKeys, accessKeys },
     destinationSecret: e.INVOQ_DESTINATION_SECRET,
     queuePrefix: e.INVOQ_QUEUE_PREFIX,

@@ -5,6 +5,7 @@ import { deadLetterReasonOf } from './attempt-record';
 import type { EventQueues } from './event-queues';
 import { currentRecords, type InvocationStatusReader } from './invocation-status';
 import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
+import type { SnapshotEntry } from './redrive-store';
 
 /** A dead-lettered event as the API shows it. */
 export interface DeadLetterEntry {
@@ -43,9 +44,6 @@ function decodeCursor(cursor: string): Position | undefined {
     return undefined;
   }
 }
-
-/** Redrives run this many at a time: quick for thousands, gentle on Redis. */
-const REDRIVE_BATCH = 50;
 
 /**
  * The dead-letter queue is each function's BullMQ `failed` set: the one place a job lands
@@ -105,21 +103,26 @@ export class DeadLetterStore {
     return found ? this.redriveJob(found.functionName, found.job) : false;
   }
 
-  /** Redrives every entry (of one function, or all): one call, safe to repeat. */
-  async redriveAll(functionName?: string): Promise<number> {
-    let redriven = 0;
-    for (const name of functionName ? [functionName] : this.functionNames()) {
-      const queue = this.queues.get(name);
-      for (;;) {
-        const jobs = (await queue.getFailed(0, REDRIVE_BATCH - 1)) as Array<Job<EventJobData>>;
-        if (jobs.length === 0) break;
-        const results = await Promise.all(jobs.map((job) => this.redriveJob(name, job)));
-        const moved = results.filter(Boolean).length;
-        redriven += moved;
-        if (moved === 0) break; // someone else is redriving the same entries: they are theirs
-      }
+  /**
+   * Redrives one entry of a bulk redrive's snapshot, at most once however often it is called
+   * for it (a process that died part-way, one that took over). The entry is redriven only if
+   * the failure the snapshot saw is still there (same failed-set score): deleted, redriven singly
+   * or dead-lettered anew since, it is skipped. The `redriveId` in its redrive record tells a
+   * repeat that this redrive already handled it.
+   */
+  async redriveSnapshotEntry(functionName: string, entry: SnapshotEntry, redriveId: string): Promise<'moved' | 'skipped'> {
+    const [job, score] = await Promise.all([
+      this.queues.get(functionName).getJob(entry.id) as Promise<Job<EventJobData> | undefined>,
+      this.redis.zscore(this.queues.keyOf(functionName, 'failed'), entry.id),
+    ]);
+    if (!job || !isEventJobData(job.data)) return 'skipped';
+    const sameFailure = score !== null && Number(score) === entry.score;
+    if (job.data.redrives?.some((r) => r.redriveId === redriveId)) {
+      // Handled before: moved already, or stopped between its record and the move.
+      return !sameFailure || (await this.moveBack(functionName, job)) ? 'moved' : 'skipped';
     }
-    return redriven;
+    if (!sameFailure) return 'skipped';
+    return (await this.redriveJob(functionName, job, redriveId)) ? 'moved' : 'skipped';
   }
 
   async delete(requestId: string): Promise<boolean> {
@@ -138,7 +141,7 @@ export class DeadLetterStore {
     return job && { functionName: found.functionName, job };
   }
 
-  private async redriveJob(functionName: string, job: Job<EventJobData>): Promise<boolean> {
+  private async redriveJob(functionName: string, job: Job<EventJobData>, redriveId?: string): Promise<boolean> {
     if (!isEventJobData(job.data)) return false;
     const entry = toEntry(functionName, job);
     const past: RedriveRecord = {
@@ -148,9 +151,15 @@ export class DeadLetterStore {
       attempts: entry.attempts,
       error: entry.error,
     };
+    if (redriveId) past.redriveId = redriveId;
     // The past first: if we stop between the two steps, the entry is still in the DLQ with one
     // extra history row, and a repeat redrive finishes the job.
     await job.updateData({ ...job.data, redrives: [...(job.data.redrives ?? []), past] });
+    return this.moveBack(functionName, job);
+  }
+
+  /** Back to the end of the function's wait list, behind every live event already waiting. */
+  private async moveBack(functionName: string, job: Job<EventJobData>): Promise<boolean> {
     try {
       // Stalled-count fields would fail a WorkerLost event again at once: clear them.
       await this.redis.hdel(this.queues.keyOf(functionName, job.id!), 'stc', 'defa');

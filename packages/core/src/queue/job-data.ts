@@ -30,6 +30,8 @@ export interface RedriveRecord {
   reason: string;
   attempts: number;
   error: { errorType: string; errorMessage: string };
+  /** The bulk redrive that took it (`POST /dlq/redrive`); absent for a single redrive. */
+  redriveId?: string;
 }
 
 export type EventJobData = EventJobDataV1;
