@@ -135,6 +135,7 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
 
   it('a failing event goes through its retries to the DLQ; the other API reads and redrives it', async () => {
     const id = await fire(0, 'doomed', { id: 'doomed-1' });
+    const others = [await fire(1, 'doomed', { id: 'doomed-2' }), await fire(0, 'doomed', { id: 'doomed-3' })];
     const dead = await status(1, id, 15);
     expect(dead).toMatchObject({ status: 'dead-lettered', reason: 'RetriesExhausted', attempts: 3 });
     expect(dead.history.map((h: any) => [h.attempt, h.outcome])).toEqual([[1, 'error'], [2, 'error'], [3, 'error']]);
@@ -145,8 +146,9 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ requestId: id, functionName: 'doomed', payload: { id: 'doomed-1' }, attempts: 3, reason: 'RetriesExhausted', error: { errorType: 'Error', errorMessage: 'still broken' } });
     }
+    for (const other of others) expect(await status(1, other, 15)).toMatchObject({ status: 'dead-lettered' });
     const listed: any = await (await fetch(`${apis[1]!.base}/dlq?functionName=doomed`)).json();
-    expect(listed.items.map((item: any) => item.requestId)).toEqual([id]);
+    expect(listed.items.map((item: any) => item.requestId).sort()).toEqual([id, ...others].sort());
 
     fs.writeFileSync(path.join(markerDir, 'healed'), '');
     const redrive = await fetch(`${apis[1]!.base}/dlq/${id}/redrive`, { method: 'POST' });
@@ -156,6 +158,16 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(healed.redrives).toEqual([expect.objectContaining({ reason: 'RetriesExhausted', attempts: 3, error: { errorType: 'Error', errorMessage: 'still broken' } })]);
     expect(marks('doomed-1')).toHaveLength(4);
     expect((await fetch(`${apis[0]!.base}/dlq/${id}`)).status).toBe(404);
+
+    // The bulk redrive's snapshot, cursor and lease are scripts on the function's slot.
+    const bulk: any = await (await fetch(`${apis[0]!.base}/dlq/redrive`, { method: 'POST', body: '{"functionName":"doomed"}' })).json();
+    expect(bulk).toMatchObject({ redriven: 2, redrives: [{ functionName: 'doomed', total: 2 }] });
+    const progress = await waitFor(async () => {
+      const p: any = await (await fetch(`${apis[1]!.base}${bulk.redrives[0].statusUrl}`)).json();
+      return p.state === 'finished' && p;
+    }, 15_000, 'the bulk redrive to finish');
+    expect(progress).toMatchObject({ total: 2, done: 2, skipped: 0 });
+    for (const other of others) expect(await status(0, other, 15)).toMatchObject({ status: 'succeeded', result: 'healed' });
   });
 
   it('every key carries its function hash tag, and the functions spread over the masters', async () => {
