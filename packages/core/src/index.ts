@@ -17,7 +17,7 @@ export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-d
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';
 export { EventProducer, idempotentRequestId, IDEMPOTENCY_WINDOW_SECONDS } from './queue/event-producer';
 export { DeadLetterStore, type DeadLetterEntry } from './queue/dead-letter-store';
-export { RedriveStore, functionOfRedrive, type RedriveProgress, type RedriveState, type SnapshotEntry } from './queue/redrive-store';
+export { RedriveStore, type RedriveProgress, type RedriveState, type SnapshotEntry } from './queue/redrive-store';
 export { RedriveRunner, type RedriveRunnerOptions, type RedriveStart } from './queue/redrive-runner';
 export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
 export { SlotPool } from './queue/slot-pool';

@@ -79,6 +79,7 @@ export class RedriveRunner {
       names.map(async (name) => {
         const { redriveId, taken } = await this.store.start(name);
         if (!redriveId) return undefined;
+        if (taken > 0) this.options.logger?.info({ functionName: name, redriveId, taken }, 'redrive started');
         void this.take(name);
         const progress = await this.store.get(redriveId);
         return progress && { ...progress, taken };
@@ -127,7 +128,11 @@ export class RedriveRunner {
     const token = randomUUID();
     const loop = this.store
       .claim(functionName, token, this.leaseMs)
-      .then((claimed) => (claimed ? this.run(functionName, token) : undefined))
+      .then((claimed) => {
+        if (!claimed) return undefined;
+        this.options.logger?.info({ functionName }, 'running the function\'s unfinished redrive');
+        return this.run(functionName, token);
+      })
       .catch((e: unknown) => this.options.logger?.warn({ functionName, err: coerceError(e).message }, 'redrive stopped on an error; it resumes from its cursor'))
       .finally(() => this.loops.delete(functionName));
     this.loops.set(functionName, loop);
