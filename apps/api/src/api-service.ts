@@ -20,6 +20,7 @@ import {
   checkRedisDurability,
   closeRedis,
   pingRedis,
+  REQUEST_REDIS_DEADLINE_MS,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -89,12 +90,12 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       logger.warn({ functionName, state }, 'circuit breaker changed state');
     },
   });
-  const leases = new ConcurrencyLeases(connection, config.queuePrefix);
+  const leases = new ConcurrencyLeases(connection, config.queuePrefix, { deadlineMs: REQUEST_REDIS_DEADLINE_MS });
   const invoker = new Invoker({
     executor,
     breakers,
     leases,
-    producer: new EventProducer(queues),
+    producer: new EventProducer(queues, { deadlineMs: REQUEST_REDIS_DEADLINE_MS }),
     queuedEventsCap,
     metrics,
     meters: createMeterCache(metrics),

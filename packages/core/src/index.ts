@@ -11,7 +11,7 @@ export { formatLogTail, frameRunLog } from './execution/log-tail';
 export { LAMBDA_TIME_ZONE, RESERVED_ENVIRONMENT_VARIABLES, nodeRuntimeName } from './execution/lambda-environment';
 export { newTraceId, traceIdFromHeader, traceIdOfStoredEvent } from './invocation/trace-id';
 export { logInvocation } from './logging/invocation-log';
-export { createRedisConnection, type RedisClient, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis } from './queue/redis-connection';
+export { createRedisConnection, type RedisClient, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis, REQUEST_REDIS_DEADLINE_MS } from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, type EventJobData } from './queue/job-data';
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';
