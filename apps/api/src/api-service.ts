@@ -152,14 +152,16 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
-  const discovered = known.start();
-  discovered.catch(() => undefined);
-  await waitForRedis(connection, 2000)
+  const reachable = await waitForRedis(connection, 2000)
     .then(() => queuedEventsCap.refresh())
-    .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
-  // Status and the DLQ know the other queues once this look is done; a long SCAN goes on after.
+    .then(() => true, () => false);
+  if (!reachable) logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is');
+  // The first look at the queues in Redis (this connection fails at once while Redis is away:
+  // the background refresh tries again). Status and the DLQ know the other queues once it is
+  // done; a long SCAN goes on after the start.
+  const discovered = known.start().catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([discovered.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, FIRST_DISCOVERY_WAIT_MS)))]);
+  if (reachable) await Promise.race([discovered, new Promise((resolve) => (timer = setTimeout(resolve, FIRST_DISCOVERY_WAIT_MS)))]);
   clearTimeout(timer);
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
