@@ -103,6 +103,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     prefix: config.queuePrefix,
     loaded: () => names,
     loaders,
+    discoverEveryMs: config.queueDiscoverySeconds * 1000,
     ...options.knownQueues,
     onNotice: (notice) => warnQueue(logger, notice),
   });

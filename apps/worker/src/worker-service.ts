@@ -148,6 +148,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     prefix: config.queuePrefix,
     loaded: () => names,
     loaders,
+    discoverEveryMs: config.queueDiscoverySeconds * 1000,
     ...options.knownQueues,
     onNotice: (notice) => notice.kind === 'not-loaded-here' && warnNotLoaded(logger, notice),
     onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),

@@ -29,7 +29,7 @@ export interface KnownQueuesOptions {
   /** The functions this process loads now: read at every refresh, so the list may change. */
   loaded: () => readonly string[];
   loaders: FunctionLoaders;
-  /** How often Redis is scanned for queues (default 60 s; a SCAN reads the whole keyspace). */
+  /** How often Redis is scanned for queues (default 60 s, INVOQ_QUEUE_DISCOVERY_SECONDS; a SCAN reads the whole keyspace). */
   discoverEveryMs?: number;
   /** How often the known queues are counted and notices decided (default 10 s). */
   countEveryMs?: number;
