@@ -11,8 +11,10 @@ import {
   EventProducer,
   EventQueues,
   Executor,
+  FunctionLoaders,
   FunctionRegistry,
   INVOQ_VERSION,
+  KnownQueues,
   InvocationStatusReader,
   Invoker,
   QueuedEventsCap,
@@ -29,6 +31,8 @@ import {
   loadFunctions,
   registerQueueStats,
   waitForRedis,
+  type FunctionLoadersOptions,
+  type KnownQueueNotice,
   type Logger,
   type ResolvedConfig,
 } from '@invoq/core';
@@ -50,6 +54,25 @@ export interface SlowClientLimits {
 }
 const SLOW_CLIENT_LIMITS: SlowClientLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 };
 
+/** Test hooks: how often the queues in Redis are scanned and counted, and the loaders' timing. */
+export interface ApiOptions {
+  knownQueues?: { discoverEveryMs?: number; countEveryMs?: number; noWorkerGraceMs?: number };
+  loaders?: FunctionLoadersOptions;
+}
+
+/** How long the start waits for the first look at the queues in Redis (it goes on after). */
+const FIRST_DISCOVERY_WAIT_MS = 5000;
+
+/** The API's line about a queue whose events will not run, or that it does not serve. */
+function warnQueue(logger: Logger, { kind, state }: KnownQueueNotice): void {
+  const { functionName, queued, loadedByWorker } = state;
+  if (kind === 'no-worker') {
+    logger.warn({ functionName, queued }, 'events are queued for a function this API loads but no worker does: they wait until a worker loads it');
+  } else {
+    logger.warn({ functionName, queued, loadedByWorker }, 'events are queued for a function this API does not load: their status and DLQ entries are still served here');
+  }
+}
+
 export interface ApiService {
   server: Server;
   port: number;
@@ -58,7 +81,7 @@ export interface ApiService {
 }
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
-export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
+export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS, options: ApiOptions = {}): Promise<ApiService> {
   if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the API alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   // Colliding routes, or routes on invoq's own paths, stop the start here.
@@ -73,7 +96,19 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   const metrics = createMetrics(INVOQ_VERSION);
   initFunctionSeries(metrics, names);
-  registerQueueStats(metrics, queues, names);
+  // Every queue in Redis that holds events is known, loaded here or not: its events' status,
+  // its DLQ entries and its gauges stay visible.
+  const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
+  const known = new KnownQueues({
+    redis: connection,
+    prefix: config.queuePrefix,
+    loaded: () => names,
+    loaders,
+    discoverEveryMs: config.queueDiscoverySeconds * 1000,
+    ...options.knownQueues,
+    onNotice: (notice) => warnQueue(logger, notice),
+  });
+  registerQueueStats(metrics, queues, known);
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
@@ -82,7 +117,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
-  const statusReader = new InvocationStatusReader(queues, () => names);
+  const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
   const queuedEventsCap = new QueuedEventsCap(queues, names, config.maxQueuedEvents);
   const breakers = new CircuitBreakers({
     onStateChange: (functionName, state) => {
@@ -108,7 +143,8 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     registry,
     routes,
     invoker,
-    deadLetters: new DeadLetterStore(queues, () => names, statusReader),
+    deadLetters: new DeadLetterStore(queues, () => known.names(), statusReader),
+    isKnownFunction: (name) => known.has(name),
     statusReader,
     queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
@@ -118,9 +154,17 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
-  await waitForRedis(connection, 2000)
+  const reachable = await waitForRedis(connection, 2000)
     .then(() => queuedEventsCap.refresh())
-    .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
+    .then(() => true, () => false);
+  if (!reachable) logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is');
+  // The first look at the queues in Redis (this connection fails at once while Redis is away:
+  // the background refresh tries again). Status and the DLQ know the other queues once it is
+  // done; a long SCAN goes on after the start.
+  const discovered = known.start().catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  if (reachable) await Promise.race([discovered, new Promise((resolve) => (timer = setTimeout(resolve, FIRST_DISCOVERY_WAIT_MS)))]);
+  clearTimeout(timer);
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
 
   const server = createServer({
@@ -146,6 +190,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       clearTimeout(grace);
       breakers.shutdown();
       leases.close();
+      await known.close();
       await executor.close();
       await queues.close();
       await closeRedis(connection);

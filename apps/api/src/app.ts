@@ -22,6 +22,11 @@ export interface AppDeps {
   routes: RouteTable;
   invoker: Invoker;
   deadLetters: DeadLetterStore;
+  /**
+   * Whether a function's queue is known: loaded here, or not loaded but holding events (the DLQ
+   * lists and redrives those too). Defaults to the functions loaded here.
+   */
+  isKnownFunction?: (functionName: string) => boolean;
   eventInvokeConfigs: EventInvokeConfigStore;
   statusReader: InvocationStatusReader;
   metrics: Metrics;

@@ -2,9 +2,9 @@ import { Router, type Request } from 'express';
 import { InvoqError, type DeadLetterStore, type FunctionRegistry } from '@invoq/core';
 import { requireAdmin } from '../http/auth';
 
-function functionNameIn(registry: FunctionRegistry, value: unknown): string | undefined {
+function functionNameIn(isKnown: (name: string) => boolean, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !registry.get(value)) {
+  if (typeof value !== 'string' || !isKnown(value)) {
     throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${String(value).slice(0, 64)}`);
   }
   return value;
@@ -23,14 +23,16 @@ function jsonBody(req: Request): Record<string, unknown> {
 }
 
 /** The dead-letter queue: browse, inspect, redrive, delete. Admin keys only. */
-export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: FunctionRegistry }): Router {
+export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: FunctionRegistry; isKnownFunction?: (name: string) => boolean }): Router {
   const router = Router();
   const { deadLetters, registry } = deps;
+  // A function not loaded here still has its DLQ entries listed and redriven while its queue exists.
+  const isKnown = (name: string) => registry.get(name) !== undefined || (deps.isKnownFunction?.(name) ?? false);
   const notFound = (id: string) => new InvoqError('NOT_FOUND', `No dead-lettered event ${id.slice(0, 64)}`);
   router.use('/dlq', requireAdmin);
 
   router.get('/dlq', async (req, res) => {
-    const functionName = functionNameIn(registry, req.query.functionName);
+    const functionName = functionNameIn(isKnown, req.query.functionName);
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvoqError('INVALID_PARAMETER', 'limit must be an integer from 1 to 1000');
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
@@ -43,7 +45,7 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; registry: 
   });
 
   router.post('/dlq/redrive', async (req, res) => {
-    const functionName = functionNameIn(registry, jsonBody(req).functionName);
+    const functionName = functionNameIn(isKnown, jsonBody(req).functionName);
     res.json({ redriven: await deadLetters.redriveAll(functionName) });
   });
 

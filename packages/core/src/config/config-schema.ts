@@ -48,6 +48,7 @@ export const envSchema = z.object({
   INVOQ_GATEWAY_TIMEOUT_MS: positiveInt.default(29_000),
   INVOQ_STATUS_RETENTION_SECONDS: positiveInt.default(3600),
   INVOQ_DLQ_RETENTION_SECONDS: positiveInt.default(1_209_600),
+  INVOQ_QUEUE_DISCOVERY_SECONDS: positiveInt.default(60),
   INVOQ_API_KEYS: csv,
   INVOQ_ADMIN_KEYS: csv,
   INVOQ_AWS_CREDENTIALS: csv,

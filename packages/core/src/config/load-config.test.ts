@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       gatewayTimeoutMs: 29_000,
       statusRetentionSeconds: 3600,
       dlqRetentionSeconds: 1_209_600,
+      queueDiscoverySeconds: 60,
       queuePrefix: 'invoq',
       region: 'us-east-1',
       logLevel: 'info',
