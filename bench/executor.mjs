@@ -1,6 +1,8 @@
 // `npm run bench:executor`: what the execution environment costs per invoke of a no-op handler,
 // beside calling the same handler directly in-process, and what a cold start costs.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,6 +76,23 @@ await Promise.all(Array.from({ length: 16 }, (_, i) => executor.invoke(slow, { r
 const sixteenWaitsMs = Math.round(performance.now() - waitStart);
 await executor.close();
 
+// Sixteen calls that each compute 100 ms, as the API runs them (one unconditional environment):
+// they should spread over the cores, and none be refused with the API's 1 s wait.
+const spinDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-bench-spin-'));
+fs.mkdirSync(path.join(spinDir, 'spin'));
+fs.writeFileSync(path.join(spinDir, 'spin', 'function.json'), JSON.stringify({ handler: 'index.handler', timeout: 30 }));
+fs.writeFileSync(path.join(spinDir, 'spin', 'index.js'), 'exports.handler = async (e) => { const until = Date.now() + e.ms; while (Date.now() < until) {} return require("node:worker_threads").threadId; };');
+const spin = loadFunctions(spinDir)[0];
+const computing = new Executor({ unconditionalEnvironments: 1 });
+await computing.invoke(spin, { requestId: 'warm', payload: '{"ms":20}' });
+const computeStart = performance.now();
+const computed = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => computing.invoke(spin, { requestId: `s${i}`, payload: '{"ms":100}' }, 1000)));
+const sixteenComputeMs = Math.round(performance.now() - computeStart);
+const computeThreads = new Set(computed.flatMap((r) => (r.status === 'fulfilled' ? [r.value.body] : []))).size;
+const computeRefused = computed.filter((r) => r.status === 'rejected').length;
+await computing.close();
+fs.rmSync(spinDir, { recursive: true, force: true });
+
 // Cold start: a new environment's first call (thread start + module load + the call).
 const cold = [];
 for (let i = 0; i < 20; i += 1) {
@@ -97,3 +116,4 @@ console.table([
 console.log(`${CALLS} no-op calls in flight at once: ${inFlightPerSec} calls/s on ${threadsForNoops} thread(s)`);
 console.log(`32 calls in flight, runs queued in busy environments: ${median(perSec.on)} calls/s on ${queueingThreads.on} thread(s); one run per environment: ${median(perSec.off)} calls/s on ${queueingThreads.off} (medians of 5 interleaved rounds: ${perSec.on.join(', ')} vs ${perSec.off.join(', ')})`);
 console.log(`16 parallel calls waiting 300 ms each: ${sixteenWaitsMs} ms in all`);
+console.log(`16 parallel calls computing 100 ms each (${os.availableParallelism()} cores): ${sixteenComputeMs} ms in all on ${computeThreads} thread(s), ${computeRefused} refused`);

@@ -56,6 +56,15 @@ it('does not run an event older than maximumEventAgeInSeconds: EventAgeExceeded,
   expect(metrics).toMatch(/^invoq_invocations_total\{function="hourly",type="async"\} 0$/m);
 });
 
+it('counts a redriven event\'s age from its redrive, so an event too old to run runs once redriven', async () => {
+  const id = await enqueueAged('hourly', 2 * 3600 * 1000);
+  expect(await dlqEntry(id)).toMatchObject({ reason: 'EventAgeExceeded' });
+  const redrive = await fetch(`http://127.0.0.1:${api.port}/dlq/${id}/redrive`, { method: 'POST' });
+  expect(redrive.status).toBe(202);
+  const status = (await (await fetch(`http://127.0.0.1:${api.port}/invocations/${id}?wait=10`)).json()) as Record<string, unknown>;
+  expect(status).toMatchObject({ status: 'succeeded', result: 'ran', redrives: [expect.objectContaining({ reason: 'EventAgeExceeded' })] });
+});
+
 it('gives up at once when the next retry would start past the maximum age (look-ahead)', async () => {
   // 50 s old with a 60 s limit: attempt 1 runs at once and fails; the retry, 15–20 s later,
   // would start past the limit, so the event gives up now.

@@ -11,8 +11,10 @@ import {
   EventProducer,
   EventQueues,
   Executor,
+  FunctionLoaders,
   FunctionRegistry,
   INVOQ_VERSION,
+  KnownQueues,
   InvocationStatusReader,
   Invoker,
   QueuedEventsCap,
@@ -22,6 +24,7 @@ import {
   checkRedisDurability,
   closeRedis,
   pingRedis,
+  REQUEST_REDIS_DEADLINE_MS,
   createMeterCache,
   createMetrics,
   createRedisConnection,
@@ -30,6 +33,8 @@ import {
   loadFunctions,
   registerQueueStats,
   waitForRedis,
+  type FunctionLoadersOptions,
+  type KnownQueueNotice,
   type Logger,
   type ResolvedConfig,
 } from '@invoq/core';
@@ -51,6 +56,25 @@ export interface SlowClientLimits {
 }
 const SLOW_CLIENT_LIMITS: SlowClientLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 };
 
+/** Test hooks: how often the queues in Redis are scanned and counted, and the loaders' timing. */
+export interface ApiOptions {
+  knownQueues?: { discoverEveryMs?: number; countEveryMs?: number; noWorkerGraceMs?: number };
+  loaders?: FunctionLoadersOptions;
+}
+
+/** How long the start waits for the first look at the queues in Redis (it goes on after). */
+const FIRST_DISCOVERY_WAIT_MS = 5000;
+
+/** The API's line about a queue whose events will not run, or that it does not serve. */
+function warnQueue(logger: Logger, { kind, state }: KnownQueueNotice): void {
+  const { functionName, queued, loadedByWorker } = state;
+  if (kind === 'no-worker') {
+    logger.warn({ functionName, queued }, 'events are queued for a function this API loads but no worker does: they wait until a worker loads it');
+  } else {
+    logger.warn({ functionName, queued, loadedByWorker }, 'events are queued for a function this API does not load: their status and DLQ entries are still served here');
+  }
+}
+
 export interface ApiService {
   server: Server;
   port: number;
@@ -59,7 +83,7 @@ export interface ApiService {
 }
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
-export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS): Promise<ApiService> {
+export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS, options: ApiOptions = {}): Promise<ApiService> {
   if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the API alone)');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   // Colliding routes, or routes on invoq's own paths, stop the start here.
@@ -74,7 +98,19 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   const metrics = createMetrics(INVOQ_VERSION);
   initFunctionSeries(metrics, names);
-  registerQueueStats(metrics, queues, names);
+  // Every queue in Redis that holds events is known, loaded here or not: its events' status,
+  // its DLQ entries and its gauges stay visible.
+  const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
+  const known = new KnownQueues({
+    redis: connection,
+    prefix: config.queuePrefix,
+    loaded: () => names,
+    loaders,
+    discoverEveryMs: config.queueDiscoverySeconds * 1000,
+    ...options.knownQueues,
+    onNotice: (notice) => warnQueue(logger, notice),
+  });
+  registerQueueStats(metrics, queues, known);
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
@@ -83,7 +119,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
-  const statusReader = new InvocationStatusReader(queues, () => names);
+  const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
   const queuedEventsCap = new QueuedEventsCap(queues, names, config.maxQueuedEvents);
   const breakers = new CircuitBreakers({
     onStateChange: (functionName, state) => {
@@ -91,12 +127,12 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       logger.warn({ functionName, state }, 'circuit breaker changed state');
     },
   });
-  const leases = new ConcurrencyLeases(connection, config.queuePrefix);
+  const leases = new ConcurrencyLeases(connection, config.queuePrefix, { deadlineMs: REQUEST_REDIS_DEADLINE_MS });
   const invoker = new Invoker({
     executor,
     breakers,
     leases,
-    producer: new EventProducer(queues),
+    producer: new EventProducer(queues, { deadlineMs: REQUEST_REDIS_DEADLINE_MS }),
     queuedEventsCap,
     metrics,
     meters: createMeterCache(metrics),
@@ -104,11 +140,11 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     syncWaitMs: config.syncWaitMs,
     asyncPayloadLimitBytes: config.asyncPayloadLimitBytes,
   });
-  const deadLetters = new DeadLetterStore(queues, () => names, statusReader);
+  const deadLetters = new DeadLetterStore(queues, () => known.names(), statusReader);
   // Bulk redrives run here, in the API, not in the worker: they are the DLQ's admin work (Redis
   // calls, no function runs), and the worker's slots are for running events. Every replica runs
   // one; a function's redrive is run by whichever holds its lease in Redis.
-  const redrives = new RedriveRunner(new RedriveStore(queues, config.dlqRetentionSeconds), deadLetters, () => names, { maxWaiting: config.redriveMaxWaiting, logger });
+  const redrives = new RedriveRunner(new RedriveStore(queues, config.dlqRetentionSeconds), deadLetters, () => known.names(), { maxWaiting: config.redriveMaxWaiting, logger });
   const app = createApp({
     config,
     registry,
@@ -116,6 +152,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     invoker,
     deadLetters,
     redrives,
+    isKnownFunction: (name) => known.has(name),
     statusReader,
     queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
@@ -125,9 +162,17 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
-  await waitForRedis(connection, 2000)
+  const reachable = await waitForRedis(connection, 2000)
     .then(() => queuedEventsCap.refresh())
-    .catch(() => logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is'));
+    .then(() => true, () => false);
+  if (!reachable) logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is');
+  // The first look at the queues in Redis (this connection fails at once while Redis is away:
+  // the background refresh tries again). Status and the DLQ know the other queues once it is
+  // done; a long SCAN goes on after the start.
+  const discovered = known.start().catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  if (reachable) await Promise.race([discovered, new Promise((resolve) => (timer = setTimeout(resolve, FIRST_DISCOVERY_WAIT_MS)))]);
+  clearTimeout(timer);
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
   // Unfinished redrives (of an API that stopped or died) resume from their cursor.
   redrives.start();
@@ -157,6 +202,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       await redrives.close();
       breakers.shutdown();
       leases.close();
+      await known.close();
       await executor.close();
       await queues.close();
       await closeRedis(connection);

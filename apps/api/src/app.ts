@@ -24,6 +24,11 @@ export interface AppDeps {
   deadLetters: DeadLetterStore;
   /** Bulk redrives: `POST /dlq/redrive` and their progress. */
   redrives: RedriveRunner;
+  /**
+   * Whether a function's queue is known: loaded here, or not loaded but holding events (the DLQ
+   * lists and redrives those too). Defaults to the functions loaded here.
+   */
+  isKnownFunction?: (functionName: string) => boolean;
   eventInvokeConfigs: EventInvokeConfigStore;
   statusReader: InvocationStatusReader;
   metrics: Metrics;

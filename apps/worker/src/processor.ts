@@ -8,6 +8,7 @@ import {
   type DestinationCondition,
   RetryAttemptError,
   decideAfterFailure,
+  eventAgeStart,
   functionOfQueue,
   isEventJobData,
   isEventTooOld,
@@ -72,6 +73,8 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!fn) throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
     if (!isEventJobData(job.data)) throw new UnrecoverableError(`event ${job.id} has an unknown data version`);
     const { payload, receivedAt } = job.data;
+    // A redriven event's age counts from its redrive, not its first receipt.
+    const ageStart = eventAgeStart(job.data);
     const requestId = job.id!;
     const traceId = job.data.traceId ?? traceIdOfStoredEvent(requestId, receivedAt);
     const attempt = job.attemptsMade + 1;
@@ -86,7 +89,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.deliver(fn.name, url, buildDestinationRecord({ requestId, functionArn: fn.arn, condition, attempts, payload, ...extra }));
     };
 
-    if (isEventTooOld(policy, receivedAt, startedAt)) {
+    if (isEventTooOld(policy, ageStart, startedAt)) {
       const error = { errorType: 'EventAgeExceeded', errorMessage: `Event older than ${policy.maximumEventAgeInSeconds} s was not run` };
       await notify('EventAgeExceeded', job.attemptsMade, {});
       throw new DeadLetterError({ attempt, startedAt, finishedAt: startedAt, outcome: 'error', error, deadLetterReason: 'EventAgeExceeded' });
@@ -130,7 +133,7 @@ export function createProcessor(deps: ProcessorDeps) {
         outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
         error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
       };
-      const decision = decideAfterFailure({ policy, attempt, receivedAt, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
+      const decision = decideAfterFailure({ policy, attempt, receivedAt: ageStart, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
       switch (decision.action) {
         case 'retry':
           throw new RetryAttemptError(record, decision.delayMs);

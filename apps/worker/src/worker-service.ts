@@ -14,7 +14,10 @@ import {
   EventQueues,
   Executor,
   FairWorker,
+  FunctionLoaders,
   HOLD_ONLY_LIMITER,
+  KnownQueues,
+  UnloadedEventSweeper,
   RUN_RETRY_DELAY_MS,
   FunctionRegistry,
   INVOQ_VERSION,
@@ -34,6 +37,9 @@ import {
   parseAttemptRecords,
   registerQueueStats,
   type EventJobData,
+  type FunctionLoadersOptions,
+  type FunctionQueueState,
+  type KnownQueueNotice,
   type Logger,
   type Metrics,
   type ResolvedConfig,
@@ -82,6 +88,28 @@ export interface WorkerOptions {
    * send events set 0.
    */
   eventInvokeConfigCacheMs?: number;
+  /** How often the queues in Redis are scanned and counted (tests shorten them). */
+  knownQueues?: { discoverEveryMs?: number; countEveryMs?: number };
+  loaders?: FunctionLoadersOptions;
+}
+
+/** The worker's line about a queue whose function it does not load. */
+function warnNotLoaded(logger: Logger, { state }: KnownQueueNotice): void {
+  const { functionName, queued, loadedByWorker } = state;
+  if (loadedByWorker) {
+    logger.warn({ functionName, queued, loadedByAnotherWorker: true }, 'events are queued for a function this worker does not load; another worker loads it');
+  } else {
+    logger.warn({ functionName, queued }, 'events are queued for a function no worker loads: they wait until one does, and go to the DLQ as FunctionNotFound once older than its maximum event age');
+  }
+}
+
+/** Dead-letters, as FunctionNotFound, the too-old events of functions no live worker loads. */
+async function sweepUnloaded(sweeper: UnloadedEventSweeper, logger: Logger, states: readonly FunctionQueueState[]): Promise<void> {
+  for (const state of states) {
+    if (state.loadedByWorker || state.queued === 0) continue;
+    const moved = await sweeper.sweep(state.functionName);
+    if (moved > 0) logger.warn({ functionName: state.functionName, count: moved, reason: 'FunctionNotFound' }, 'events of a function no worker loads dead-lettered past their maximum event age');
+  }
 }
 
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
@@ -102,14 +130,36 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   const producer = new EventProducer(queues);
   const metrics = createMetrics(INVOQ_VERSION);
   initFunctionSeries(metrics, names);
-  registerQueueStats(metrics, queues, names);
+  const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix, { cacheMs: options.eventInvokeConfigCacheMs });
+  // Every queue in Redis that holds events is known, loaded here or not: counted, warned about,
+  // and its too-old events dead-lettered when no worker loads its function.
+  const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
+  const sweeper = new UnloadedEventSweeper({
+    queues,
+    prefix: config.queuePrefix,
+    policyOf: (name) => eventInvokeConfigs.storedPolicyOf(name),
+    onDeadLettered: (functionName) => {
+      metrics.deadLetters.inc({ function: functionName, reason: 'FunctionNotFound' });
+      metrics.asyncDropped.inc({ function: functionName, reason: 'FunctionNotFound' });
+    },
+  });
+  const known = new KnownQueues({
+    redis: connection,
+    prefix: config.queuePrefix,
+    loaded: () => names,
+    loaders,
+    discoverEveryMs: config.queueDiscoverySeconds * 1000,
+    ...options.knownQueues,
+    onNotice: (notice) => notice.kind === 'not-loaded-here' && warnNotLoaded(logger, notice),
+    onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),
+  });
+  registerQueueStats(metrics, queues, known);
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
-  const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix, { cacheMs: options.eventInvokeConfigCacheMs });
   const destinations = new DestinationQueues({
     connection,
     prefix: config.queuePrefix,
@@ -185,6 +235,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
   logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(config.redis) }, 'invoq worker running');
+  // Said before the first count, so this worker's own functions count as loaded. Neither waits
+  // on a Redis that is away (a worker starts without one): they run once it is back.
+  const started = loaders.announce(() => names).then(() => known.start());
+  started.catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'could not read the queues in Redis yet; will try again'));
 
   return {
     metricsServer,
@@ -196,11 +250,17 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
       // begun, BullMQ returns the same promise.
       const graceful = Promise.all(workers.map((w) => w.close()));
+      sweeper.stop();
       endBlockingConnections(connection);
       // With Redis away, nothing running can be marked finished anyway, and BullMQ's fetches
       // wait on the shared connection for good (seen on a Cluster whose nodes were all gone):
       // end it now. What was running is handed back by the stalled check once Redis returns.
-      if (!(await pingRedis(connection).then(() => true, () => false))) connection.disconnect();
+      const reachable = await pingRedis(connection).then(() => true, () => false);
+      if (!reachable) connection.disconnect();
+      // Readers learn at once that this worker no longer runs its functions' events (with Redis
+      // away this only stops the heartbeat; the word lapses by itself).
+      await loaders.withdraw();
+      await known.close();
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), SHUTDOWN_GRACE_MS)));
       if ((await Promise.race([graceful, expired])) === 'expired') {

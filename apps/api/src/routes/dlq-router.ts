@@ -2,9 +2,9 @@ import { Router, type Request } from 'express';
 import { InvoqError, type DeadLetterStore, type FunctionRegistry, type RedriveProgress, type RedriveRunner } from '@invoq/core';
 import { requireAdmin } from '../http/auth';
 
-function functionNameIn(registry: FunctionRegistry, value: unknown): string | undefined {
+function functionNameIn(isKnown: (name: string) => boolean, value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !registry.get(value)) {
+  if (typeof value !== 'string' || !isKnown(value)) {
     throw new InvoqError('FUNCTION_NOT_FOUND', `Function not found: ${String(value).slice(0, 64)}`);
   }
   return value;
@@ -26,14 +26,16 @@ function jsonBody(req: Request): Record<string, unknown> {
 const withStatusUrl = <T extends RedriveProgress>(p: T) => ({ ...p, statusUrl: `/dlq/redrives/${p.redriveId}` });
 
 /** The dead-letter queue: browse, inspect, redrive, delete. Admin keys only. */
-export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: RedriveRunner; registry: FunctionRegistry }): Router {
+export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: RedriveRunner; registry: FunctionRegistry; isKnownFunction?: (name: string) => boolean }): Router {
   const router = Router();
   const { deadLetters, redrives, registry } = deps;
+  // A function not loaded here still has its DLQ entries listed and redriven while its queue exists.
+  const isKnown = (name: string) => registry.get(name) !== undefined || (deps.isKnownFunction?.(name) ?? false);
   const notFound = (id: string) => new InvoqError('NOT_FOUND', `No dead-lettered event ${id.slice(0, 64)}`);
   router.use('/dlq', requireAdmin);
 
   router.get('/dlq', async (req, res) => {
-    const functionName = functionNameIn(registry, req.query.functionName);
+    const functionName = functionNameIn(isKnown, req.query.functionName);
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvoqError('INVALID_PARAMETER', 'limit must be an integer from 1 to 1000');
     const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
@@ -48,7 +50,7 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: 
   // Answers at once with the entries taken (a snapshot of the DLQ); the redrive goes on in the
   // background, whatever becomes of this request, and is followed at its status URL.
   router.post('/dlq/redrive', async (req, res) => {
-    const functionName = functionNameIn(registry, jsonBody(req).functionName);
+    const functionName = functionNameIn(isKnown, jsonBody(req).functionName);
     const started = await redrives.begin(functionName);
     const items = started.redrives.map(withStatusUrl);
     if (items.length === 1) res.setHeader('Location', items[0]!.statusUrl);
@@ -56,7 +58,7 @@ export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: 
   });
 
   router.get('/dlq/redrives', async (req, res) => {
-    const functionName = functionNameIn(registry, req.query.functionName);
+    const functionName = functionNameIn(isKnown, req.query.functionName);
     res.json({ items: (await redrives.list(functionName)).map(withStatusUrl) });
   });
 

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       statusRetentionSeconds: 3600,
       dlqRetentionSeconds: 1_209_600,
       redriveMaxWaiting: 100,
+      queueDiscoverySeconds: 60,
       queuePrefix: 'invoq',
       region: 'us-east-1',
       logLevel: 'info',

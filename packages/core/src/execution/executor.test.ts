@@ -184,6 +184,8 @@ describe('Executor', () => {
 
   it('throttles when every environment is busy past the wait', async () => {
     const busy = Array.from({ length: 4 }, () => run('wait', { ms: 500 }));
+    // Every environment this executor may have is started and busy: none can be had.
+    await waitFor(() => executor.environmentCount === 4, 5000, 'four environments');
     await expect(executor.invoke(fn('wait'), { requestId: 'late', payload: '{"ms":0}' }, 50)).rejects.toMatchObject({
       code: 'THROTTLED',
       reason: 'ConcurrentInvocationLimitExceeded',

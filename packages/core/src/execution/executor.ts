@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { InvoqError, type FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
@@ -51,6 +52,13 @@ export interface ExecutorOptions {
    */
   unconditionalEnvironments?: number;
   /**
+   * Cores a function's computing runs may use: while calls wait and every environment of the
+   * function is in a run longer than a scale check, new ones start up to this many (more would
+   * only share the cores; a waiting run adds more whatever this says). Default
+   * `os.availableParallelism()`.
+   */
+  cores?: number;
+  /**
    * Runs an environment may hold at once, the running one included, when its function's runs
    * are short (see `queueBehindRunMs`): the thread then takes the next without sleeping between
    * them, and the main thread handles their answers together. 1 turns queueing off. Default 8.
@@ -81,6 +89,7 @@ export class Executor {
   private readonly idleTimeoutMs: number;
   private readonly scaleUpAfterMs: number;
   private readonly unconditionalEnvironments: number;
+  private readonly cores: number;
   private readonly runsPerEnvironment: number;
   private readonly queueBehindRunMs: number;
   /** Idle environments per function, most recently used last. */
@@ -100,6 +109,7 @@ export class Executor {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     this.scaleUpAfterMs = options.scaleUpAfterMs ?? 5;
     this.unconditionalEnvironments = options.unconditionalEnvironments ?? 2;
+    this.cores = options.cores ?? os.availableParallelism();
     this.runsPerEnvironment = options.runsPerEnvironment ?? 8;
     this.queueBehindRunMs = options.queueBehindRunMs ?? 1;
     this.sweeper = setInterval(() => this.reclaimIdle(), Math.min(this.idleTimeoutMs, 30_000));
@@ -112,8 +122,9 @@ export class Executor {
   }
 
   /**
-   * Runs one invocation. Waits up to `waitMs` for an environment when all are busy, then throws
-   * `TooManyRequestsException` (`ConcurrentInvocationLimitExceeded`).
+   * Runs one invocation. Waits up to `waitMs` for an environment when all are busy, then starts
+   * one of its own, or throws `TooManyRequestsException` (`ConcurrentInvocationLimitExceeded`)
+   * when none can be had (the function's or the process's limit reached).
    */
   async invoke(fn: ResolvedFunction, request: InvocationRequest, waitMs = Infinity): Promise<InvocationOutcome> {
     const traceId = request.traceId ?? newTraceId();
@@ -228,6 +239,14 @@ export class Executor {
       const waiter: Waiter = { fn, resolve, reject, timer: undefined };
       if (Number.isFinite(waitMs)) {
         waiter.timer = setTimeout(() => {
+          // Waited its time behind computing environments: it gets one of its own if one can be
+          // had (the cores are shared, but a 429 with environments free is worse); only with
+          // none to be had is it refused.
+          const env = this.startNew(fn);
+          if (env) {
+            this.handTo(waiter, env);
+            return;
+          }
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(new InvoqError('THROTTLED', 'Rate Exceeded.', { reason: 'ConcurrentInvocationLimitExceeded', retryAfterSeconds: 1 }));
         }, waitMs);
@@ -256,16 +275,21 @@ export class Executor {
     const waiting = this.waiters.filter((w) => w.fn.name === fn.name);
     if (waiting.length === 0) return;
     const cutoff = performance.now() - this.scaleUpAfterMs;
+    const envs = [...(this.live.get(fn.name) ?? [])];
+    // In a run that began before the last check, not merely answered with the answer still
+    // queued here: a flood of no-op calls never looks like this, so it stays on few threads.
+    const inLongRun = (env: Environment) => env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff;
     // More threads than cores only slow CPU work down (measured: 8 busy threads served half the
-    // calls of 2), so scale only past environments whose calls are waiting, not computing, and
-    // not merely answered with the answer still queued here.
-    const stuck = [...(this.live.get(fn.name) ?? [])].every((env) => {
+    // calls of 2), so computing runs get one per core, while runs that wait (the thread idle,
+    // e.g. on I/O) get as many as they need.
+    const stuck = envs.every((env) => {
       const mark = this.utilizationMarks.get(env);
-      return env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff && mark !== undefined && env.busySince(mark) < 0.5;
+      return inLongRun(env) && mark !== undefined && env.busySince(mark) < 0.5;
     });
+    const computing = envs.length < this.cores && envs.every(inLongRun);
     // One more environment per check, not one per waiter: a burst of waiters behind a brief
     // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
-    const env = stuck || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
+    const env = stuck || computing || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
     if (env) this.handTo(waiting[0]!, env);
     if (this.waiters.some((w) => w.fn.name === fn.name)) this.armScaleCheck(fn);
   }

@@ -88,6 +88,19 @@ export class EventInvokeConfigStore {
     return retryPolicyOf(await this.cachedConfig(fn));
   }
 
+  /**
+   * The retry policy of a function this process does not load: only what Redis keeps (its
+   * `function.json` is not here to read), else Lambda's defaults. Read through the same cache.
+   */
+  async storedPolicyOf(functionName: string): Promise<RetryPolicy> {
+    let entry = this.cache.get(functionName);
+    if (!entry || this.now() - entry.at > this.cacheMs) {
+      entry = { at: this.now(), value: await this.get(functionName) };
+      this.cache.set(functionName, entry);
+    }
+    return retryPolicyOf(entry.value);
+  }
+
   /** The destinations in force for `fn` now: only those its configuration names. */
   async destinationsOf(fn: ResolvedFunction): Promise<{ onSuccess?: string; onFailure?: string }> {
     return destinationsOfConfig(await this.cachedConfig(fn));

@@ -35,6 +35,7 @@ export function createMetrics(version: string) {
     queueOldestAge: new Gauge({ name: 'invoq_queue_oldest_age_seconds', help: 'Age of the oldest event waiting to run.', labelNames: ['function'] as const, registers }),
     dlqDepth: new Gauge({ name: 'invoq_dlq_depth', help: 'Events in the dead-letter queue (same value from every replica: aggregate with max).', labelNames: ['function'] as const, registers }),
     dlqOldestAge: new Gauge({ name: 'invoq_dlq_oldest_age_seconds', help: 'Age of the oldest dead-letter entry.', labelNames: ['function'] as const, registers }),
+    unloadedFunctionEvents: new Gauge({ name: 'invoq_unloaded_function_events', help: 'Events queued for a function no live worker loads: they will not run until one does (or they are dead-lettered as FunctionNotFound past their maximum event age). Same value from every replica: aggregate with max.', labelNames: ['function'] as const, registers }),
     circuitState: new Gauge({ name: 'invoq_circuit_state', help: 'Circuit breaker state per function: 0 closed, 1 open, 2 half-open.', labelNames: ['function'] as const, registers }),
     buildInfo: new Gauge({ name: 'invoq_build_info', help: 'Always 1; labels say what runs.', labelNames: ['version', 'node'] as const, registers }),
   };

@@ -19,6 +19,16 @@ if oldestId then oldestQueued = redis.call('HGET', ARGV[1] .. oldestId, 'timesta
 local oldestFailed = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')[2] or false
 return { counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], oldestQueued, oldestFailed }`;
 
+/**
+ * The functions whose queues are counted, read at every scrape (the set changes: a queue of a
+ * function no longer loaded is counted while it holds events), and whether a live worker loads
+ * each (undefined: not known yet).
+ */
+export interface QueueNameSource {
+  names(): readonly string[];
+  loadedByWorker?(functionName: string): boolean | undefined;
+}
+
 type QueueStatsRedis = RedisClient & { invoqQueueStats(...args: string[]): Promise<Array<number | string | null>> };
 
 /**
@@ -26,13 +36,17 @@ type QueueStatsRedis = RedisClient & { invoqQueueStats(...args: string[]): Promi
  * function, sent together, at most once per `cacheMs`, with a deadline. A Redis error leaves the
  * last values and never fails /metrics.
  */
-export function registerQueueStats(metrics: Metrics, queues: EventQueues, functionNames: readonly string[], cacheMs = 1000, timeoutMs = 500): void {
+export function registerQueueStats(metrics: Metrics, queues: EventQueues, functions: readonly string[] | QueueNameSource, cacheMs = 1000, timeoutMs = 500): void {
+  const source: QueueNameSource = Array.isArray(functions) ? { names: () => functions } : (functions as QueueNameSource);
   const redis = queues.connection as QueueStatsRedis;
+  /** The functions the gauges have series for, so a queue that is no longer known loses them. */
+  let reported = new Set<string>();
   if (typeof redis.invoqQueueStats !== 'function') redis.defineCommand('invoqQueueStats', { numberOfKeys: 6, lua: QUEUE_STATS_LUA });
   let lastRead = 0;
   let inFlight: Promise<void> | undefined;
 
   async function read(): Promise<void> {
+    const functionNames = [...source.names()];
     // One script per function, all sent at once: each reads one function's keys (one slot), so
     // the calls spread over a Cluster's nodes; a pipeline there must stay on one node.
     const results = await Promise.allSettled(
@@ -51,7 +65,16 @@ export function registerQueueStats(metrics: Metrics, queues: EventQueues, functi
       const age = (at: unknown) => (at ? Math.max(0, (now - Number(at)) / 1000) : 0);
       metrics.queueOldestAge.set({ function: name }, age(row[6]));
       metrics.dlqOldestAge.set({ function: name }, age(row[7]));
+      const queued = Number(row[0] ?? 0) + Number(row[2] ?? 0) + Number(row[3] ?? 0);
+      metrics.unloadedFunctionEvents.set({ function: name }, source.loadedByWorker?.(name) === false ? queued : 0);
     });
+    const current = new Set(functionNames);
+    for (const name of reported) {
+      if (current.has(name)) continue;
+      for (const state of STATES) metrics.queueJobs.remove({ function: name, state });
+      for (const gauge of [metrics.dlqDepth, metrics.queueOldestAge, metrics.dlqOldestAge, metrics.unloadedFunctionEvents]) gauge.remove({ function: name });
+    }
+    reported = current;
   }
 
   const refresh = async (): Promise<void> => {
@@ -69,7 +92,7 @@ export function registerQueueStats(metrics: Metrics, queues: EventQueues, functi
     clearTimeout(timer);
   };
   // One refresh serves all four gauges; prom-client awaits each metric's collect().
-  for (const gauge of [metrics.queueJobs, metrics.dlqDepth, metrics.queueOldestAge, metrics.dlqOldestAge]) {
+  for (const gauge of [metrics.queueJobs, metrics.dlqDepth, metrics.queueOldestAge, metrics.dlqOldestAge, metrics.unloadedFunctionEvents]) {
     (gauge as unknown as { collect: () => Promise<void> }).collect = refresh;
   }
 }

@@ -1,5 +1,8 @@
-/** Why an event left the queue without succeeding (Lambda's destination `condition`). */
-export type DeadLetterReason = 'RetriesExhausted' | 'EventAgeExceeded' | 'WorkerLost';
+/**
+ * Why an event left the queue without succeeding (Lambda's destination `condition`).
+ * `FunctionNotFound`: no worker loads its function, and it outwaited its maximum event age.
+ */
+export type DeadLetterReason = 'RetriesExhausted' | 'EventAgeExceeded' | 'WorkerLost' | 'FunctionNotFound';
 
 export interface RetryPolicy {
   /** Retries after the first attempt, 0–2 (Lambda's `MaximumRetryAttempts`). */
@@ -10,7 +13,7 @@ export interface RetryPolicy {
 
 export type FailureDecision =
   | { action: 'retry'; delayMs: number }
-  | { action: 'dead-letter'; reason: DeadLetterReason };
+  | { action: 'dead-letter'; reason: Extract<DeadLetterReason, 'RetriesExhausted' | 'EventAgeExceeded'> };
 
 export interface FailureInput {
   policy: RetryPolicy;

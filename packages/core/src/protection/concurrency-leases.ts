@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../queue/redis-connection';
+import { withinDeadline, type RedisClient } from '../queue/redis-connection';
 import { InvoqError, coerceError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { functionKey } from '../queue/queue-names';
@@ -51,10 +51,13 @@ export class ConcurrencyLeases {
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly ttlMs: number;
   private readonly renewEveryMs: number;
+  /** Taking a lease fails with ServiceException after this long (the API's bound); none: it waits. */
+  private readonly deadlineMs: number | undefined;
 
-  constructor(redis: RedisClient, private readonly prefix: string, timing: { ttlMs?: number; renewEveryMs?: number } = {}) {
+  constructor(redis: RedisClient, private readonly prefix: string, timing: { ttlMs?: number; renewEveryMs?: number; deadlineMs?: number } = {}) {
     this.ttlMs = timing.ttlMs ?? LEASE_TTL_MS;
     this.renewEveryMs = timing.renewEveryMs ?? LEASE_RENEW_MS;
+    this.deadlineMs = timing.deadlineMs;
     this.redis = redis as LeaseRedis;
     if (typeof this.redis.invoqAcquireLease !== 'function') this.redis.defineCommand('invoqAcquireLease', { numberOfKeys: 1, lua: ACQUIRE_LUA });
     if (typeof this.redis.invoqRenewLease !== 'function') this.redis.defineCommand('invoqRenewLease', { numberOfKeys: 1, lua: RENEW_LUA });
@@ -71,7 +74,8 @@ export class ConcurrencyLeases {
     const id = randomUUID();
     let taken: number;
     try {
-      taken = await this.redis.invoqAcquireLease(key, String(limit), id, String(this.ttlMs));
+      const acquiring = this.redis.invoqAcquireLease(key, String(limit), id, String(this.ttlMs));
+      taken = await (this.deadlineMs === undefined ? acquiring : withinDeadline(acquiring, this.deadlineMs, 'the lease'));
     } catch (e) {
       // A command that timed out may still run once Redis answers again (it was sent): take
       // the lease back then, or it would hold a slot for a whole TTL. Sent after it, so after it.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvoqError, coerceError } from '../errors';
 import type { EventQueues } from './event-queues';
+import { withinDeadline } from './redis-connection';
 import { newTraceId } from '../invocation/trace-id';
 import { EVENT_JOB_NAME, type EventJobData } from './job-data';
 
@@ -9,7 +10,14 @@ import { EVENT_JOB_NAME, type EventJobData } from './job-data';
  * as the job id, the body as received.
  */
 export class EventProducer {
-  constructor(private readonly queues: EventQueues) {}
+  /**
+   * @param options.deadlineMs - answer 503 once an enqueue has taken this long (the API's bound
+   *   against a frozen Redis); without it, an enqueue waits as its connection does (workers).
+   */
+  constructor(
+    private readonly queues: EventQueues,
+    private readonly options: { deadlineMs?: number } = {},
+  ) {}
 
   /**
    * @param options.idempotent - the request id was derived from an `Idempotency-Key`: keep the
@@ -23,11 +31,15 @@ export class EventProducer {
     if (!this.queues.connected) throw unavailable();
     try {
       // An existing job id makes BullMQ's add a no-op: that is the idempotency, in one round trip.
-      await this.queues.get(functionName).add(
+      // Past the deadline the add may still land once Redis answers: the client, told 503, may
+      // send it again (an Idempotency-Key makes that repeat run nothing twice).
+      const added = this.queues.get(functionName).add(
         EVENT_JOB_NAME,
         data,
         options.idempotent ? { jobId: requestId, removeOnComplete: { age: Math.max(IDEMPOTENCY_WINDOW_SECONDS, this.queues.statusRetentionSeconds) } } : { jobId: requestId },
       );
+      const { deadlineMs } = this.options;
+      await (deadlineMs === undefined ? added : withinDeadline(added, deadlineMs, 'the enqueue'));
     } catch (e) {
       throw unavailable(e);
     }

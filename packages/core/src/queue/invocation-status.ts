@@ -28,6 +28,13 @@ export interface InvocationStatus {
   receivedAt: string;
   finishedAt?: string;
   redrives?: RedriveRecord[];
+  /**
+   * Whether a live worker loads the event's function, i.e. whether a queued event will run. An
+   * event stays readable when its function is not loaded (its folder removed, or loaded by the
+   * API but by no worker); then this says so, and it waits, or is dead-lettered as
+   * FunctionNotFound once past its maximum event age.
+   */
+  functionLoaded?: boolean;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -92,7 +99,15 @@ export function describeInvocation(functionName: string, job: Job<EventJobData>,
 
 /** Finds an event by request id among every function's queue (one pipelined read each). */
 export class InvocationStatusReader {
-  constructor(private readonly queues: EventQueues, private readonly functionNames: () => string[]) {}
+  /**
+   * @param functionNames - every known queue's function, loaded here or not.
+   * @param isFunctionLoaded - whether a live worker loads a function (the status's `functionLoaded`).
+   */
+  constructor(
+    private readonly queues: EventQueues,
+    private readonly functionNames: () => string[],
+    private readonly isFunctionLoaded?: (functionName: string) => Promise<boolean>,
+  ) {}
 
   async find(requestId: string): Promise<{ functionName: string; job: Job<EventJobData> } | undefined> {
     if (!REQUEST_ID_PATTERN.test(requestId)) return undefined;
@@ -110,6 +125,9 @@ export class InvocationStatusReader {
     // the fields (result, finishedOn) agree.
     const finishedSinceRead = (state === 'completed' || state === 'failed') && !found.job.finishedOn;
     const job = finishedSinceRead ? ((await this.queues.get(found.functionName).getJob(requestId)) as Job<EventJobData> | undefined) : found.job;
-    return job && describeInvocation(found.functionName, job, state);
+    if (!job) return undefined;
+    const status = describeInvocation(found.functionName, job, state);
+    if (this.isFunctionLoaded) status.functionLoaded = await this.isFunctionLoaded(found.functionName);
+    return status;
   }
 }

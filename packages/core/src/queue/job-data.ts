@@ -43,3 +43,13 @@ export function isEventJobData(value: unknown): value is EventJobData {
   const v = value as Partial<EventJobDataV1> | null;
   return typeof v === 'object' && v !== null && v.v === 1 && typeof v.payload === 'string' && typeof v.receivedAt === 'number';
 }
+
+/**
+ * When the event's age starts counting: when it was accepted, or when it was last taken out of
+ * the dead-letter queue. A redrive is a new delivery of the event (as re-sending a Lambda DLQ's
+ * message is): its maximum event age counts from then, or an event dead-lettered for its age
+ * could never be redriven.
+ */
+export function eventAgeStart(data: EventJobData): number {
+  return data.redrives?.at(-1)?.redrivenAt ?? data.receivedAt;
+}

@@ -208,17 +208,32 @@ export async function closeRedis(connection: RedisClient): Promise<void> {
 }
 
 /**
- * PING with a deadline: a worker's connection waits through outages (it must, for BullMQ), so a
- * readiness probe needs its own limit to answer "not ready" instead of hanging.
+ * `work` (Redis commands), or an error once `timeoutMs` has passed. ioredis' commandTimeout
+ * starts a command's clock only when the command is written, and an auto-pipeline is written
+ * only after the one before it on the same slot has answered: against a frozen Redis, 20
+ * concurrent enqueues took up to twice the timeout, and a first enqueue (two commands in turn)
+ * as long. A deadline from the caller's side holds for every request, however its commands queue.
+ * Commands already sent may still run once Redis answers again; callers undo or accept that.
  */
-export async function pingRedis(connection: RedisClient, timeoutMs = 1000): Promise<void> {
+export async function withinDeadline<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      connection.ping(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${timeoutMs} ms`)), timeoutMs))),
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${timeoutMs} ms`)), timeoutMs))),
     ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** How long the API's Redis work for one request may take before it answers 503. */
+export const REQUEST_REDIS_DEADLINE_MS = FAIL_FAST_COMMAND_TIMEOUT_MS;
+
+/**
+ * PING with a deadline: a worker's connection waits through outages (it must, for BullMQ), so a
+ * readiness probe needs its own limit to answer "not ready" instead of hanging.
+ */
+export async function pingRedis(connection: RedisClient, timeoutMs = 1000): Promise<void> {
+  await withinDeadline(connection.ping(), timeoutMs, 'PING');
 }
