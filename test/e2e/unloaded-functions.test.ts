@@ -129,7 +129,8 @@ describe('a function whose folder was removed while its events were queued', () 
         return /^invoq_unloaded_function_events\{function="gone"\} 20$/m.test(t) && t;
       }, 10_000, `the gauges on ${url}`);
       expect(text).toMatch(/^invoq_queue_jobs\{function="gone",state="waiting"\} 20$/m);
-      expect(text).toMatch(/^invoq_queue_oldest_age_seconds\{function="gone"\} [1-9][0-9.]*$/m);
+      // Queued before the restart: older than nothing (how much older depends on this machine).
+      expect(Number(/^invoq_queue_oldest_age_seconds\{function="gone"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
       expect(text).toMatch(/^invoq_dlq_depth\{function="gone"\} 5$/m);
       expect(text).toMatch(/^invoq_unloaded_function_events\{function="kept"\} 0$/m);
     }
