@@ -2,14 +2,16 @@
  * The byte budget: INFO memory parsed as Redis compares it with maxmemory; against a real Redis
  * of this file's own (its maxmemory is changed here, which the shared one must never see), Event
  * is refused past the limit, and again admitted once memory is freed; with no maxmemory only the
- * event cap applies; what this process accepted since the last reading counts before the next.
+ * event cap applies; what this process accepted since the last reading counts before the next;
+ * on a Cluster, the fullest master decides.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvoqError } from '../errors';
-import { closeRedis, createRedisConnection, type RedisClient } from '../queue/redis-connection';
+import { closeRedis, createRedisConnection, waitForRedis, type RedisClient } from '../queue/redis-connection';
 import { OwnRedis } from '../../../../test/support/processes';
+import { OwnRedisCluster } from '../../../../test/support/redis-cluster';
 import { RedisMemoryHeadroom, estimatedEventBytes, parseMemoryInfo } from './redis-memory-headroom';
 
 describe('parseMemoryInfo', () => {
@@ -125,5 +127,39 @@ describe('RedisMemoryHeadroom against a Redis with maxmemory', () => {
     expect(headroom.lastReading).toBeUndefined();
     expect(refusal(headroom)).toBeUndefined();
     away.disconnect();
+  });
+});
+
+describe('RedisMemoryHeadroom on a Redis Cluster', () => {
+  let cluster: OwnRedisCluster;
+  let connection: RedisClient;
+
+  beforeAll(async () => {
+    cluster = await OwnRedisCluster.start();
+    connection = createRedisConnection({ kind: 'cluster', nodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })) });
+    await waitForRedis(connection, 10_000);
+  }, 30_000);
+  afterAll(async () => {
+    await closeRedis(connection);
+    await cluster.stop();
+  });
+
+  it('reads every master and counts the fullest one', async () => {
+    const [full, ...others] = cluster.ports.map((port) => cluster.nodeClient(port));
+    try {
+      for (const node of others) await node.config('SET', 'maxmemory', '1gb');
+      // One master at ~90% of its maxmemory: its functions' events would be stranded first.
+      const used = parseMemoryInfo(await full!.info('memory'))!.usedBytes;
+      await full!.config('SET', 'maxmemory', String(Math.ceil(used / 0.9)));
+      const headroom = new RedisMemoryHeadroom(connection, { maxPercent: 80, refreshMs: 60_000 });
+      await headroom.refresh();
+      expect(headroom.lastReading?.maxBytes).toBe(Math.ceil(used / 0.9));
+      expect(() => headroom.admit(10)).toThrow(expect.objectContaining({ reason: 'RedisMemoryLimitExceeded' }));
+      await full!.config('SET', 'maxmemory', '1gb');
+      await headroom.refresh();
+      expect(() => headroom.admit(10)).not.toThrow();
+    } finally {
+      for (const node of [full, ...others]) node?.disconnect();
+    }
   });
 });
