@@ -109,7 +109,6 @@ it('backs a worker off while Redis is full: few refusals, few log lines, counted
   expect(readyz.status).toBe(503);
   expect(((await readyz.json()) as { reason: string }).reason).toMatch(/out of memory/);
   const oomErrors = counterOf(await scrape(workerUrl), 'invoq_redis_oom_errors_total');
-  console.log("FIGURES", oomErrors, workerLog.length, workerLog.join("").length, summaries().map((l) => JSON.parse(l).refused));
   expect(oomErrors).toBeGreaterThanOrEqual(3);
   expect(oomErrors).toBeLessThan(60);
   for (const line of summaries()) expect((JSON.parse(line) as { refused: number }).refused).toBeLessThan(30);
