@@ -58,6 +58,8 @@ it('runs Redis with AOF fsynced on every write and noeviction, as the contract a
   expect(command).toMatch(/--appendfsync always(\s|$)/);
   expect(command).not.toMatch(/everysec/);
   expect(command).toMatch(/--maxmemory-policy noeviction/);
+  // The byte budget: the API refuses Event short of maxmemory only when Redis has one.
+  expect(command).toMatch(/--maxmemory [1-9]\d*[kmg]b\b/);
   expect(redis.volumes![0]).toMatch(/:\/data$/);
   expect(redis.healthcheck!.test).toEqual(['CMD', 'redis-cli', 'ping']);
 });

@@ -20,6 +20,7 @@ import {
   QueuedEventsCap,
   RedriveRunner,
   RedriveStore,
+  RedisMemoryHeadroom,
   RouteTable,
   checkRedisDurability,
   closeRedis,
@@ -41,6 +42,9 @@ import {
 import { createApp } from './app';
 import { answerClientError } from './http/client-error';
 import { createQueueBoard } from './routes/queue-board';
+
+/** How often Redis's memory is read for `invoq_redis_memory_used_ratio` when no event comes. */
+const MEMORY_GAUGE_REFRESH_MS = 5000;
 
 /** How long a stop waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -121,6 +125,10 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   });
   const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
   const queuedEventsCap = new QueuedEventsCap(queues, names, config.maxQueuedEvents);
+  const redisMemory = new RedisMemoryHeadroom(connection, {
+    maxPercent: config.maxRedisMemoryPercent,
+    onReading: (ratio) => metrics.redisMemoryUsedRatio.set(ratio),
+  });
   const breakers = new CircuitBreakers({
     onStateChange: (functionName, state) => {
       metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
@@ -134,6 +142,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     leases,
     producer: new EventProducer(queues, { deadlineMs: REQUEST_REDIS_DEADLINE_MS }),
     queuedEventsCap,
+    redisMemory,
     metrics,
     meters: createMeterCache(metrics),
     logger,
@@ -163,9 +172,10 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
   const reachable = await waitForRedis(connection, 2000)
-    .then(() => queuedEventsCap.refresh())
+    .then(() => Promise.all([queuedEventsCap.refresh(), redisMemory.refresh()]))
     .then(() => true, () => false);
   if (!reachable) logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is');
+  if (redisMemory.lastReading?.maxBytes === 0) logger.info('Redis has no maxmemory: only INVOQ_MAX_QUEUED_EVENTS bounds the queue (set maxmemory for a byte budget)');
   // The first look at the queues in Redis (this connection fails at once while Redis is away:
   // the background refresh tries again). Status and the DLQ know the other queues once it is
   // done; a long SCAN goes on after the start.
@@ -176,6 +186,9 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
   // Unfinished redrives (of an API that stopped or died) resume from their cursor.
   redrives.start();
+  // Events refresh the reading as they come; this keeps the gauge true while none do.
+  const memoryReadTimer = setInterval(() => void redisMemory.refresh(), MEMORY_GAUGE_REFRESH_MS);
+  memoryReadTimer.unref();
 
   const server = createServer({
     headersTimeout: limits.headersTimeoutMs,
@@ -200,6 +213,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       clearTimeout(grace);
       // Hands its redrives' leases back, so another replica carries on at once.
       await redrives.close();
+      clearInterval(memoryReadTimer);
       breakers.shutdown();
       leases.close();
       await known.close();

@@ -19,6 +19,7 @@ import {
   KnownQueues,
   UnloadedEventSweeper,
   RUN_RETRY_DELAY_MS,
+  RedisOomBackoff,
   FunctionRegistry,
   INVOQ_VERSION,
   SlotPool,
@@ -91,6 +92,8 @@ export interface WorkerOptions {
   /** How often the queues in Redis are scanned and counted (tests shorten them). */
   knownQueues?: { discoverEveryMs?: number; countEveryMs?: number };
   loaders?: FunctionLoadersOptions;
+  /** How often a worker facing a full Redis logs how many commands it refused (default 10 s). */
+  oomLogIntervalMs?: number;
 }
 
 /** The worker's line about a queue whose function it does not load. */
@@ -154,6 +157,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),
   });
   registerQueueStats(metrics, queues, known);
+  // A full Redis (maxmemory, noeviction) refuses the writes that move events: back off, not spin.
+  const oomBackoff = new RedisOomBackoff({ logger, onOomError: () => metrics.redisOomErrors.inc(), logIntervalMs: options.oomLogIntervalMs });
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
@@ -172,6 +177,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       metrics.destinationFailures.inc({ function: functionName });
       logger.warn({ functionName, requestId: job?.data.record.requestContext.requestId, attempt: job?.attemptsMade, final, error: error.message }, 'destination delivery failed');
     },
+    onWorkerError: (worker, error) => oomBackoff.handleWorkerError(worker, error),
+    onWorkerActive: () => oomBackoff.markWritable(),
   });
   destinations.startDelivering(names);
   const breakers = new CircuitBreakers({
@@ -225,11 +232,14 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     worker.on('stalled', () => metrics.reruns.inc({ function: fn.name }));
     worker.on('failed', (job, err) => countFailure(metrics, logger, fn.name, job, err));
     worker.on('completed', (job) => void dropFinishedPayload(job));
-    worker.on('error', (err) => logger.error({ functionName: fn.name, err: err.message }, 'worker error'));
+    worker.on('active', () => oomBackoff.markWritable());
+    worker.on('error', (err) => {
+      if (!oomBackoff.handleWorkerError(worker, err)) logger.error({ functionName: fn.name, err: err.message }, 'worker error');
+    });
     return worker;
   });
 
-  const metricsServer = createMetricsServer(metrics.registry, () => pingRedis(connection));
+  const metricsServer = createMetricsServer(metrics.registry, () => pingRedis(connection), () => oomBackoff.notReadyReason());
   metricsServer.listen(config.metricsPort, config.host);
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;
@@ -267,6 +277,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
         logger.warn('grace period over: running events will be handed back to the queue');
       }
       clearTimeout(timer);
+      oomBackoff.close();
       await destinations.close();
       breakers.shutdown();
       leases.close();

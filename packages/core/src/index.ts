@@ -51,6 +51,8 @@ export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/d
 export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
 export { QueuedEventsCap } from './protection/queued-events-cap';
+export { RedisOomBackoff, isRedisOomError, type RedisOomBackoffOptions } from './queue/redis-oom-backoff';
+export { RedisMemoryHeadroom, parseMemoryInfo, estimatedEventBytes, type RedisMemoryReading, type RedisMemoryHeadroomOptions } from './protection/redis-memory-headroom';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
 export { Invoker, type InvokerDeps } from './invocation/invoker';
 export { LAMBDA_API_PREFIXES, isLambdaApiPath, findLambdaOperation, type LambdaOperation } from './lambda-api/lambda-operation-matcher';

@@ -45,6 +45,7 @@ export const envSchema = z.object({
   INVOQ_SYNC_PAYLOAD_LIMIT: positiveInt.default(6_291_456),
   INVOQ_ASYNC_PAYLOAD_LIMIT: positiveInt.default(262_144),
   INVOQ_MAX_QUEUED_EVENTS: positiveInt.default(1_000_000),
+  INVOQ_MAX_REDIS_MEMORY_PERCENT: z.coerce.number().int().min(1).max(100).default(90),
   INVOQ_GATEWAY_TIMEOUT_MS: positiveInt.default(29_000),
   INVOQ_STATUS_RETENTION_SECONDS: positiveInt.default(3600),
   INVOQ_DLQ_RETENTION_SECONDS: positiveInt.default(1_209_600),

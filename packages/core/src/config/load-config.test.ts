@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       syncPayloadLimitBytes: 6_291_456,
       asyncPayloadLimitBytes: 262_144,
       maxQueuedEvents: 1_000_000,
+      maxRedisMemoryPercent: 90,
       gatewayTimeoutMs: 29_000,
       statusRetentionSeconds: 3600,
       dlqRetentionSeconds: 1_209_600,
@@ -48,6 +49,8 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'abc' }, /^PORT:/],
     [{ INVOQ_WORKER_CONCURRENCY: '0' }, /^INVOQ_WORKER_CONCURRENCY:/],
+    [{ INVOQ_MAX_REDIS_MEMORY_PERCENT: '0' }, /^INVOQ_MAX_REDIS_MEMORY_PERCENT:/],
+    [{ INVOQ_MAX_REDIS_MEMORY_PERCENT: '101' }, /^INVOQ_MAX_REDIS_MEMORY_PERCENT:/],
     [{ REDIS_URL: 'http://x' }, /^REDIS_URL:/],
     [{ INVOQ_AUTH: 'maybe' }, /^INVOQ_AUTH:/],
     [{ INVOQ_QUEUE_PREFIX: 'a:b' }, /^INVOQ_QUEUE_PREFIX:/],

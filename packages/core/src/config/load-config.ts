@@ -47,6 +47,11 @@ export interface ResolvedConfig {
   syncPayloadLimitBytes: number;
   asyncPayloadLimitBytes: number;
   maxQueuedEvents: number;
+  /**
+   * INVOQ_MAX_REDIS_MEMORY_PERCENT: `Event` is refused once Redis's used memory reaches this
+   * share of its `maxmemory`; the rest is the workers' headroom. No effect without `maxmemory`.
+   */
+  maxRedisMemoryPercent: number;
   gatewayTimeoutMs: number;
   statusRetentionSeconds: number;
   dlqRetentionSeconds: number;
@@ -180,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
     syncPayloadLimitBytes: e.INVOQ_SYNC_PAYLOAD_LIMIT,
     asyncPayloadLimitBytes: e.INVOQ_ASYNC_PAYLOAD_LIMIT,
     maxQueuedEvents: e.INVOQ_MAX_QUEUED_EVENTS,
+    maxRedisMemoryPercent: e.INVOQ_MAX_REDIS_MEMORY_PERCENT,
     gatewayTimeoutMs: e.INVOQ_GATEWAY_TIMEOUT_MS,
     statusRetentionSeconds: e.INVOQ_STATUS_RETENTION_SECONDS,
     dlqRetentionSeconds: e.INVOQ_DLQ_RETENTION_SECONDS,

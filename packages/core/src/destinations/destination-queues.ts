@@ -36,6 +36,10 @@ export interface DestinationOptions {
   /** Called for every failed delivery attempt (for the metric and the log). */
   onFailedAttempt: (functionName: string, job: Job<DeliveryJobData> | undefined, error: Error, final: boolean) => void;
   retryBaseDelayMs?: number;
+  /** A delivery worker's `'error'` (e.g. for RedisOomBackoff); ignored without it. */
+  onWorkerError?: (worker: Worker<DeliveryJobData>, error: Error) => void;
+  /** A delivery worker took a job (Redis took a write). */
+  onWorkerActive?: () => void;
 }
 
 /**
@@ -85,7 +89,8 @@ export class DestinationQueues {
         runRetryDelay: RUN_RETRY_DELAY_MS,
       });
       worker.on('failed', (job, err) => this.options.onFailedAttempt(functionName, job, err, job ? job.attemptsMade >= DELIVERY_ATTEMPTS : true));
-      worker.on('error', () => undefined);
+      worker.on('error', (error) => this.options.onWorkerError?.(worker, error));
+      worker.on('active', () => this.options.onWorkerActive?.());
       this.workers.push(worker);
     }
   }

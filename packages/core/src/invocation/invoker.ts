@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger';
 import type { CircuitBreakers } from '../protection/circuit-breakers';
 import { reservedConcurrencyExceeded, type ConcurrencyLeases } from '../protection/concurrency-leases';
 import type { QueuedEventsCap } from '../protection/queued-events-cap';
+import type { RedisMemoryHeadroom } from '../protection/redis-memory-headroom';
 import { idempotentRequestId, type EventProducer } from '../queue/event-producer';
 import { checkJsonPayload } from './json-payload';
 
@@ -17,6 +18,8 @@ export interface InvokerDeps {
   leases: ConcurrencyLeases;
   producer: EventProducer;
   queuedEventsCap: QueuedEventsCap;
+  /** The byte budget: Redis's memory against its maxmemory. */
+  redisMemory: RedisMemoryHeadroom;
   metrics: Metrics;
   meters: (functionName: string, type: InvocationType) => FunctionMeters;
   logger: Logger;
@@ -29,7 +32,7 @@ export interface InvokerDeps {
 /**
  * The API's two ways to invoke a function, shared by Lambda's Invoke and the gateway routes:
  * inline (reserved concurrency, circuit breaker, metrics, the invocation log line) and queued
- * (payload checks, the queue cap, idempotency, the enqueue). Throws `InvoqError`s; HTTP is the
+ * (payload checks, the queue's byte budget and cap, idempotency, the enqueue). Throws `InvoqError`s; HTTP is the
  * caller's business.
  */
 export class Invoker {
@@ -74,13 +77,15 @@ export class Invoker {
    */
   async enqueue(fn: ResolvedFunction, requestId: string, payload: string, options: { idempotencyKey?: string; traceId?: string } = {}): Promise<string> {
     const { idempotencyKey, traceId } = options;
-    const { producer, queuedEventsCap, metrics, asyncPayloadLimitBytes } = this.deps;
+    const { producer, queuedEventsCap, redisMemory, metrics, asyncPayloadLimitBytes } = this.deps;
     const bytes = Buffer.byteLength(payload);
     if (bytes > asyncPayloadLimitBytes) {
       throw new InvoqError('PAYLOAD_TOO_LARGE', `${bytes} byte payload is too large for the Event invocation type (limit ${asyncPayloadLimitBytes} bytes)`);
     }
     checkJsonPayload(payload);
     try {
+      // Memory first: an event it refuses must not count against the cap's tally.
+      redisMemory.admit(bytes);
       queuedEventsCap.admit();
     } catch (e) {
       metrics.throttles.inc({ function: fn.name, type: 'async', reason: (e as InvoqError).reason ?? 'unknown' });

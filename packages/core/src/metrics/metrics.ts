@@ -36,6 +36,8 @@ export function createMetrics(version: string) {
     dlqDepth: new Gauge({ name: 'invoq_dlq_depth', help: 'Events in the dead-letter queue (same value from every replica: aggregate with max).', labelNames: ['function'] as const, registers }),
     dlqOldestAge: new Gauge({ name: 'invoq_dlq_oldest_age_seconds', help: 'Age of the oldest dead-letter entry.', labelNames: ['function'] as const, registers }),
     unloadedFunctionEvents: new Gauge({ name: 'invoq_unloaded_function_events', help: 'Events queued for a function no live worker loads: they will not run until one does (or they are dead-lettered as FunctionNotFound past their maximum event age). Same value from every replica: aggregate with max.', labelNames: ['function'] as const, registers }),
+    redisMemoryUsedRatio: new Gauge({ name: 'invoq_redis_memory_used_ratio', help: "The queue's Redis memory in use over its maxmemory (the fullest master of a Cluster); 0 when maxmemory is not set. Read by the API every 5 s, and every 250 ms while events arrive (0 on the worker); Event is refused past INVOQ_MAX_REDIS_MEMORY_PERCENT. Aggregate with max.", registers }),
+    redisOomErrors: new Counter({ name: 'invoq_redis_oom_errors_total', help: 'Redis commands refused with OOM (maxmemory reached under noeviction) while moving events: the worker backs off and reports not ready. Counted by the worker (0 on the API); sum over all instances.', registers }),
     circuitState: new Gauge({ name: 'invoq_circuit_state', help: 'Circuit breaker state per function: 0 closed, 1 open, 2 half-open.', labelNames: ['function'] as const, registers }),
     buildInfo: new Gauge({ name: 'invoq_build_info', help: 'Always 1; labels say what runs.', labelNames: ['version', 'node'] as const, registers }),
   };
