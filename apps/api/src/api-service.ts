@@ -124,7 +124,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
   const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
-  const queuedEventsCap = new QueuedEventsCap(queues, names, config.maxQueuedEvents);
+  const queuedEventsCap = new QueuedEventsCap(queues, () => known.names(), config.maxQueuedEvents);
   const redisMemory = new RedisMemoryHeadroom(connection, {
     maxPercent: config.maxRedisMemoryPercent,
     onReading: (ratio) => metrics.redisMemoryUsedRatio.set(ratio),

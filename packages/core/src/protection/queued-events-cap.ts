@@ -16,7 +16,8 @@ export class QueuedEventsCap {
 
   constructor(
     private readonly queues: EventQueues,
-    private readonly functionNames: readonly string[],
+    /** Every function whose queue may hold events: loaded here or not, all count. */
+    private readonly functionNames: () => readonly string[],
     private readonly maxQueuedEvents: number,
     private readonly refreshMs = 250,
   ) {}
@@ -46,7 +47,7 @@ export class QueuedEventsCap {
     try {
       // One pipeline per function (its keys share a slot): a Cluster pipeline must stay on one node.
       const counts = await Promise.all(
-        this.functionNames.map(async (name) => {
+        this.functionNames().map(async (name) => {
           const results = (await redis.pipeline().llen(this.queues.keyOf(name, 'wait')).zcard(this.queues.keyOf(name, 'delayed')).zcard(this.queues.keyOf(name, 'prioritized')).exec()) ?? [];
           return results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
         }),
