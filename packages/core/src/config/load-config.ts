@@ -128,7 +128,9 @@ function redisTarget(
  */
 export function loadConfig(env: Record<string, string | undefined>, readSecretFile?: ReadSecretFile): ResolvedConfig {
   // Empty strings mean "unset", as a shell `VAR=` usually intends.
-  const cleaned = readSecretFiles(Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')), readSecretFile);
+  const startupNotices: string[] = [];
+  const given = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const cleaned = readSecretFiles(given, startupNotices, readSecretFile);
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -144,7 +146,6 @@ export function loadConfig(env: Record<string, string | undefined>, readSecretFi
   const accessKeys = parseAccessKeys(e.INVOQ_AWS_CREDENTIALS);
   const hasKeys = apiKeys.size > 0 || accessKeys.size > 0;
   const loopback = isLoopbackHost(e.HOST);
-  const startupNotices: string[] = [];
 
   let enabled = e.INVOQ_AUTH === 'on';
   if (!enabled && !loopback) {

@@ -66,12 +66,19 @@ describe('secrets given as files (<SECRET>_FILE)', () => {
     expect(failure({ REDIS_URL: 'redis://x:6379', REDIS_URL_FILE: secretFile('both-url', 'redis://y:6379') })).toMatch(/^REDIS_URL, REDIS_URL_FILE: set only one/);
   });
 
-  it('stops with one clear line when the file cannot be read or is empty', () => {
+  it('stops with one clear line when the file cannot be read', () => {
     const missing = path.join(dir, 'no-such-file');
     expect(failure({ INVOQ_ADMIN_KEYS_FILE: missing })).toBe(`INVOQ_ADMIN_KEYS_FILE: cannot read ${missing} (ENOENT)`);
     expect(failure({ INVOQ_ADMIN_KEYS_FILE: dir })).toBe(`INVOQ_ADMIN_KEYS_FILE: cannot read ${dir} (EISDIR)`);
+  });
+
+  it('takes an empty file as unset, as an empty variable, and says so at start', () => {
     const empty = secretFile('empty', '\n');
-    expect(failure({ INVOQ_DESTINATION_SECRET_FILE: empty })).toBe(`INVOQ_DESTINATION_SECRET_FILE: ${empty} is empty`);
+    const config = loadConfig({ INVOQ_DESTINATION_SECRET_FILE: empty, INVOQ_API_KEYS: 'k' });
+    expect(config.destinationSecret).toBeUndefined();
+    expect(config.startupNotices).toContain(`INVOQ_DESTINATION_SECRET_FILE: ${empty} is empty, so INVOQ_DESTINATION_SECRET is unset`);
+    // No keys at all is then what it always is: refused in production.
+    expect(failure({ INVOQ_API_KEYS_FILE: empty, NODE_ENV: 'production' })).toMatch(/^INVOQ_API_KEYS: NODE_ENV=production needs/);
   });
 
   it('never quotes a secret in an error, from a file or a variable', () => {
