@@ -27,7 +27,14 @@ const noRetries = { maximumRetryAttempts: 0 };
 const functionsDir = makeFunctionsDir({
   selfSignal: {
     config: { handler: 'index.handler', circuitBreaker: false, async: noRetries },
-    files: { 'index.js': `exports.handler = async (event) => { process.kill(process.pid, event.signal); return 'still running'; };` },
+    files: {
+      'index.js': `exports.handler = async (event) => {
+  // A function that would rather not be ended: the runtime took the real exit before it loaded.
+  if (event.replaceExit) process.exit = () => undefined;
+  process.kill(process.pid, event.signal);
+  return 'still running';
+};`,
+    },
   },
   selfExit: {
     config: { handler: 'index.handler', circuitBreaker: false, async: noRetries },
@@ -126,6 +133,12 @@ describe('a function that signals its own process or exits', () => {
     expect(answer.headers.get('x-amz-function-error')).toBe('Unhandled');
     const body = (await answer.json()) as { errorType: string; errorMessage: string };
     expect(body).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(new RegExp(`^RequestId: \\S+ Error: Runtime exited with error: ${detail}$`)) });
+    await expectBothTiersUp();
+  });
+
+  it('ends its environment even when the function replaced process.exit first', async () => {
+    const answer = await invoke('selfSignal', { signal: 'SIGTERM', replaceExit: true });
+    expect(await answer.json()).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(/signal: terminated$/) });
     await expectBothTiersUp();
   });
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadFunctions } from '../functions/load-functions';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import { makeFunctionsDir } from '../../../../test/support/harness';
+import { makeFunctionsDir, waitFor } from '../../../../test/support/harness';
 import { Environment, type RunReply } from './environment';
 import { Executor } from './executor';
 import { MAX_LOG_LINE_CHARS, MAX_RESPONSE_BYTES } from './thread-protocol';
@@ -63,6 +63,22 @@ const dir = makeFunctionsDir({
     config: { handler: 'index.handler', memorySize: 512, timeout: 30 },
     files: { 'index.js': `exports.handler = async () => { const keep = []; for (let i = 0; i < 200; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); return keep.length; };` },
   },
+  // Listens in on every MessagePort send, then logs: the runtime's sends never pass through it.
+  eavesdrop: {
+    config: { handler: 'index.handler' },
+    files: {
+      'index.js': `const { MessagePort } = require('node:worker_threads');
+const seen = [];
+const original = MessagePort.prototype.postMessage;
+MessagePort.prototype.postMessage = function (message, ...rest) { seen.push(message); return original.call(this, message, ...rest); };
+exports.handler = async () => { console.log('a line the runtime sends'); await new Promise((r) => setTimeout(r, 20)); return { seen: seen.length }; };`,
+    },
+  },
+  // Answers, then holds 300 MB of Buffers in a timer: its environment ends between runs.
+  lateHog: {
+    config: { handler: 'index.handler', memorySize: 128, timeout: 30 },
+    files: { 'index.js': `const keep = []; exports.handler = async () => { setTimeout(() => { for (let i = 0; i < 300; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); }, 10); return 'answered'; };` },
+  },
   longLine: {
     config: { handler: 'index.handler' },
     files: { 'index.js': `exports.handler = async () => { console.log('y'.repeat(1024 * 1024)); return 'logged'; };` },
@@ -74,8 +90,10 @@ const fn = (name: string): ResolvedFunction => fns.get(name)!;
 
 describe('function code in a thread', () => {
   let executor: Executor;
+  const lateErrors: Array<{ fn: string; requestId: string | undefined; errorType: string }> = [];
   beforeEach(() => {
-    executor = new Executor({ maxEnvironments: 4 });
+    lateErrors.length = 0;
+    executor = new Executor({ maxEnvironments: 4, onLateError: (f, requestId, error) => lateErrors.push({ fn: f.name, requestId, errorType: error.errorType }) });
   });
   afterEach(async () => {
     await executor.close();
@@ -112,6 +130,19 @@ describe('function code in a thread', () => {
     const outcome = await invoke('cacheHog');
     expect(outcome.functionError?.errorType).toBe('Runtime.OutOfMemory');
     expect(outcome.body).not.toBe('300');
+  });
+
+  it('holding 300 MB between runs ends the environment, blamed on the run that left it', async () => {
+    expect((await invoke('lateHog')).body).toBe('"answered"');
+    await waitFor(() => lateErrors.length > 0, 10_000, 'the idle environment to be ended');
+    expect(lateErrors).toEqual([{ fn: 'lateHog', requestId: 'req-lateHog', errorType: 'Runtime.OutOfMemory' }]);
+    expect(executor.environmentCount).toBe(0);
+  });
+
+  it('sees none of its runtime’s messages by replacing MessagePort.prototype.postMessage', async () => {
+    const outcome = await invoke('eavesdrop');
+    expect(JSON.parse(outcome.body)).toEqual({ seen: 0 });
+    expect(outcome.logs).toEqual([expect.stringMatching(/\tINFO\ta line the runtime sends$/)]);
   });
 
   it('passing 1 GB through short-lived Buffers is not out of memory', async () => {

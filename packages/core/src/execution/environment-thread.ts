@@ -4,7 +4,7 @@
  * does. The main thread kills it on timeout; a crash here ends only this thread.
  */
 import { format } from 'node:util';
-import { containSelfSignals, takeRuntimeChannel } from './thread-guards';
+import { containSelfSignals, endEnvironment, takeRuntimeChannel } from './thread-guards';
 import { recordRuntimeResources } from './event-loop-watch';
 import { toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
@@ -25,18 +25,17 @@ import {
 // First, before any function code: the runtime's channel out of the function's reach.
 const { channel, data } = takeRuntimeChannel();
 const port = channel.port;
+// Bound now, so that a function replacing MessagePort.prototype.postMessage later sees nothing
+// the runtime sends. (What a function that digs the channel out anyway can send is still only
+// what the main thread's checks accept: see thread-message-check.)
+const send = port.postMessage.bind(port) as (message: InitDone | LogLine | ThreadReply) => void;
 const control = new Int32Array(channel.control);
 containSelfSignals(control);
 
 const memory = new MemoryWatch(
   data.memorySizeMb,
   () => Atomics.load(control, Control.IN_RUN) === 1,
-  (usedMb) => {
-    // Written before exiting: the main thread reads it when the thread is gone.
-    Atomics.store(control, Control.END_DETAIL, usedMb);
-    Atomics.store(control, Control.END_REASON, END_OUT_OF_MEMORY);
-    process.exit(1);
-  },
+  (usedMb) => endEnvironment(control, END_OUT_OF_MEMORY, usedMb, 1),
 );
 
 let handler: Handler | undefined;
@@ -46,7 +45,7 @@ const logBudget = new LogBudget();
 function capture(level: string) {
   return (...args: unknown[]): void => {
     const line = logBudget.admit(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`, currentRequestId);
-    if (line !== undefined) port.postMessage({ kind: 'log', line } satisfies LogLine);
+    if (line !== undefined) send({ kind: 'log', line });
   };
 }
 
@@ -101,7 +100,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
         return { kind: 'function-error', token, error: e.error, initMs: performance.now() - started, durationMs: 0, memoryUsedMb: memory.usedMbAtAnswer(), discardEnvironment: true };
       }
       initMs = performance.now() - started;
-      port.postMessage({ kind: 'init-done', token } satisfies InitDone);
+      send({ kind: 'init-done', token });
     }
     handlerStarted = performance.now();
     const result = await invokeHandler(handler, event, contextFields(message));
@@ -146,7 +145,7 @@ async function drain(): Promise<void> {
     const reply = await run(message);
     currentRequestId = undefined;
     Atomics.store(control, Control.IN_RUN, 0);
-    port.postMessage(reply);
+    send(reply);
   }
   draining = false;
 }

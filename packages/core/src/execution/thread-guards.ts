@@ -11,6 +11,21 @@ import os from 'node:os';
 import threads = require('node:worker_threads');
 import { Control, END_SIGNAL, type RuntimeChannel, type ThreadData, type ThreadWorkerData } from './thread-protocol';
 
+// Taken before function code loads: a function that replaces them cannot keep its environment
+// alive past an end the runtime decided.
+const exitThread = process.exit.bind(process);
+const store = Atomics.store;
+
+/**
+ * Ends this environment, saying why in `control` first: the main thread reads it once the
+ * thread is gone (an exit can overtake messages sent before it; a shared word cannot be late).
+ */
+export function endEnvironment(control: Int32Array, reason: number, detail: number, exitCode: number): never {
+  store(control, Control.END_DETAIL, detail);
+  store(control, Control.END_REASON, reason);
+  return exitThread(exitCode);
+}
+
 /**
  * Takes the runtime's channel out of `workerData` and makes `parentPort` null for every later
  * `require('worker_threads')` and `import` of it (the ES module view is built from the CommonJS
@@ -56,8 +71,6 @@ export function containSelfSignals(control: Int32Array): void {
   proc._kill = (pid, signal) => {
     if (!reachesSelf(pid)) return send(pid, signal);
     if (signal === 0 || IGNORED_BY_DEFAULT.has(signal)) return 0;
-    Atomics.store(control, Control.END_DETAIL, signal);
-    Atomics.store(control, Control.END_REASON, END_SIGNAL);
-    process.exit(128 + signal);
+    return endEnvironment(control, END_SIGNAL, signal, 128 + signal);
   };
 }
