@@ -6,7 +6,7 @@
 import { format } from 'node:util';
 import { containSelfSignals, endEnvironment, takeRuntimeChannel } from './thread-guards';
 import { recordRuntimeResources } from './event-loop-watch';
-import { toFunctionError } from './function-error';
+import { responseTooLargeError, toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
 import { LogBudget } from './log-budget';
 import { MemoryWatch } from './memory-watch';
@@ -112,11 +112,7 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
     }
     body ??= 'null'; // a function or symbol result
     if (exceedsResponseLimit(body)) {
-      return fail(token, {
-        errorType: 'Function.ResponseSizeTooLarge',
-        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
-        trace: [],
-      }, initMs, durationMs());
+      return fail(token, responseTooLargeError(MAX_RESPONSE_BYTES), initMs, durationMs());
     }
     return { kind: 'result', token, body, initMs, durationMs: durationMs(), memoryUsedMb: memory.usedMbAtAnswer() };
   } catch (e) {

@@ -5,15 +5,14 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import { invalidReplyError, outOfMemoryError, runtimeExitError, signalExitError, timeoutError, toFunctionError } from './function-error';
+import { invalidReplyError, responseTooLargeError, timeoutError, toFunctionError } from './function-error';
 import { lambdaEnvironment, newLogStreamName } from './lambda-environment';
 import { LogBudget } from './log-budget';
+import { threadEndError } from './thread-end-error';
 import { refusalOf } from './thread-message-check';
 import {
   CONTROL_SLOTS,
   Control,
-  END_OUT_OF_MEMORY,
-  END_SIGNAL,
   INIT_TIMEOUT_MS,
   MAX_RESPONSE_BYTES,
   exceedsResponseLimit,
@@ -143,16 +142,9 @@ export class Environment {
     else this.settle(message);
   }
 
-  /** Lambda's answer to a result over its limit, whoever sent it: the thread checks first. */
-  private tooLarge(reply: ThreadReply & { kind: 'result' }): ThreadReply {
-    return {
-      kind: 'function-error',
-      token: reply.token,
-      error: { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`, trace: [] },
-      initMs: reply.initMs,
-      durationMs: reply.durationMs,
-      memoryUsedMb: reply.memoryUsedMb,
-    };
+  /** Lambda's answer to a result over its limit, whoever sent it (the thread checks first). */
+  private tooLarge({ token, initMs, durationMs, memoryUsedMb }: ThreadReply & { kind: 'result' }): ThreadReply {
+    return { kind: 'function-error', token, error: responseTooLargeError(MAX_RESPONSE_BYTES), initMs, durationMs, memoryUsedMb };
   }
 
   /**
@@ -303,7 +295,7 @@ export class Environment {
     const current = this.runs[0];
     const wasDead = this.dead;
     this.dead = true;
-    const reason = this.deathReason(current?.requestId ?? this.lastRequestId ?? 'unknown', error, exitCode);
+    const reason = threadEndError(this.control, current?.requestId ?? this.lastRequestId ?? 'unknown', this.fn.config.memorySize, error, exitCode);
     if (current) {
       this.endRuns(reason);
       this.onDeath(this);
@@ -315,18 +307,4 @@ export class Environment {
     }
   }
 
-  /** Why the thread went: what it wrote in `control` before exiting, its error, or its exit code. */
-  private deathReason(requestId: string, error: FunctionError | undefined, exitCode: number | undefined): FunctionError {
-    const detail = Atomics.load(this.control, Control.END_DETAIL);
-    switch (Atomics.load(this.control, Control.END_REASON)) {
-      case END_SIGNAL:
-        return signalExitError(requestId, detail);
-      case END_OUT_OF_MEMORY:
-        return outOfMemoryError(requestId, this.fn.config.memorySize, detail);
-    }
-    if (error?.errorType === 'Error' && /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(error.errorMessage)) {
-      return outOfMemoryError(requestId, this.fn.config.memorySize);
-    }
-    return error ?? runtimeExitError(requestId, `with error: exit status ${exitCode ?? 0}`);
-  }
 }

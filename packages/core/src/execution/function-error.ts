@@ -44,6 +44,11 @@ export function timeoutError(requestId: string, timeoutMs: number): FunctionErro
   };
 }
 
+/** Lambda's error for a result over its sync limit (`MAX_RESPONSE_BYTES`). */
+export function responseTooLargeError(maxBytes: number): FunctionError {
+  return { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${maxBytes} bytes).`, trace: [] };
+}
+
 export function runtimeExitError(requestId: string, detail: string): FunctionError {
   return { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited ${detail}`, trace: [] };
 }

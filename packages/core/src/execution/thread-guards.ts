@@ -36,7 +36,12 @@ export function takeRuntimeChannel(): { channel: RuntimeChannel; data: ThreadDat
   const channel = workerData.runtime;
   if (!channel) throw new Error('invoq: an environment thread started without its runtime channel');
   delete workerData.runtime;
-  (threads as { parentPort: unknown }).parentPort = null;
+  try {
+    (threads as { parentPort: unknown }).parentPort = null;
+  } catch {
+    // A Node.js whose exports are read-only keeps parentPort visible; the main thread refuses
+    // whatever arrives on it, so this only loses the earlier, clearer TypeError.
+  }
   return { channel, data: workerData };
 }
 
