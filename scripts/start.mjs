@@ -63,6 +63,11 @@ async function chooseRedis() {
     say(`Redis: ${redact(process.env.REDIS_URL)} (from REDIS_URL)`);
     return process.env.REDIS_URL;
   }
+  // The URL in a file (it holds the password): the apps read it, and an embedded one would clash.
+  if (process.env.REDIS_URL_FILE) {
+    say(`Redis: the URL in ${process.env.REDIS_URL_FILE} (from REDIS_URL_FILE)`);
+    return '';
+  }
   // Cluster / Sentinel settings replace REDIS_URL in the apps, so an embedded Redis would be unused.
   if (process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS) {
     say(`Redis: ${process.env.REDIS_CLUSTER_NODES ? `the Cluster at ${process.env.REDIS_CLUSTER_NODES} (from REDIS_CLUSTER_NODES)` : `the master Sentinel names (from REDIS_SENTINELS ${process.env.REDIS_SENTINELS})`}`);

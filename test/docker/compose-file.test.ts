@@ -34,9 +34,14 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
+  secrets?: string[];
 }
 const composeText = read('compose.yaml');
-const compose = YAML.parse(interpolate(composeText, { INVOQ_API_KEYS: 'k1,k2' }), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = YAML.parse(interpolate(composeText, {}), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+  secrets: Record<string, { environment?: string; file?: string }>;
+};
 const services = compose.services;
 const hostPath = (volume: string) => path.resolve(dockerDir, volume.split(':')[0]!);
 const healthUrl = (service: Service) => /http:\/\/127\.0\.0\.1:(\d+)(\/[^'"\s)]*)/.exec(service.healthcheck!.test.join(' '));
@@ -64,8 +69,39 @@ it('runs Redis with AOF fsynced on every write and noeviction, as the contract a
   expect(redis.healthcheck!.test).toEqual(['CMD', 'redis-cli', 'ping']);
 });
 
+/**
+ * What a container of `service` reads for a `_FILE` variable: the Compose secret mounted at
+ * /run/secrets/<name>, made from the host variable named in the top-level `secrets`.
+ */
+function secretFileReader(service: Service, hostEnv: Record<string, string>): (file: string) => string {
+  return (file) => {
+    const name = /^\/run\/secrets\/(.+)$/.exec(file)?.[1];
+    if (!name || !service.secrets?.includes(name)) throw Object.assign(new Error(`no secret mounted at ${file}`), { code: 'ENOENT' });
+    return hostEnv[compose.secrets[name]!.environment!] ?? '';
+  };
+}
+
+it('gives both tiers their keys as Compose secrets (files), none as variables', () => {
+  const secretNames = ['INVOQ_API_KEYS', 'INVOQ_ADMIN_KEYS', 'INVOQ_AWS_CREDENTIALS', 'INVOQ_DESTINATION_SECRET'];
+  for (const name of ['api', 'worker']) {
+    const service = services[name]!;
+    const env = service.environment!;
+    for (const secret of secretNames) {
+      expect([secret, env[secret]]).toEqual([secret, undefined]);
+      expect(env[`${secret}_FILE`]).toMatch(/^\/run\/secrets\//);
+    }
+    const hostEnv = { INVOQ_API_KEYS: 'k1,k2', INVOQ_ADMIN_KEYS: 'root', INVOQ_AWS_CREDENTIALS: 'AKID:secret:admin', INVOQ_DESTINATION_SECRET: 'hmac' };
+    const config = loadConfig({ ...env, NODE_ENV: 'production' }, secretFileReader(service, hostEnv));
+    expect([...config.auth.apiKeys].sort()).toEqual(['k1', 'k2', 'root']);
+    expect(config.auth.accessKeys.get('AKID')?.admin).toBe(true);
+    expect(config.destinationSecret).toBe('hmac');
+    // Optional secrets left unset are empty files, taken as unset; no API key at all, no start.
+    expect(loadConfig({ ...env, NODE_ENV: 'production' }, secretFileReader(service, { INVOQ_API_KEYS: 'k' })).destinationSecret).toBeUndefined();
+    expect(() => loadConfig({ ...env, NODE_ENV: 'production' }, secretFileReader(service, {}))).toThrow(/^INVOQ_API_KEYS: NODE_ENV=production needs/);
+  }
+});
+
 it('builds both tiers from the Dockerfile with an environment invoq accepts', () => {
-  expect(composeText).toMatch(/INVOQ_API_KEYS: "\$\{INVOQ_API_KEYS:\?/); // no keys, no start
   for (const name of ['api', 'worker']) {
     const service = services[name]!;
     expect(path.resolve(dockerDir, service.build!.context)).toBe(REPO_ROOT);
@@ -73,7 +109,7 @@ it('builds both tiers from the Dockerfile with an environment invoq accepts', ()
     const env = service.environment!;
     // Every variable is one the contract (and so the config schema) defines, and loads cleanly.
     expect(Object.keys(env).filter((k) => !(k in envSchema.shape))).toEqual([]);
-    const config = loadConfig({ ...env, NODE_ENV: 'production' });
+    const config = loadConfig({ ...env, NODE_ENV: 'production' }, secretFileReader(service, { INVOQ_API_KEYS: 'k1,k2' }));
     expect(config.auth.enabled).toBe(true);
     expect(new URL(env.REDIS_URL!).host).toBe('redis:6379');
     expect(service.depends_on?.redis?.condition).toBe('service_healthy');
@@ -82,12 +118,12 @@ it('builds both tiers from the Dockerfile with an environment invoq accepts', ()
     expect(fs.existsSync(path.join(REPO_ROOT, entry.replace('/dist/', '/src/').replace(/\.js$/, '.ts')))).toBe(true);
   }
   const api = services.api!;
-  const apiPort = loadConfig(api.environment!).port;
+  const apiPort = loadConfig(api.environment!, secretFileReader(api, { INVOQ_API_KEYS: 'k' })).port;
   expect(api.command).toEqual(['node', 'apps/api/dist/main.js']);
   expect(api.ports).toContain(`${apiPort}:${apiPort}`);
   expect(healthUrl(api)?.slice(1)).toEqual([String(apiPort), '/healthz']);
   const worker = services.worker!;
-  const metricsPort = loadConfig(worker.environment!).metricsPort;
+  const metricsPort = loadConfig(worker.environment!, secretFileReader(worker, { INVOQ_API_KEYS: 'k' })).metricsPort;
   expect(worker.command).toEqual(['node', 'apps/worker/dist/main.js']);
   expect(worker.expose).toEqual([String(metricsPort)]);
   expect(healthUrl(worker)?.slice(1)).toEqual([String(metricsPort), '/healthz']);
@@ -100,9 +136,9 @@ it('points Prometheus at the API and every worker replica, with the alert rules'
   const mounted = prometheus.volumes!.map((v) => v.split(':')[1]);
   for (const rules of config.rule_files) expect(mounted).toContain(`/etc/prometheus/${rules}`);
   const api = config.scrape_configs.find((j) => j.job_name === 'invoq-api')!;
-  expect(api.static_configs![0]!.targets).toEqual([`api:${loadConfig(services.api!.environment!).port}`]);
+  expect(api.static_configs![0]!.targets).toEqual([`api:${loadConfig(services.api!.environment!, secretFileReader(services.api!, { INVOQ_API_KEYS: 'k' })).port}`]);
   const worker = config.scrape_configs.find((j) => j.job_name === 'invoq-worker')!;
-  expect(worker.dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(services.worker!.environment!).metricsPort });
+  expect(worker.dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(services.worker!.environment!, secretFileReader(services.worker!, { INVOQ_API_KEYS: 'k' })).metricsPort });
   expect(prometheus.ports).toContain('127.0.0.1:9090:9090');
 });
 

@@ -23,10 +23,34 @@ const hostPorts = csv.pipe(
 );
 
 /**
+ * The variables that hold secrets. Each may instead be given as `<NAME>_FILE`, the path of a file
+ * holding it (Compose and Kubernetes secrets), so that the process environment, which every
+ * thread of the process can read in `/proc/self/environ`, holds no secret. `REDIS_URL` is one
+ * because it carries the password of a standalone Redis.
+ */
+export const SECRET_VARIABLES = [
+  'REDIS_URL',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'INVOQ_API_KEYS',
+  'INVOQ_ADMIN_KEYS',
+  'INVOQ_AWS_CREDENTIALS',
+  'INVOQ_DESTINATION_SECRET',
+] as const;
+
+export type SecretVariable = (typeof SECRET_VARIABLES)[number];
+
+const secretFileSchema = Object.fromEntries(SECRET_VARIABLES.map((name) => [`${name}_FILE`, z.string().min(1).optional()])) as Record<
+  `${SecretVariable}_FILE`,
+  z.ZodOptional<z.ZodString>
+>;
+
+/**
  * Every environment variable invoq reads, with the contract's defaults.
  * `loadConfig` is the only reader of `process.env`.
  */
 export const envSchema = z.object({
+  ...secretFileSchema,
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   REDIS_CLUSTER_NODES: hostPorts,
   REDIS_SENTINELS: hostPorts,

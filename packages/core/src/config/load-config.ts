@@ -1,10 +1,11 @@
 import path from 'node:path';
-import { envSchema } from './config-schema';
+import { SECRET_VARIABLES, envSchema } from './config-schema';
+import { ConfigError } from './config-error';
+import { readSecretFiles, type ReadSecretFile } from './secret-files';
 
-/** A configuration problem: the message is one line naming the variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
+
+const SECRETS: ReadonlySet<string> = new Set(SECRET_VARIABLES);
 
 export interface AccessKey {
   accessKeyId: string;
@@ -133,17 +134,21 @@ function redisTarget(
 }
 
 /**
- * Validates the environment once, at start. Throws a `ConfigError` whose message is one line
- * naming the offending variable.
+ * Validates the environment once, at start, reading the files that `<SECRET>_FILE` variables
+ * name (`readSecretFile`, for tests). Throws a `ConfigError` whose message is one line naming the
+ * offending variable; it never quotes a secret's value.
  */
-export function loadConfig(env: Record<string, string | undefined>): ResolvedConfig {
+export function loadConfig(env: Record<string, string | undefined>, readSecretFile?: ReadSecretFile): ResolvedConfig {
   // Empty strings mean "unset", as a shell `VAR=` usually intends.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const startupNotices: string[] = [];
+  const given = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const cleaned = readSecretFiles(given, startupNotices, readSecretFile);
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'} (got ${JSON.stringify(cleaned[name] ?? null)})`);
+    const got = SECRETS.has(name) ? 'a value not shown: it is a secret' : JSON.stringify(cleaned[name] ?? null);
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'} (got ${got})`);
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -153,7 +158,6 @@ export function loadConfig(env: Record<string, string | undefined>): ResolvedCon
   const accessKeys = parseAccessKeys(e.INVOQ_AWS_CREDENTIALS);
   const hasKeys = apiKeys.size > 0 || accessKeys.size > 0;
   const loopback = isLoopbackHost(e.HOST);
-  const startupNotices: string[] = [];
 
   let enabled = e.INVOQ_AUTH === 'on';
   if (!enabled && !loopback) {

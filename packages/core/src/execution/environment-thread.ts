@@ -3,36 +3,52 @@
  * that function's handler once, and runs one invocation at a time, as Lambda's Node.js runtime
  * does. The main thread kills it on timeout; a crash here ends only this thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { format } from 'node:util';
-import v8 from 'node:v8';
+import { containSelfSignals, endEnvironment, takeRuntimeChannel } from './thread-guards';
 import { recordRuntimeResources } from './event-loop-watch';
-import { toFunctionError } from './function-error';
+import { responseTooLargeError, toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
+import { LogBudget } from './log-budget';
+import { MemoryWatch } from './memory-watch';
 import { invokeHandler, type ContextFields, type Handler } from './node-handler-contract';
-import { MAX_LOG_LINES_PER_RUN, MAX_RESPONSE_BYTES, type InitDone, type InvokeMessage, type LogLine, type ThreadData, type ThreadReply } from './thread-protocol';
+import {
+  Control,
+  END_OUT_OF_MEMORY,
+  MAX_RESPONSE_BYTES,
+  exceedsResponseLimit,
+  type InitDone,
+  type InvokeMessage,
+  type LogLine,
+  type ThreadReply,
+} from './thread-protocol';
 
-const data = workerData as ThreadData;
-const port = parentPort!;
-const inRun = new Int32Array(data.inRunFlag);
+// First, before any function code: the runtime's channel out of the function's reach.
+const { channel, data } = takeRuntimeChannel();
+const port = channel.port;
+// Bound now, so that a function replacing MessagePort.prototype.postMessage later sees nothing
+// the runtime sends. (What a function that digs the channel out anyway can send is still only
+// what the main thread's checks accept: see thread-message-check.)
+const send = port.postMessage.bind(port) as (message: InitDone | LogLine | ThreadReply) => void;
+const control = new Int32Array(channel.control);
+containSelfSignals(control);
+
+const memory = new MemoryWatch(
+  data.memorySizeMb,
+  () => Atomics.load(control, Control.IN_RUN) === 1,
+  (usedMb) => endEnvironment(control, END_OUT_OF_MEMORY, usedMb, 1),
+);
+
 let handler: Handler | undefined;
 let currentRequestId: string | undefined;
-let linesThisRun = 0;
+const logBudget = new LogBudget();
 
 function capture(level: string) {
   return (...args: unknown[]): void => {
-    linesThisRun += 1;
-    if (linesThisRun > MAX_LOG_LINES_PER_RUN) {
-      if (linesThisRun === MAX_LOG_LINES_PER_RUN + 1) send(`${new Date().toISOString()}\t${currentRequestId}\tWARN\tinvoq: more than ${MAX_LOG_LINES_PER_RUN} log lines in one run; the rest are dropped`);
-      return;
-    }
-    send(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`);
+    const line = logBudget.admit(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`, currentRequestId);
+    if (line !== undefined) send({ kind: 'log', line });
   };
 }
 
-function send(line: string): void {
-  port.postMessage({ kind: 'log', line } satisfies LogLine);
-}
 console.log = capture('INFO');
 console.info = capture('INFO');
 console.warn = capture('WARN');
@@ -56,18 +72,15 @@ function contextFields(message: InvokeMessage): ContextFields {
   };
 }
 
-function heapUsedMb(): number {
-  return Math.ceil(v8.getHeapStatistics().used_heap_size / 1_048_576);
-}
-
 async function run(message: InvokeMessage): Promise<ThreadReply> {
   currentRequestId = message.requestId;
-  linesThisRun = 0;
+  logBudget.reset();
+  const { token } = message;
   let event: unknown;
   try {
     event = message.payload.length === 0 ? {} : JSON.parse(message.payload);
   } catch (e) {
-    return { kind: 'invalid-payload', message: (e as Error).message };
+    return { kind: 'invalid-payload', token, message: (e as Error).message };
   }
   let initMs: number | undefined;
   // Lambda's Duration: from the handler's start (after init) to its answer, serialised.
@@ -84,10 +97,10 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
         // As in Lambda, a failed init is not remembered: the next cold start imports afresh (an
         // ES module that failed stays failed in its thread, so the thread goes).
         console.error(`${e.error.errorType}: ${e.error.errorMessage}`);
-        return { kind: 'function-error', error: e.error, initMs: performance.now() - started, durationMs: 0, heapUsedMb: heapUsedMb(), discardEnvironment: true };
+        return { kind: 'function-error', token, error: e.error, initMs: performance.now() - started, durationMs: 0, memoryUsedMb: memory.usedMbAtAnswer(), discardEnvironment: true };
       }
       initMs = performance.now() - started;
-      port.postMessage({ kind: 'init-done' } satisfies InitDone);
+      send({ kind: 'init-done', token });
     }
     handlerStarted = performance.now();
     const result = await invokeHandler(handler, event, contextFields(message));
@@ -95,25 +108,21 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
     try {
       body = JSON.stringify(result === undefined ? null : result);
     } catch (e) {
-      return fail({ errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs, durationMs());
+      return fail(token, { errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs, durationMs());
     }
     body ??= 'null'; // a function or symbol result
-    if (Buffer.byteLength(body) > MAX_RESPONSE_BYTES) {
-      return fail({
-        errorType: 'Function.ResponseSizeTooLarge',
-        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
-        trace: [],
-      }, initMs, durationMs());
+    if (exceedsResponseLimit(body)) {
+      return fail(token, responseTooLargeError(MAX_RESPONSE_BYTES), initMs, durationMs());
     }
-    return { kind: 'result', body, initMs, durationMs: durationMs(), heapUsedMb: heapUsedMb() };
+    return { kind: 'result', token, body, initMs, durationMs: durationMs(), memoryUsedMb: memory.usedMbAtAnswer() };
   } catch (e) {
-    return fail(toFunctionError(e), initMs, durationMs());
+    return fail(token, toFunctionError(e), initMs, durationMs());
   }
 }
 
-function fail(error: ReturnType<typeof toFunctionError>, initMs: number | undefined, durationMs: number): ThreadReply {
+function fail(token: string, error: ReturnType<typeof toFunctionError>, initMs: number | undefined, durationMs: number): ThreadReply {
   console.error(`${error.errorType}: ${error.errorMessage}`);
-  return { kind: 'function-error', error, initMs, durationMs, heapUsedMb: heapUsedMb() };
+  return { kind: 'function-error', token, error, initMs, durationMs, memoryUsedMb: memory.usedMbAtAnswer() };
 }
 
 /**
@@ -127,11 +136,12 @@ let draining = false;
 async function drain(): Promise<void> {
   draining = true;
   for (let message = queued.shift(); message; message = queued.shift()) {
-    Atomics.store(inRun, 0, 1);
+    Atomics.store(control, Control.IN_RUN, 1);
+    memory.runStarted();
     const reply = await run(message);
     currentRequestId = undefined;
-    Atomics.store(inRun, 0, 0);
-    port.postMessage(reply);
+    Atomics.store(control, Control.IN_RUN, 0);
+    send(reply);
   }
   draining = false;
 }

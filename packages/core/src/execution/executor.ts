@@ -155,7 +155,7 @@ export class Executor {
         functionError,
         durationMs: reply.durationMs,
         initDurationMs: reply.initMs,
-        maxMemoryUsedMb: reply.heapUsedMb,
+        maxMemoryUsedMb: reply.memoryUsedMb,
         logs: reply.logs,
       };
     }

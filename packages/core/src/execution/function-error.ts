@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { types } from 'node:util';
 import type { FunctionError } from '../errors';
 
@@ -43,6 +44,56 @@ export function timeoutError(requestId: string, timeoutMs: number): FunctionErro
   };
 }
 
+/** Lambda's error for a result over its sync limit (`MAX_RESPONSE_BYTES`). */
+export function responseTooLargeError(maxBytes: number): FunctionError {
+  return { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${maxBytes} bytes).`, trace: [] };
+}
+
 export function runtimeExitError(requestId: string, detail: string): FunctionError {
   return { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited ${detail}`, trace: [] };
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number as number, name]));
+
+/** How Lambda words a runtime killed by a signal (Go's names): `terminated`, `killed`, … */
+const SIGNAL_WORDS: Record<string, string> = {
+  SIGTERM: 'terminated',
+  SIGKILL: 'killed',
+  SIGINT: 'interrupt',
+  SIGHUP: 'hangup',
+  SIGQUIT: 'quit',
+  SIGABRT: 'aborted',
+  SIGSEGV: 'segmentation fault',
+  SIGUSR1: 'user defined signal 1',
+  SIGUSR2: 'user defined signal 2',
+  SIGPIPE: 'broken pipe',
+  SIGALRM: 'alarm clock',
+};
+
+/** The function signalled its own process (`process.kill(process.pid, …)`): its runtime "exited". */
+export function signalExitError(requestId: string, signal: number): FunctionError {
+  const name = SIGNAL_NAMES.get(signal) ?? `signal ${signal}`;
+  return runtimeExitError(requestId, `with error: signal: ${SIGNAL_WORDS[name] ?? name}`);
+}
+
+/** The environment outgrew `memorySize`: its V8 heap, or the heap and the memory outside it. */
+export function outOfMemoryError(requestId: string, memorySizeMb: number, usedMb?: number): FunctionError {
+  const used = usedMb === undefined ? '' : `, ${usedMb} MB in use`;
+  return {
+    errorType: 'Runtime.OutOfMemory',
+    errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: out of memory (memorySize ${memorySizeMb} MB${used})`,
+    trace: [],
+  };
+}
+
+/**
+ * The thread sent something the runtime never sends (a forged or malformed answer): the run
+ * gets this error and the environment ends, since whatever sent it may send more.
+ */
+export function invalidReplyError(requestId: string, reason: string): FunctionError {
+  return {
+    errorType: 'Runtime.InvalidReply',
+    errorMessage: `RequestId: ${requestId} Error: the execution environment sent a message its runtime did not (${reason}); the environment was ended`,
+    trace: [],
+  };
 }
