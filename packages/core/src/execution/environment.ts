@@ -64,7 +64,10 @@ interface PendingRun {
 export class Environment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
-  /** performance.now() when the current run started; undefined while idle. */
+  /**
+   * performance.now() when the current run's handler started (on a cold start, when init
+   * ended); undefined while idle.
+   */
   runStartedAt: number | undefined;
   /** Recent runs' duration in the thread (a moving average), in ms; undefined before the first. */
   recentRunMs: number | undefined;
@@ -231,6 +234,8 @@ export class Environment {
     this.initialized = true;
     const current = this.runs[0];
     if (!current) return;
+    // The run proper begins now: the executor must not take a long init for a long run.
+    this.runStartedAt = performance.now();
     clearTimeout(current.timer);
     current.timer = setTimeout(() => this.timeOut(), this.fn.timeoutMs);
   }

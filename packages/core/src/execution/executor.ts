@@ -286,7 +286,9 @@ export class Executor {
       const mark = this.utilizationMarks.get(env);
       return inLongRun(env) && mark !== undefined && env.busySince(mark) < 0.5;
     });
-    const computing = envs.length < this.cores && envs.every(inLongRun);
+    // Warm ones only: a cold start is not the function computing, and a burst of no-op calls
+    // behind one would otherwise start a second thread for nothing.
+    const computing = envs.length < this.cores && envs.every((env) => env.isWarm && inLongRun(env));
     // One more environment per check, not one per waiter: a burst of waiters behind a brief
     // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
     const env = stuck || computing || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
