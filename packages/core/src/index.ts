@@ -1,6 +1,6 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
 export { describeRedisTarget } from './config/describe-redis';
-export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
+export { InvoqError, NotStartedError, isNotStarted, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
 export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy, type AsyncOptions } from './functions/function-schema';
 export { loadFunctions, FunctionDefinitionError } from './functions/load-functions';
