@@ -61,6 +61,8 @@ const SHUTDOWN_GRACE_MS = 25_000;
  * defaults take up to 90 s). That re-run spends no attempt.
  */
 const LOCK_MS = 10_000;
+/** A run that waits for an environment this long is marked so (status: `queued`). */
+const WAIT_MARK_AFTER_MS = 50;
 const STALLED_CHECK_MS = 5_000;
 
 export interface WorkerService {
@@ -196,8 +198,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   const leases = new ConcurrencyLeases(connection, config.queuePrefix);
   // Aborted first thing on close(): what has not started is handed back rather than started.
   const stopping = new AbortController();
-  // Events whose run waits for an environment (status says `queued` for them meanwhile).
-  const waitMarked = new WeakSet<Job>();
+  // Events whose run waits for an environment: past WAIT_MARK_AFTER_MS it is marked, and status
+  // says `queued` for it meanwhile. Shorter waits (a flood of quick runs waits a few ms per event)
+  // are not worth two Redis writes each.
+  const waitMarks = new WeakMap<Job, { timer: NodeJS.Timeout; marked: boolean }>();
   const processor = createProcessor({
     registry,
     executor,
@@ -213,12 +217,21 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     holdQueue: async (functionName, ms) => workerByFunction.get(functionName)?.rateLimit(ms),
     stopping: stopping.signal,
     onRunWaiting: (job) => {
-      waitMarked.add(job);
-      void markWaitingForEnvironment(connection, job).catch(() => undefined);
+      if (waitMarks.has(job)) return;
+      const mark = { marked: false, timer: setTimeout(() => {
+        mark.marked = true;
+        void markWaitingForEnvironment(connection, job).catch(() => undefined);
+      }, WAIT_MARK_AFTER_MS) };
+      mark.timer.unref();
+      waitMarks.set(job, mark);
     },
     onRunStarted: (job) => {
       workerByFunction.get(functionOfQueue(job.queueName) ?? '')?.markStarted(job.token);
-      if (waitMarked.delete(job)) void clearWaitingForEnvironment(connection, job).catch(() => undefined);
+      const mark = waitMarks.get(job);
+      if (!mark) return;
+      waitMarks.delete(job);
+      clearTimeout(mark.timer);
+      if (mark.marked) void clearWaitingForEnvironment(connection, job).catch(() => undefined);
     },
   });
   const slots = new SlotPool(config.workerConcurrency);
