@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: taking no new events, finishing running ones');
+    logger.info({ signal }, 'stopping: taking no new events, handing back those not started, finishing running ones');
     await worker.close();
     logger.info('stopped');
     // Exit only once the last lines are out: process.exit would cut an asynchronous write short.

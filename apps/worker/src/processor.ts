@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   DeadLetterError,
   isCircuitOpen,
+  isNotStarted,
   type CircuitBreakers,
   type ConcurrencyLeases,
   buildDestinationRecord,
@@ -47,6 +48,11 @@ export interface ProcessorDeps {
    * queue rate limit). The event in hand goes back to the head of the queue.
    */
   holdQueue: (functionName: string, ms: number) => Promise<void>;
+  /** Aborted when the worker stops: an event whose run has not begun is then handed back. */
+  stopping: AbortSignal;
+  /** Told when an event's run must wait for an environment, and when it begins. */
+  onRunWaiting: (job: Job<EventJobData>) => void;
+  onRunStarted: (job: Job<EventJobData>) => void;
 }
 
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
@@ -103,9 +109,22 @@ export function createProcessor(deps: ProcessorDeps) {
         outcome = await deps.breakers.run(fn, () => {
           // Age at the start of an attempt the breaker let through (Lambda's AsyncEventAge).
           metrics.asyncEventAge.observe({ function: fn.name }, (Date.now() - receivedAt) / 1000);
-          return executor.invoke(fn, { requestId, payload, traceId });
+          return executor.invoke(fn, {
+            requestId,
+            payload,
+            traceId,
+            signal: deps.stopping,
+            onWait: () => deps.onRunWaiting(job),
+            onStart: () => deps.onRunStarted(job),
+          });
         });
       } catch (e) {
+        if (isNotStarted(e)) {
+          // Stopping, and this run never began: back to the head of the queue for another
+          // worker, spending no attempt and no stall (BullMQ's moveToWait, via RateLimitError).
+          logger.info({ requestId, functionName: fn.name }, 'stopping: handed back an event that had not started');
+          throw Worker.RateLimitError();
+        }
         if (!isCircuitOpen(e)) throw e;
         // Open breaker: the function's events wait for the half-open trial, spending no
         // attempt. Holding the queue (rather than each event) leaves a backlog in order and idle.

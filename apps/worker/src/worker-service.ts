@@ -24,6 +24,8 @@ import {
   INVOQ_VERSION,
   SlotPool,
   checkRedisDurability,
+  clearWaitingForEnvironment,
+  markWaitingForEnvironment,
   closeRedis,
   endBlockingConnections,
   pingRedis,
@@ -33,6 +35,7 @@ import {
   describeRedisTarget,
   deadLetterReasonOf,
   functionQueueName,
+  functionOfQueue,
   initFunctionSeries,
   loadFunctions,
   parseAttemptRecords,
@@ -58,6 +61,8 @@ const SHUTDOWN_GRACE_MS = 25_000;
  * defaults take up to 90 s). That re-run spends no attempt.
  */
 const LOCK_MS = 10_000;
+/** A run that waits for an environment this long is marked so (status: `queued`). */
+const WAIT_MARK_AFTER_MS = 50;
 const STALLED_CHECK_MS = 5_000;
 
 export interface WorkerService {
@@ -159,9 +164,12 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   registerQueueStats(metrics, queues, known);
   // A full Redis (maxmemory, noeviction) refuses the writes that move events: back off, not spin.
   const oomBackoff = new RedisOomBackoff({ logger, onOomError: () => metrics.redisOomErrors.inc(), logIntervalMs: options.oomLogIntervalMs });
+  const workerByFunction = new Map<string, FairWorker<EventJobData, EventReturnValue>>();
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
+    // A run ended or an environment went: workers waiting for room to start one look again.
+    onRoom: () => workerByFunction.forEach((w) => w.wakeForRoom()),
     onLateError: (fn, requestId, error) =>
       logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
   });
@@ -188,7 +196,12 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     },
   });
   const leases = new ConcurrencyLeases(connection, config.queuePrefix);
-  const workerByFunction = new Map<string, FairWorker<EventJobData, EventReturnValue>>();
+  // Aborted first thing on close(): what has not started is handed back rather than started.
+  const stopping = new AbortController();
+  // Events whose run waits for an environment: past WAIT_MARK_AFTER_MS it is marked, and status
+  // says `queued` for it meanwhile. Shorter waits (a flood of quick runs waits a few ms per event)
+  // are not worth two Redis writes each.
+  const waitMarks = new WeakMap<Job, { timer: NodeJS.Timeout; marked: boolean }>();
   const processor = createProcessor({
     registry,
     executor,
@@ -202,6 +215,24 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     destinationsOf: (fn) => eventInvokeConfigs.destinationsOf(fn),
     deliver: (functionName, url, record) => destinations.enqueue(functionName, url, record),
     holdQueue: async (functionName, ms) => workerByFunction.get(functionName)?.rateLimit(ms),
+    stopping: stopping.signal,
+    onRunWaiting: (job) => {
+      if (waitMarks.has(job)) return;
+      const mark = { marked: false, timer: setTimeout(() => {
+        mark.marked = true;
+        void markWaitingForEnvironment(connection, job).catch(() => undefined);
+      }, WAIT_MARK_AFTER_MS) };
+      mark.timer.unref();
+      waitMarks.set(job, mark);
+    },
+    onRunStarted: (job) => {
+      workerByFunction.get(functionOfQueue(job.queueName) ?? '')?.markStarted(job.token);
+      const mark = waitMarks.get(job);
+      if (!mark) return;
+      waitMarks.delete(job);
+      clearTimeout(mark.timer);
+      if (mark.marked) void clearWaitingForEnvironment(connection, job).catch(() => undefined);
+    },
   });
   const slots = new SlotPool(config.workerConcurrency);
   const workers = functions.map((fn) => {
@@ -225,6 +256,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
         settings: { backoffStrategy: retryDelayFromError },
       },
       slots,
+      () => executor.roomFor(fn),
     );
     workerByFunction.set(fn.name, worker);
     // A lost worker's event goes back to the queue and runs again, spending no attempt (the
@@ -258,9 +290,11 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // Stop taking events; let running ones finish within the grace period. Past it, stop
       // waiting: what still runs is handed back by BullMQ's stalled check once its lock expires
       // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
-      // begun, BullMQ returns the same promise.
+      // begun, BullMQ returns the same promise. Events fetched but not started (waiting for an
+      // environment) are handed back at once, for another worker to run now.
       const graceful = Promise.all(workers.map((w) => w.close()));
       sweeper.stop();
+      stopping.abort();
       endBlockingConnections(connection);
       // With Redis away, nothing running can be marked finished anyway, and BullMQ's fetches
       // wait on the shared connection for good (seen on a Cluster whose nodes were all gone):

@@ -58,6 +58,21 @@ export class InvoqError extends Error {
   }
 }
 
+/**
+ * A control signal, not a failure: a run given up before it began (its caller stopped waiting for
+ * an environment), so nothing of it ran. Matched by class or by `name`, as BullMQ's own signals.
+ */
+export class NotStartedError extends Error {
+  override readonly name = 'NotStartedError';
+  constructor(message = 'the run was given up before it started') {
+    super(message);
+  }
+}
+
+export function isNotStarted(e: unknown): boolean {
+  return e instanceof Error && e.name === 'NotStartedError';
+}
+
 /** Turns anything caught into an Error, keeping the original as `cause` (graphile's coerceError). */
 export function coerceError(value: unknown): Error {
   if (value instanceof Error) return value;

@@ -1,6 +1,6 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
 export { describeRedisTarget } from './config/describe-redis';
-export { InvoqError, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
+export { InvoqError, NotStartedError, isNotStarted, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
 export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy, type AsyncOptions } from './functions/function-schema';
 export { loadFunctions, FunctionDefinitionError } from './functions/load-functions';
@@ -25,7 +25,7 @@ export { RedriveStore, type RedriveProgress, type RedriveState, type SnapshotEnt
 export { RedriveRunner, type RedriveRunnerOptions, type RedriveStart } from './queue/redrive-runner';
 export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
 export { SlotPool } from './queue/slot-pool';
-export { FairWorker } from './queue/fair-worker';
+export { FairWorker, type StartRoom } from './queue/fair-worker';
 export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './queue/queue-hold';
 export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
 export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
@@ -61,3 +61,4 @@ export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type Gateway
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
+export { markWaitingForEnvironment, clearWaitingForEnvironment, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';

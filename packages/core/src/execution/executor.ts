@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { InvoqError, type FunctionError } from '../errors';
+import { InvoqError, NotStartedError, type FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { Environment, type RunReply } from './environment';
 import { invokeHttpFunction } from './http-runtime';
@@ -15,6 +15,15 @@ export interface InvocationRequest {
   clientContext?: string;
   /** `_X_AMZN_TRACE_ID` for this invocation; a new one when absent. */
   traceId?: string;
+  /**
+   * Gives the run up if it has not started (has no environment yet) when this aborts: `invoke`
+   * then throws `NotStartedError`, and nothing of it ran. A started run is not stopped by it.
+   */
+  signal?: AbortSignal;
+  /** Told when the run must wait for an environment (`onStart` follows once it has one). */
+  onWait?: () => void;
+  /** Told when the run has its environment (at once for `http` functions), just before it begins. */
+  onStart?: () => void;
 }
 
 export interface InvocationOutcome {
@@ -68,6 +77,11 @@ export interface ExecutorOptions {
   queueBehindRunMs?: number;
   /** Told when an environment dies between runs (a late error left by `requestId`). */
   onLateError?: (fn: ResolvedFunction, requestId: string | undefined, error: FunctionError) => void;
+  /**
+   * Told whenever a run ends or an environment goes, so `roomFor` may have grown: the worker
+   * fetches an event only when it could start (see `roomFor`).
+   */
+  onRoom?: () => void;
 }
 
 interface Waiter {
@@ -128,19 +142,26 @@ export class Executor {
    */
   async invoke(fn: ResolvedFunction, request: InvocationRequest, waitMs = Infinity): Promise<InvocationOutcome> {
     const traceId = request.traceId ?? newTraceId();
-    if (fn.config.runtime === 'http') return invokeHttpFunction(fn, request, traceId);
+    if (fn.config.runtime === 'http') {
+      if (request.signal?.aborted) throw new NotStartedError();
+      request.onStart?.();
+      return invokeHttpFunction(fn, request, traceId);
+    }
     for (;;) {
       if (this.closed) throw new InvoqError('SERVICE', 'executor is shutting down');
+      if (request.signal?.aborted) throw new NotStartedError();
       const env =
         this.takeIdle(fn) ??
         (this.countOf(fn) === 0 ? this.startNew(fn) : undefined) ??
         this.takeQueueable(fn) ??
-        (await this.waitForEnvironment(fn, waitMs));
+        (await this.waitForEnvironment(fn, waitMs, request));
+      request.onStart?.();
       let reply: RunReply;
       try {
         reply = await env.run({ requestId: request.requestId, payload: request.payload, clientContext: request.clientContext, traceId });
       } finally {
         this.release(env);
+        this.options.onRoom?.();
       }
       // It waited behind a run that killed its environment, and never began: run it elsewhere.
       if (reply.kind === 'not-started') continue;
@@ -172,6 +193,28 @@ export class Executor {
     const idle = [...this.idle.values()].flat();
     this.idle.clear();
     await Promise.all(idle.map((env) => env.terminate()));
+  }
+
+  /**
+   * How many more runs of `fn` would get an environment now, without waiting: its idle ones, the
+   * room behind its short runs (`runsPerEnvironment`), and a first environment when it has none
+   * and one can be had. Past that, a run waits while the scale-up rule decides. Unbounded for
+   * `http` functions, which need no environment.
+   */
+  roomFor(fn: ResolvedFunction): number {
+    if (fn.config.runtime === 'http') return Infinity;
+    if (this.closed) return 0;
+    let room = this.idle.get(fn.name)?.length ?? 0;
+    for (const env of this.live.get(fn.name) ?? []) {
+      if (this.canQueueOn(env)) room += this.runsPerEnvironment - env.outstanding;
+    }
+    if (this.countOf(fn) === 0 && this.capacityOf(fn) > 0 && (this.total < this.maxEnvironments || this.hasIdleOfOtherFunction(fn))) room += 1;
+    return room;
+  }
+
+  private hasIdleOfOtherFunction(fn: ResolvedFunction): boolean {
+    for (const [name, list] of this.idle) if (name !== fn.name && list.length > 0) return true;
+    return false;
   }
 
   private countOf(fn: ResolvedFunction): number {
@@ -234,7 +277,8 @@ export class Executor {
     return true;
   }
 
-  private waitForEnvironment(fn: ResolvedFunction, waitMs: number): Promise<Environment> {
+  private waitForEnvironment(fn: ResolvedFunction, waitMs: number, request?: InvocationRequest): Promise<Environment> {
+    request?.onWait?.();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { fn, resolve, reject, timer: undefined };
       if (Number.isFinite(waitMs)) {
@@ -251,11 +295,28 @@ export class Executor {
           reject(new InvoqError('THROTTLED', 'Rate Exceeded.', { reason: 'ConcurrentInvocationLimitExceeded', retryAfterSeconds: 1 }));
         }, waitMs);
       }
+      this.giveUpOnAbort(waiter, request?.signal);
       this.waiters.push(waiter);
       this.armScaleCheck(fn);
       // An environment of another function may be idle and evictable, or capacity free.
       if (this.countOf(fn) === 0) this.dispatch();
     });
+  }
+
+  /** A waiter whose caller gives up (`signal`) leaves the line, having started nothing. */
+  private giveUpOnAbort(waiter: Waiter, signal: AbortSignal | undefined): void {
+    if (!signal) return;
+    const giveUp = () => {
+      const index = this.waiters.indexOf(waiter);
+      if (index < 0) return;
+      this.waiters.splice(index, 1);
+      if (waiter.timer) clearTimeout(waiter.timer);
+      waiter.reject(new NotStartedError());
+    };
+    signal.addEventListener('abort', giveUp, { once: true });
+    const { resolve, reject } = waiter;
+    waiter.resolve = (env) => (signal.removeEventListener('abort', giveUp), resolve(env));
+    waiter.reject = (error) => (signal.removeEventListener('abort', giveUp), reject(error));
   }
 
   /** While calls of `fn` wait, check every few ms whether its busy environments are stuck. */
@@ -351,7 +412,10 @@ export class Executor {
     if (!set?.delete(env)) return;
     this.removeIdle(env);
     this.total -= 1;
-    queueMicrotask(() => this.dispatch());
+    queueMicrotask(() => {
+      this.dispatch();
+      this.options.onRoom?.();
+    });
   }
 
   private reclaimIdle(): void {

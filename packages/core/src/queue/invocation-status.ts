@@ -2,6 +2,8 @@ import type { Job } from 'bullmq';
 import type { DeadLetterReason } from '../policy/retry-policy';
 import { deadLetterReasonOf, parseAttemptRecords, type AttemptRecord } from './attempt-record';
 import type { EventQueues } from './event-queues';
+import { isWaitingForEnvironment } from './environment-wait-mark';
+import type { RedisClient } from './redis-connection';
 import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
 
 export type InvocationState = 'queued' | 'running' | 'retrying' | 'succeeded' | 'dead-lettered';
@@ -120,7 +122,10 @@ export class InvocationStatusReader {
   async status(requestId: string): Promise<InvocationStatus | undefined> {
     const found = await this.find(requestId);
     if (!found) return undefined;
-    const state = await found.job.getState();
+    const fetchedState = await found.job.getState();
+    // Held by a worker that waits for an environment to run it in: not running yet.
+    const waits = fetchedState === 'active' && (await isWaitingForEnvironment(this.queues.connection as RedisClient, found.job));
+    const state = waits ? 'waiting' : fetchedState;
     // The job may have finished between the two reads: then read it again, so the state and
     // the fields (result, finishedOn) agree.
     const finishedSinceRead = (state === 'completed' || state === 'failed') && !found.job.finishedOn;
