@@ -6,7 +6,9 @@ export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type Func
 export { loadFunctions, FunctionDefinitionError } from './functions/load-functions';
 export { FunctionRegistry } from './functions/function-registry';
 export { functionArn, type ResolvedFunction } from './functions/resolved-function';
-export { Executor, type ExecutorOptions, type InvocationOutcome, type InvocationRequest } from './execution/executor';
+export { Executor } from './execution/executor';
+export type { ExecutorOptions } from './execution/executor-options';
+export type { InvocationOutcome, InvocationRequest } from './execution/invocation';
 export { formatLogTail, frameRunLog } from './execution/log-tail';
 export { LAMBDA_TIME_ZONE, RESERVED_ENVIRONMENT_VARIABLES, nodeRuntimeName } from './execution/lambda-environment';
 export { newTraceId, traceIdFromHeader, traceIdOfStoredEvent } from './invocation/trace-id';

@@ -1,6 +1,6 @@
 import { coerceError, type FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import type { InvocationOutcome, InvocationRequest } from './executor';
+import type { InvocationOutcome, InvocationRequest } from './invocation';
 import { timeoutError } from './function-error';
 
 /**

@@ -1,4 +1,4 @@
-import type { InvocationOutcome } from './executor';
+import type { InvocationOutcome } from './invocation';
 
 /** Lambda returns at most the last 4 KB of a run's log for `X-Amz-Log-Type: Tail`. */
 export const LOG_TAIL_BYTES = 4096;

@@ -1,5 +1,6 @@
 import { InvoqError } from '../errors';
-import type { Executor, InvocationOutcome, InvocationRequest } from '../execution/executor';
+import type { Executor } from '../execution/executor';
+import type { InvocationOutcome, InvocationRequest } from '../execution/invocation';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { logInvocation } from '../logging/invocation-log';
 import type { FunctionMeters } from '../metrics/function-meters';

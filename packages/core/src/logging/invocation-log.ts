@@ -1,4 +1,4 @@
-import type { InvocationOutcome } from '../execution/executor';
+import type { InvocationOutcome } from '../execution/invocation';
 import { frameRunLog } from '../execution/log-tail';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import type { Logger } from './logger';

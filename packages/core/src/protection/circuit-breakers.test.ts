@@ -4,7 +4,7 @@
  * function, so they must not close it untested); 100 % means "when every run fails".
  */
 import { InvoqError } from '../errors';
-import type { InvocationOutcome } from '../execution/executor';
+import type { InvocationOutcome } from '../execution/invocation';
 import { functionSchema } from '../functions/function-schema';
 import { functionArn, type ResolvedFunction } from '../functions/resolved-function';
 import { waitFor } from '../../../../test/support/harness';

@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { InvoqError } from '../errors';
-import type { InvocationOutcome } from '../execution/executor';
+import type { InvocationOutcome } from '../execution/invocation';
 import type { ResolvedFunction } from '../functions/resolved-function';
 
 /** Breaker state as `invoq_circuit_state` reports it. */
