@@ -11,21 +11,17 @@ import {
   EventInvokeConfigStore,
   EventProducer,
   dropFinishedPayload,
+  EnvironmentWaitMarks,
   EventQueues,
   Executor,
-  FairWorker,
   FunctionLoaders,
-  HOLD_ONLY_LIMITER,
   KnownQueues,
   UnloadedEventSweeper,
-  RUN_RETRY_DELAY_MS,
   RedisOomBackoff,
   FunctionRegistry,
   INVOQ_VERSION,
   SlotPool,
   checkRedisDurability,
-  clearWaitingForEnvironment,
-  markWaitingForEnvironment,
   closeRedis,
   endBlockingConnections,
   pingRedis,
@@ -34,13 +30,11 @@ import {
   createRedisConnection,
   describeRedisTarget,
   deadLetterReasonOf,
-  functionQueueName,
   functionOfQueue,
   initFunctionSeries,
   loadFunctions,
   parseAttemptRecords,
   registerQueueStats,
-  type EventJobData,
   type FunctionLoadersOptions,
   type FunctionQueueState,
   type KnownQueueNotice,
@@ -49,21 +43,13 @@ import {
   type ResolvedConfig,
 } from '@invoq/core';
 import { createMetricsServer } from './metrics-server';
-import { createProcessor, retryDelayFromError, type EventReturnValue } from './processor';
+import { createFunctionWorker, type FunctionWorker } from './function-worker';
+import { createProcessor } from './processor';
 
 /** How long a stop lets running events finish before handing them back (they re-run elsewhere). */
 const SHUTDOWN_GRACE_MS = 25_000;
-/**
- * A worker's hold on a running event. BullMQ renews it every LOCK_MS / 2 while the run is alive
- * (runs are in threads, so this event loop stays free to renew), so a slow run is never taken
- * for a dead worker; a dead worker's hold lapses after LOCK_MS, and the stalled check, every
- * STALLED_CHECK_MS, puts its events back within LOCK_MS + 2 × STALLED_CHECK_MS (~20 s; BullMQ's
- * defaults take up to 90 s). That re-run spends no attempt.
- */
-const LOCK_MS = 10_000;
 /** A run that waits for an environment this long is marked so (status: `queued`). */
 const WAIT_MARK_AFTER_MS = 50;
-const STALLED_CHECK_MS = 5_000;
 
 export interface WorkerService {
   metricsServer: Server;
@@ -164,7 +150,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   registerQueueStats(metrics, queues, known);
   // A full Redis (maxmemory, noeviction) refuses the writes that move events: back off, not spin.
   const oomBackoff = new RedisOomBackoff({ logger, onOomError: () => metrics.redisOomErrors.inc(), logIntervalMs: options.oomLogIntervalMs });
-  const workerByFunction = new Map<string, FairWorker<EventJobData, EventReturnValue>>();
+  const workerByFunction = new Map<string, FunctionWorker>();
   const executor = new Executor({
     region: config.region,
     maxEnvironments: config.maxEnvironments,
@@ -198,10 +184,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   const leases = new ConcurrencyLeases(connection, config.queuePrefix);
   // Aborted first thing on close(): what has not started is handed back rather than started.
   const stopping = new AbortController();
-  // Events whose run waits for an environment: past WAIT_MARK_AFTER_MS it is marked, and status
-  // says `queued` for it meanwhile. Shorter waits (a flood of quick runs waits a few ms per event)
-  // are not worth two Redis writes each.
-  const waitMarks = new WeakMap<Job, { timer: NodeJS.Timeout; marked: boolean }>();
+  // Status says `queued` for an event whose run has waited WAIT_MARK_AFTER_MS for an environment.
+  const waitMarks = new EnvironmentWaitMarks(connection, WAIT_MARK_AFTER_MS);
   const processor = createProcessor({
     registry,
     executor,
@@ -216,48 +200,21 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     deliver: (functionName, url, record) => destinations.enqueue(functionName, url, record),
     holdQueue: async (functionName, ms) => workerByFunction.get(functionName)?.rateLimit(ms),
     stopping: stopping.signal,
-    onRunWaiting: (job) => {
-      if (waitMarks.has(job)) return;
-      const mark = { marked: false, timer: setTimeout(() => {
-        mark.marked = true;
-        void markWaitingForEnvironment(connection, job).catch(() => undefined);
-      }, WAIT_MARK_AFTER_MS) };
-      mark.timer.unref();
-      waitMarks.set(job, mark);
-    },
+    onRunWaiting: (job) => waitMarks.waiting(job),
     onRunStarted: (job) => {
       workerByFunction.get(functionOfQueue(job.queueName) ?? '')?.markStarted(job.token);
-      const mark = waitMarks.get(job);
-      if (!mark) return;
-      waitMarks.delete(job);
-      clearTimeout(mark.timer);
-      if (mark.marked) void clearWaitingForEnvironment(connection, job).catch(() => undefined);
+      waitMarks.started(job);
     },
   });
   const slots = new SlotPool(config.workerConcurrency);
   const workers = functions.map((fn) => {
-    const worker = new FairWorker<EventJobData, EventReturnValue>(
-      functionQueueName(fn.name),
-      processor,
-      {
-        connection,
-        prefix: config.queuePrefix,
-        // Never more of a function's events at once than its reservedConcurrency: over it, a
-        // fetched event could only be handed back.
-        concurrency: Math.max(1, Math.min(config.workerConcurrency, fn.config.reservedConcurrency ?? Infinity)),
-        // BullMQ honours a queue hold (`rateLimit`, see holdQueue) only with a limiter set;
-        // this one never limits by count (the dashboard reads holds by it: queueHoldRemainingMs).
-        limiter: { ...HOLD_ONLY_LIMITER },
-        lockDuration: LOCK_MS,
-        stalledInterval: STALLED_CHECK_MS,
-        runRetryDelay: RUN_RETRY_DELAY_MS,
-        // A crash-stalled event runs again; the third loss dead-letters it (WorkerLost).
-        maxStalledCount: 2,
-        settings: { backoffStrategy: retryDelayFromError },
-      },
+    const worker = createFunctionWorker(fn, processor, {
+      connection,
+      prefix: config.queuePrefix,
+      workerConcurrency: config.workerConcurrency,
       slots,
-      () => executor.roomFor(fn),
-    );
+      startRoom: () => executor.roomFor(fn),
+    });
     workerByFunction.set(fn.name, worker);
     // A lost worker's event goes back to the queue and runs again, spending no attempt (the
     // third time it is dead-lettered as WorkerLost instead).

@@ -63,4 +63,4 @@ export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type Gateway
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
-export { markWaitingForEnvironment, clearWaitingForEnvironment, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';
+export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';

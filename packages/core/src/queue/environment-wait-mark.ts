@@ -27,3 +27,40 @@ export async function clearWaitingForEnvironment(client: RedisClient, job: Job):
 export async function isWaitingForEnvironment(client: RedisClient, job: Job): Promise<boolean> {
   return (await client.hget(jobKey(job), ENVIRONMENT_WAIT_FIELD)) === String(job.attemptsStarted);
 }
+
+/**
+ * The marks of one worker process: an event whose run has waited `afterMs` for an environment
+ * is marked (status `queued` meanwhile), and unmarked when its run starts. Shorter waits (a
+ * flood of quick runs waits a few ms per event) are not worth two Redis writes each.
+ */
+export class EnvironmentWaitMarks {
+  private readonly pending = new WeakMap<Job, { timer: NodeJS.Timeout; marked: boolean }>();
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly afterMs: number,
+  ) {}
+
+  /** The event's run waits for an environment. */
+  waiting(job: Job): void {
+    if (this.pending.has(job)) return;
+    const mark = {
+      marked: false,
+      timer: setTimeout(() => {
+        mark.marked = true;
+        void markWaitingForEnvironment(this.client, job).catch(() => undefined);
+      }, this.afterMs),
+    };
+    mark.timer.unref();
+    this.pending.set(job, mark);
+  }
+
+  /** The event's run has its environment and begins. */
+  started(job: Job): void {
+    const mark = this.pending.get(job);
+    if (!mark) return;
+    this.pending.delete(job);
+    clearTimeout(mark.timer);
+    if (mark.marked) void clearWaitingForEnvironment(this.client, job).catch(() => undefined);
+  }
+}
