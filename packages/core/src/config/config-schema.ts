@@ -14,7 +14,7 @@ const hostPorts = csv.pipe(
   z.array(
     z
       .string()
-      .regex(/^(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):\d{1,5}$/, 'each entry must be host:port')
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'each entry must be host:port')
       .transform((entry) => {
         const at = entry.lastIndexOf(':');
         return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) };
@@ -88,5 +88,3 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 });
-
-export type Env = z.infer<typeof envSchema>;

@@ -1,6 +1,6 @@
 import { loadFunctions } from '../functions/load-functions';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import { InvoqError } from '../errors';
+import { type InvoqError } from '../errors';
 import { makeFunctionsDir, waitFor } from '../../../../test/support/harness';
 import { Executor } from './executor';
 

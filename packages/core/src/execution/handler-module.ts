@@ -21,6 +21,8 @@ export class InitError extends Error {
 async function importModule(file: string): Promise<Record<string, unknown>> {
   if (!file.endsWith('.mjs')) {
     try {
+      // Lambda loads a CommonJS handler with require(), and so do we (synchronously, its errors as they are).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       return require(file) as Record<string, unknown>;
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
