@@ -116,7 +116,7 @@ describe('secrets given as files', () => {
     const everything = JSON.stringify({ processEnviron, threadEnv });
     for (const secret of [API_KEY, ADMIN_KEY, AWS_SECRET, DESTINATION_SECRET, testRedisUrl()]) expect(everything).not.toContain(secret);
     // What is there: where the files are, which a function running as the service's user can
-    // still read (see the README).
+    // still read (see docs/functions.md).
     expect(processEnviron).toContain(`INVOQ_API_KEYS_FILE=${path.join(secretsDir, 'api-keys')}`);
     expect(Object.keys(threadEnv).filter((name) => name.startsWith('INVOQ_') || name.startsWith('REDIS_'))).toEqual([]);
   });

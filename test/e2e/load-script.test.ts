@@ -1,6 +1,6 @@
 /**
  * `npm run load` in miniature: its own Redis, API and worker, 3 s at 40 req/s. It must exit 0
- * (no error, no lost event) and report what it measured. The full soak is for the issue note.
+ * (no error, no lost event) and report what it measured. The full soak is run by hand (docs/benchmarks.md).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';

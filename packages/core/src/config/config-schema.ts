@@ -75,6 +75,7 @@ export const envSchema = z.object({
   INVOQ_DLQ_RETENTION_SECONDS: positiveInt.default(1_209_600),
   INVOQ_REDRIVE_MAX_WAITING: positiveInt.default(100),
   INVOQ_QUEUE_DISCOVERY_SECONDS: positiveInt.default(60),
+  INVOQ_MAX_CODE_BYTES: positiveInt.default(52_428_800),
   INVOQ_API_KEYS: csv,
   INVOQ_ADMIN_KEYS: csv,
   INVOQ_AWS_CREDENTIALS: csv,

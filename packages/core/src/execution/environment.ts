@@ -112,7 +112,7 @@ export class Environment {
       runtime: { port: port2, control: this.control.buffer as SharedArrayBuffer },
     };
     // The function's environment and Lambda's variables; the service's own never (but the
-    // process's initial environment stays readable in /proc/self/environ: see the README).
+    // process's initial environment stays readable in /proc/self/environ: see docs/functions.md).
     const env = lambdaEnvironment(fn, { region: settings.region, logStreamName, runtimeDir: path.dirname(THREAD_ENTRY), serviceEnv: process.env });
     this.worker = new Worker(settings.threadEntry ?? THREAD_ENTRY, {
       workerData: data,

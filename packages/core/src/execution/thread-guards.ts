@@ -3,8 +3,8 @@
  * for the runtime or stop the service: it takes the runtime's channel out of reach, and turns a
  * signal the function sends its own process into the end of its environment alone. These guard
  * against mistakes and casual misuse within one process, not against code set on escaping it
- * (native addons, `child_process`, reading the service's files): see the README's isolation
- * section.
+ * (native addons, `child_process`, reading the service's files): see "What a thread contains" in
+ * docs/functions.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
