@@ -65,3 +65,4 @@ export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
 export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';
+export { createTierFoundation, requireRedisTarget, type TierFoundation, type TierFoundationDeps, type TierFoundationOptions } from './startup/tier-foundation';
