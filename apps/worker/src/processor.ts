@@ -3,6 +3,7 @@ import {
   DeadLetterError,
   InvocationPipeline,
   type InvocationPipelineDeps,
+  type InvocationRunResult,
   buildDestinationRecord,
   type DestinationCondition,
   RetryAttemptError,
@@ -52,13 +53,36 @@ const MAX_KEPT_RESULT_BYTES = 65_536;
 const THROTTLE_HOLD_MS = 100;
 
 /**
+ * A run the pipeline refused goes back to the queue, spending no attempt: BullMQ's moveToWait,
+ * via RateLimitError. Over reservedConcurrency or with the breaker open, the function's queue is
+ * held first (rather than each event, which leaves a backlog in order and idle).
+ */
+async function handBack(deps: ProcessorDeps, fn: ResolvedFunction, requestId: string, result: Exclude<InvocationRunResult, { status: 'completed' }>): Promise<never> {
+  switch (result.status) {
+    case 'lease-refused':
+      // Other processes hold the leases: wait, as Lambda retries throttled events.
+      await deps.holdQueue(fn.name, THROTTLE_HOLD_MS + Math.floor(Math.random() * THROTTLE_HOLD_MS)).catch(() => undefined);
+      break;
+    case 'circuit-open':
+      // The function's events wait for the half-open trial.
+      await deps.holdQueue(fn.name, deps.breakers.retryAfterMs(fn)).catch(() => undefined);
+      break;
+    case 'not-started':
+      // Stopping, and this run never began: another worker takes it, with no stall counted.
+      deps.logger.info({ requestId, functionName: fn.name }, 'stopping: handed back an event that had not started');
+      break;
+  }
+  throw Worker.RateLimitError();
+}
+
+/**
  * Runs one attempt of an event through the `InvocationPipeline` and turns what became of it into
  * BullMQ's language: return = done, `RetryAttemptError` = retry after a delay we chose,
  * `DeadLetterError` = into the DLQ now, `RateLimitError` = back to the queue, no attempt spent.
  * The decision is made here, per attempt, from the function's current policy.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { registry, metrics, logger } = deps;
+  const { registry, metrics } = deps;
   const pipeline = new InvocationPipeline(deps);
 
   return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
@@ -94,25 +118,7 @@ export function createProcessor(deps: ProcessorDeps) {
       { requestId, payload, traceId, signal: deps.stopping, onWait: () => deps.onRunWaiting(job), onStart: () => deps.onRunStarted(job) },
       { type: 'async', attempt, receivedAt },
     );
-    switch (result.status) {
-      case 'lease-refused':
-        // Over reservedConcurrency (all processes together): wait, spending no attempt, as
-        // Lambda retries throttled events.
-        await deps.holdQueue(fn.name, THROTTLE_HOLD_MS + Math.floor(Math.random() * THROTTLE_HOLD_MS)).catch(() => undefined);
-        throw Worker.RateLimitError();
-      case 'not-started':
-        // Stopping, and this run never began: back to the head of the queue for another
-        // worker, spending no attempt and no stall (BullMQ's moveToWait, via RateLimitError).
-        logger.info({ requestId, functionName: fn.name }, 'stopping: handed back an event that had not started');
-        throw Worker.RateLimitError();
-      case 'circuit-open':
-        // The function's events wait for the half-open trial, spending no attempt. Holding the
-        // queue (rather than each event) leaves a backlog in order and idle.
-        await deps.holdQueue(fn.name, deps.breakers.retryAfterMs(fn)).catch(() => undefined);
-        throw Worker.RateLimitError();
-      case 'completed':
-        break;
-    }
+    if (result.status !== 'completed') return handBack(deps, fn, requestId, result);
     const { outcome } = result;
 
     if (!outcome.functionError) {
