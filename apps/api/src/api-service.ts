@@ -2,19 +2,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  CIRCUIT_STATE,
-  CircuitBreakers,
-  ConcurrencyLeases,
-  ConfigError,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
-  EventQueues,
-  Executor,
-  FunctionLoaders,
   FunctionRegistry,
-  INVOQ_VERSION,
-  KnownQueues,
   InvocationStatusReader,
   Invoker,
   QueuedEventsCap,
@@ -23,16 +14,13 @@ import {
   RedisMemoryHeadroom,
   RouteTable,
   checkRedisDurability,
+  createTierFoundation,
+  requireRedisTarget,
   closeRedis,
   pingRedis,
   REQUEST_REDIS_DEADLINE_MS,
-  createMeterCache,
-  createMetrics,
-  createRedisConnection,
   describeRedisTarget,
-  initFunctionSeries,
   loadFunctions,
-  registerQueueStats,
   waitForRedis,
   type FunctionLoadersOptions,
   type KnownQueueNotice,
@@ -88,54 +76,27 @@ export interface ApiService {
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS, options: ApiOptions = {}): Promise<ApiService> {
-  if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the API alone)');
+  const redis = requireRedisTarget(config, 'API');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   // Colliding routes, or routes on invoq's own paths, stop the start here.
   const routes = new RouteTable(registry.list());
-  const names = registry.list().map((f) => f.name);
-  const connection = createRedisConnection(config.redis, { failFast: true, autoPipelining: true });
-  const queues = new EventQueues({
-    connection,
-    prefix: config.queuePrefix,
-    statusRetentionSeconds: config.statusRetentionSeconds,
-    dlqRetentionSeconds: config.dlqRetentionSeconds,
-  });
-  const metrics = createMetrics(INVOQ_VERSION);
-  initFunctionSeries(metrics, names);
-  // Every queue in Redis that holds events is known, loaded here or not: its events' status,
-  // its DLQ entries and its gauges stay visible.
-  const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
-  const known = new KnownQueues({
-    redis: connection,
-    prefix: config.queuePrefix,
-    loaded: () => names,
-    loaders,
-    discoverEveryMs: config.queueDiscoverySeconds * 1000,
-    ...options.knownQueues,
-    onNotice: (notice) => warnQueue(logger, notice),
-  });
-  registerQueueStats(metrics, queues, known);
-  const executor = new Executor({
-    region: config.region,
-    maxEnvironments: config.maxEnvironments,
-    // Sync calls gained nothing from a second environment for CPU-light work; memory did.
-    unconditionalEnvironments: 1,
-    onLateError: (fn, requestId, error) =>
-      logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
-  });
+  const { names, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
+    { config, redis, registry, logger },
+    {
+      connection: { failFast: true, autoPipelining: true },
+      // Sync calls gained nothing from a second environment for CPU-light work; memory did.
+      executor: { unconditionalEnvironments: 1 },
+      leaseDeadlineMs: REQUEST_REDIS_DEADLINE_MS,
+      loaders: options.loaders,
+      knownQueues: { ...options.knownQueues, onNotice: (notice) => warnQueue(logger, notice) },
+    },
+  );
   const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
   const queuedEventsCap = new QueuedEventsCap(queues, () => known.names(), config.maxQueuedEvents);
   const redisMemory = new RedisMemoryHeadroom(connection, {
     maxPercent: config.maxRedisMemoryPercent,
     onReading: (ratio) => metrics.redisMemoryUsedRatio.set(ratio),
   });
-  const breakers = new CircuitBreakers({
-    onStateChange: (functionName, state) => {
-      metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
-      logger.warn({ functionName, state }, 'circuit breaker changed state');
-    },
-  });
-  const leases = new ConcurrencyLeases(connection, config.queuePrefix, { deadlineMs: REQUEST_REDIS_DEADLINE_MS });
   const invoker = new Invoker({
     executor,
     breakers,
@@ -144,7 +105,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     queuedEventsCap,
     redisMemory,
     metrics,
-    meters: createMeterCache(metrics),
+    meters,
     logger,
     syncWaitMs: config.syncWaitMs,
     asyncPayloadLimitBytes: config.asyncPayloadLimitBytes,
@@ -200,7 +161,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(config.redis), functions: names, routes: routes.size }, 'invoq API listening');
+  logger.info({ host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(redis), functions: names, routes: routes.size }, 'invoq API listening');
 
   return {
     server,

@@ -1,10 +1,9 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   DeadLetterError,
-  isCircuitOpen,
-  isNotStarted,
-  type CircuitBreakers,
-  type ConcurrencyLeases,
+  InvocationPipeline,
+  type InvocationPipelineDeps,
+  type InvocationRunResult,
   buildDestinationRecord,
   type DestinationCondition,
   RetryAttemptError,
@@ -13,29 +12,17 @@ import {
   functionOfQueue,
   isEventJobData,
   isEventTooOld,
-  logInvocation,
   type AttemptRecord,
   type EventJobData,
   type FunctionError,
-  type Executor,
-  type FunctionMeters,
   type FunctionRegistry,
-  type InvocationType,
-  type Logger,
-  type Metrics,
   type ResolvedFunction,
   type RetryPolicy,
   traceIdOfStoredEvent,
 } from '@invoq/core';
 
-export interface ProcessorDeps {
+export interface ProcessorDeps extends InvocationPipelineDeps {
   registry: FunctionRegistry;
-  executor: Executor;
-  breakers: CircuitBreakers;
-  leases: ConcurrencyLeases;
-  metrics: Metrics;
-  meters: (functionName: string, type: InvocationType) => FunctionMeters;
-  logger: Logger;
   retryBaseDelayMs: number;
   /** The function's retry policy now: function.json, overridden at run time (event-invoke-config). */
   policyOf: (fn: ResolvedFunction) => Promise<RetryPolicy>;
@@ -66,12 +53,37 @@ const MAX_KEPT_RESULT_BYTES = 65_536;
 const THROTTLE_HOLD_MS = 100;
 
 /**
- * Runs one attempt of an event and turns its outcome into BullMQ's language: return = done,
- * `RetryAttemptError` = retry after a delay we chose, `DeadLetterError` = into the DLQ now.
+ * A run the pipeline refused goes back to the queue, spending no attempt: BullMQ's moveToWait,
+ * via RateLimitError. Over reservedConcurrency or with the breaker open, the function's queue is
+ * held first (rather than each event, which leaves a backlog in order and idle).
+ */
+async function handBack(deps: ProcessorDeps, fn: ResolvedFunction, requestId: string, result: Exclude<InvocationRunResult, { status: 'completed' }>): Promise<never> {
+  switch (result.status) {
+    case 'lease-refused':
+      // Other processes hold the leases: wait, as Lambda retries throttled events.
+      await deps.holdQueue(fn.name, THROTTLE_HOLD_MS + Math.floor(Math.random() * THROTTLE_HOLD_MS)).catch(() => undefined);
+      break;
+    case 'circuit-open':
+      // The function's events wait for the half-open trial.
+      await deps.holdQueue(fn.name, deps.breakers.retryAfterMs(fn)).catch(() => undefined);
+      break;
+    case 'not-started':
+      // Stopping, and this run never began: another worker takes it, with no stall counted.
+      deps.logger.info({ requestId, functionName: fn.name }, 'stopping: handed back an event that had not started');
+      break;
+  }
+  throw Worker.RateLimitError();
+}
+
+/**
+ * Runs one attempt of an event through the `InvocationPipeline` and turns what became of it into
+ * BullMQ's language: return = done, `RetryAttemptError` = retry after a delay we chose,
+ * `DeadLetterError` = into the DLQ now, `RateLimitError` = back to the queue, no attempt spent.
  * The decision is made here, per attempt, from the function's current policy.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { registry, executor, metrics, meters, logger } = deps;
+  const { registry, metrics } = deps;
+  const pipeline = new InvocationPipeline(deps);
 
   return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
     const functionName = functionOfQueue(job.queueName);
@@ -101,79 +113,35 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new DeadLetterError({ attempt, startedAt, finishedAt: startedAt, outcome: 'error', error, deadLetterReason: 'EventAgeExceeded' });
     }
 
-    const runAttempt = async (): Promise<EventReturnValue> => {
-      const m = meters(fn.name, 'async');
-      m.concurrent.inc();
-      let outcome;
-      try {
-        outcome = await deps.breakers.run(fn, () => {
-          // Age at the start of an attempt the breaker let through (Lambda's AsyncEventAge).
-          metrics.asyncEventAge.observe({ function: fn.name }, (Date.now() - receivedAt) / 1000);
-          return executor.invoke(fn, {
-            requestId,
-            payload,
-            traceId,
-            signal: deps.stopping,
-            onWait: () => deps.onRunWaiting(job),
-            onStart: () => deps.onRunStarted(job),
-          });
-        });
-      } catch (e) {
-        if (isNotStarted(e)) {
-          // Stopping, and this run never began: back to the head of the queue for another
-          // worker, spending no attempt and no stall (BullMQ's moveToWait, via RateLimitError).
-          logger.info({ requestId, functionName: fn.name }, 'stopping: handed back an event that had not started');
-          throw Worker.RateLimitError();
-        }
-        if (!isCircuitOpen(e)) throw e;
-        // Open breaker: the function's events wait for the half-open trial, spending no
-        // attempt. Holding the queue (rather than each event) leaves a backlog in order and idle.
-        await deps.holdQueue(fn.name, deps.breakers.retryAfterMs(fn)).catch(() => undefined);
-        throw Worker.RateLimitError();
-      } finally {
-        m.concurrent.dec();
-      }
-      m.invocations.inc();
-      m.duration.observe(outcome.durationMs / 1000);
-      logInvocation(logger, fn, outcome, { type: 'async', attempt });
+    const result = await pipeline.run(
+      fn,
+      { requestId, payload, traceId, signal: deps.stopping, onWait: () => deps.onRunWaiting(job), onStart: () => deps.onRunStarted(job) },
+      { type: 'async', attempt, receivedAt },
+    );
+    if (result.status !== 'completed') return handBack(deps, fn, requestId, result);
+    const { outcome } = result;
 
-      if (!outcome.functionError) {
-        metrics.asyncAttempts.observe({ function: fn.name }, attempt);
-        await notify('Success', attempt, { resultBody: outcome.body });
-        return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
-      }
-
-      m.errors.inc();
-      const finishedAt = Date.now();
-      const record: AttemptRecord = {
-        attempt,
-        startedAt,
-        finishedAt,
-        outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
-        error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
-      };
-      const decision = decideAfterFailure({ policy, attempt, receivedAt: ageStart, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
-      switch (decision.action) {
-        case 'retry':
-          throw new RetryAttemptError(record, decision.delayMs);
-        case 'dead-letter':
-          await notify(decision.reason, attempt, { error: outcome.functionError });
-          throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
-      }
-    };
-
-    // Over reservedConcurrency (all processes together): wait, spending no attempt, as Lambda
-    // retries throttled events.
-    const release = await deps.leases.tryAcquire(fn);
-    if (!release) {
-      metrics.throttles.inc({ function: fn.name, type: 'async', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
-      await deps.holdQueue(fn.name, THROTTLE_HOLD_MS + Math.floor(Math.random() * THROTTLE_HOLD_MS)).catch(() => undefined);
-      throw Worker.RateLimitError();
+    if (!outcome.functionError) {
+      metrics.asyncAttempts.observe({ function: fn.name }, attempt);
+      await notify('Success', attempt, { resultBody: outcome.body });
+      return outcome.body.length > MAX_KEPT_RESULT_BYTES ? { resultTruncated: true } : { result: outcome.body };
     }
-    try {
-      return await runAttempt();
-    } finally {
-      await release();
+
+    const finishedAt = Date.now();
+    const record: AttemptRecord = {
+      attempt,
+      startedAt,
+      finishedAt,
+      outcome: outcome.functionError.errorType === 'Sandbox.Timedout' ? 'timeout' : 'error',
+      error: { errorType: outcome.functionError.errorType, errorMessage: outcome.functionError.errorMessage.slice(0, 1024) },
+    };
+    const decision = decideAfterFailure({ policy, attempt, receivedAt: ageStart, now: finishedAt, baseDelayMs: deps.retryBaseDelayMs });
+    switch (decision.action) {
+      case 'retry':
+        throw new RetryAttemptError(record, decision.delayMs);
+      case 'dead-letter':
+        await notify(decision.reason, attempt, { error: outcome.functionError });
+        throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
     }
   };
 }

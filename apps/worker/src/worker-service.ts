@@ -3,38 +3,26 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job } from 'bullmq';
 import {
-  CIRCUIT_STATE,
-  CircuitBreakers,
-  ConcurrencyLeases,
-  ConfigError,
   DestinationQueues,
   EventInvokeConfigStore,
   EventProducer,
   dropFinishedPayload,
   EnvironmentWaitMarks,
-  EventQueues,
-  Executor,
-  FunctionLoaders,
-  KnownQueues,
   UnloadedEventSweeper,
   RedisOomBackoff,
   FunctionRegistry,
-  INVOQ_VERSION,
   SlotPool,
   checkRedisDurability,
+  createTierFoundation,
+  requireRedisTarget,
   closeRedis,
   endBlockingConnections,
   pingRedis,
-  createMeterCache,
-  createMetrics,
-  createRedisConnection,
   describeRedisTarget,
   deadLetterReasonOf,
   functionOfQueue,
-  initFunctionSeries,
   loadFunctions,
   parseAttemptRecords,
-  registerQueueStats,
   type FunctionLoadersOptions,
   type FunctionQueueState,
   type KnownQueueNotice,
@@ -108,26 +96,30 @@ async function sweepUnloaded(sweeper: UnloadedEventSweeper, logger: Logger, stat
 
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startWorker(config: ResolvedConfig, logger: Logger, options: WorkerOptions = {}): Promise<WorkerService> {
-  if (!config.redis) throw new ConfigError('REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the worker alone)');
+  const redis = requireRedisTarget(config, 'worker');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   const functions = registry.list();
-  const names = functions.map((f) => f.name);
-  // Workers wait through Redis outages instead of failing commands (maxRetriesPerRequest: null).
-  const connection = createRedisConnection(config.redis);
-  const queues = new EventQueues({
-    connection,
-    prefix: config.queuePrefix,
-    statusRetentionSeconds: config.statusRetentionSeconds,
-    dlqRetentionSeconds: config.dlqRetentionSeconds,
-  });
+  const workerByFunction = new Map<string, FunctionWorker>();
+  const { names, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
+    { config, redis, registry, logger },
+    {
+      // No `connection` options: workers wait through Redis outages instead of failing commands.
+      // A run ended or an environment went: workers waiting for room to start one look again.
+      executor: { onRoom: () => workerByFunction.forEach((w) => w.wakeForRoom()) },
+      loaders: options.loaders,
+      knownQueues: {
+        ...options.knownQueues,
+        onNotice: (notice) => notice.kind === 'not-loaded-here' && warnNotLoaded(logger, notice),
+        // Too-old events are dead-lettered when no worker loads their function. The sweeper is
+        // built on the foundation's queues below; this runs only once `known.start()` has been
+        // called, after it exists.
+        onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),
+      },
+    },
+  );
   // Function destinations are events for the target function, queued from here.
   const producer = new EventProducer(queues);
-  const metrics = createMetrics(INVOQ_VERSION);
-  initFunctionSeries(metrics, names);
   const eventInvokeConfigs = new EventInvokeConfigStore(connection, config.queuePrefix, { cacheMs: options.eventInvokeConfigCacheMs });
-  // Every queue in Redis that holds events is known, loaded here or not: counted, warned about,
-  // and its too-old events dead-lettered when no worker loads its function.
-  const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
   const sweeper = new UnloadedEventSweeper({
     queues,
     prefix: config.queuePrefix,
@@ -137,28 +129,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       metrics.asyncDropped.inc({ function: functionName, reason: 'FunctionNotFound' });
     },
   });
-  const known = new KnownQueues({
-    redis: connection,
-    prefix: config.queuePrefix,
-    loaded: () => names,
-    loaders,
-    discoverEveryMs: config.queueDiscoverySeconds * 1000,
-    ...options.knownQueues,
-    onNotice: (notice) => notice.kind === 'not-loaded-here' && warnNotLoaded(logger, notice),
-    onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),
-  });
-  registerQueueStats(metrics, queues, known);
   // A full Redis (maxmemory, noeviction) refuses the writes that move events: back off, not spin.
   const oomBackoff = new RedisOomBackoff({ logger, onOomError: () => metrics.redisOomErrors.inc(), logIntervalMs: options.oomLogIntervalMs });
-  const workerByFunction = new Map<string, FunctionWorker>();
-  const executor = new Executor({
-    region: config.region,
-    maxEnvironments: config.maxEnvironments,
-    // A run ended or an environment went: workers waiting for room to start one look again.
-    onRoom: () => workerByFunction.forEach((w) => w.wakeForRoom()),
-    onLateError: (fn, requestId, error) =>
-      logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
-  });
   const destinations = new DestinationQueues({
     connection,
     prefix: config.queuePrefix,
@@ -175,13 +147,6 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     onWorkerActive: () => oomBackoff.markWritable(),
   });
   destinations.startDelivering(names);
-  const breakers = new CircuitBreakers({
-    onStateChange: (functionName, state) => {
-      metrics.circuitState.set({ function: functionName }, CIRCUIT_STATE[state]);
-      logger.warn({ functionName, state }, 'circuit breaker changed state');
-    },
-  });
-  const leases = new ConcurrencyLeases(connection, config.queuePrefix);
   // Aborted first thing on close(): what has not started is handed back rather than started.
   const stopping = new AbortController();
   // Status says `queued` for an event whose run has waited WAIT_MARK_AFTER_MS for an environment.
@@ -192,7 +157,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     breakers,
     leases,
     metrics,
-    meters: createMeterCache(metrics),
+    meters,
     logger,
     retryBaseDelayMs: config.retryBaseDelayMs,
     policyOf: (fn) => eventInvokeConfigs.policyOf(fn),
@@ -233,7 +198,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
-  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(config.redis) }, 'invoq worker running');
+  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(redis) }, 'invoq worker running');
   // Said before the first count, so this worker's own functions count as loaded. Neither waits
   // on a Redis that is away (a worker starts without one): they run once it is back.
   const started = loaders.announce(() => names).then(() => known.start());

@@ -57,6 +57,7 @@ export { RedisOomBackoff, isRedisOomError, type RedisOomBackoffOptions } from '.
 export { RedisMemoryHeadroom, parseMemoryInfo, estimatedEventBytes, type RedisMemoryReading, type RedisMemoryHeadroomOptions } from './protection/redis-memory-headroom';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
 export { Invoker, type InvokerDeps } from './invocation/invoker';
+export { InvocationPipeline, type InvocationPipelineDeps, type InvocationRunResult } from './invocation/invocation-pipeline';
 export { LAMBDA_API_PREFIXES, isLambdaApiPath, findLambdaOperation, type LambdaOperation } from './lambda-api/lambda-operation-matcher';
 export { RouteTable, RouteDefinitionError, isReservedPath, RESERVED_PATH_PREFIXES, type GatewayRoute, type RouteMatch } from './gateway/route-table';
 export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type GatewayRequest } from './gateway/proxy-event';
@@ -64,3 +65,4 @@ export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
 export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';
+export { createTierFoundation, requireRedisTarget } from './startup/tier-foundation';

@@ -1,29 +1,18 @@
 import { InvoqError } from '../errors';
-import type { Executor } from '../execution/executor';
 import type { InvocationOutcome, InvocationRequest } from '../execution/invocation';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import { logInvocation } from '../logging/invocation-log';
-import type { FunctionMeters } from '../metrics/function-meters';
-import type { InvocationType, Metrics } from '../metrics/metrics';
-import type { Logger } from '../logging/logger';
-import type { CircuitBreakers } from '../protection/circuit-breakers';
-import { reservedConcurrencyExceeded, type ConcurrencyLeases } from '../protection/concurrency-leases';
+import { reservedConcurrencyExceeded } from '../protection/concurrency-leases';
 import type { QueuedEventsCap } from '../protection/queued-events-cap';
 import type { RedisMemoryHeadroom } from '../protection/redis-memory-headroom';
 import { idempotentRequestId, type EventProducer } from '../queue/event-producer';
+import { InvocationPipeline, type InvocationPipelineDeps } from './invocation-pipeline';
 import { checkJsonPayload } from './json-payload';
 
-export interface InvokerDeps {
-  executor: Executor;
-  breakers: CircuitBreakers;
-  leases: ConcurrencyLeases;
+export interface InvokerDeps extends InvocationPipelineDeps {
   producer: EventProducer;
   queuedEventsCap: QueuedEventsCap;
   /** The byte budget: Redis's memory against its maxmemory. */
   redisMemory: RedisMemoryHeadroom;
-  metrics: Metrics;
-  meters: (functionName: string, type: InvocationType) => FunctionMeters;
-  logger: Logger;
   /** INVOQ_SYNC_WAIT_MS: how long a sync run may wait for a free environment. */
   syncWaitMs: number;
   /** INVOQ_ASYNC_PAYLOAD_LIMIT, bytes. */
@@ -32,43 +21,29 @@ export interface InvokerDeps {
 
 /**
  * The API's two ways to invoke a function, shared by Lambda's Invoke and the gateway routes:
- * inline (reserved concurrency, circuit breaker, metrics, the invocation log line) and queued
+ * inline (through the `InvocationPipeline`, a refusal thrown as its `InvoqError`) and queued
  * (payload checks, the queue's byte budget and cap, idempotency, the enqueue). Throws `InvoqError`s; HTTP is the
  * caller's business.
  */
 export class Invoker {
-  constructor(private readonly deps: InvokerDeps) {}
+  private readonly pipeline: InvocationPipeline;
+
+  constructor(private readonly deps: InvokerDeps) {
+    this.pipeline = new InvocationPipeline(deps);
+  }
 
   /** Runs `fn` now and returns its outcome (a function error is an outcome, not a throw). */
   async runSync(fn: ResolvedFunction, request: InvocationRequest): Promise<InvocationOutcome> {
-    const { executor, breakers, leases, metrics, meters, logger, syncWaitMs } = this.deps;
-    // Here the body is checked on this thread: an http function has no environment to parse it,
-    // and a bad body must not spend a half-open breaker's one trial call.
-    if (fn.config.runtime === 'http' || breakers.isHalfOpen(fn)) checkJsonPayload(request.payload);
-    // reservedConcurrency holds across every process (Redis leases); unlimited functions skip it.
-    const release = await leases.tryAcquire(fn);
-    if (!release) {
-      metrics.throttles.inc({ function: fn.name, type: 'sync', reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
-      throw reservedConcurrencyExceeded();
+    const result = await this.pipeline.run(fn, request, { type: 'sync', waitMs: this.deps.syncWaitMs, checkPayload: true });
+    switch (result.status) {
+      case 'completed':
+        return result.outcome;
+      case 'lease-refused':
+        throw reservedConcurrencyExceeded();
+      case 'circuit-open':
+      case 'not-started':
+        throw result.error;
     }
-    const m = meters(fn.name, 'sync');
-    m.concurrent.inc();
-    let outcome: InvocationOutcome;
-    try {
-      // An open breaker answers at once, without touching the failing dependency.
-      outcome = await breakers.run(fn, () => executor.invoke(fn, request, syncWaitMs));
-    } catch (e) {
-      if (e instanceof InvoqError && e.code === 'THROTTLED') metrics.throttles.inc({ function: fn.name, type: 'sync', reason: e.reason ?? 'unknown' });
-      throw e;
-    } finally {
-      m.concurrent.dec();
-      await release();
-    }
-    m.invocations.inc();
-    m.duration.observe(outcome.durationMs / 1000);
-    if (outcome.functionError) m.errors.inc();
-    logInvocation(logger, fn, outcome, { type: 'sync' });
-    return outcome;
   }
 
   /**
