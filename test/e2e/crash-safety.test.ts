@@ -16,7 +16,11 @@ import { OwnRedis, spawnTier, stopProcess } from '../support/processes';
 
 const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-crash-'));
 const functionsDir = makeFunctionsDir({
-  patient: { config: { handler: 'index.handler', timeout: 10 }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 1500)); return "finished"; };' } },
+  patient: {
+    // Marks that its run began (a fetched event may still wait for its environment, and a stop hands those back).
+    config: { handler: 'index.handler', timeout: 10, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event, context) => { require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, 'began-' + context.awsRequestId), ''); await new Promise(r => setTimeout(r, 1500)); return "finished"; };` },
+  },
   steady: {
     config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 100)); require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, event.id), 'x'); };` },
@@ -120,7 +124,7 @@ it('SIGTERM: the worker takes nothing new, finishes what it runs, and exits 0', 
     const [first, second] = [randomUUID(), randomUUID()];
     await producer.enqueue('patient', first, '{}');
     await producer.enqueue('patient', second, '{}');
-    await waitFor(async () => (await queue.getActiveCount()) === 1, 20_000, 'the first event to start');
+    await waitFor(async () => (await queue.getActiveCount()) === 1 && fs.existsSync(path.join(markerDir, `began-${first}`)), 20_000, 'the first event to start');
     expect(await stopProcess(worker, 'SIGTERM')).toBe(0);
     expect(await (await queue.getJob(first))?.getState()).toBe('completed');
     expect(await (await queue.getJob(second))?.getState()).toBe('waiting');
