@@ -23,7 +23,7 @@ const dir = makeFunctionsDir({
   firstWins: cjs('exports.handler = (event, context, callback) => { context.succeed("first"); context.fail(new Error("second")); callback(null, "third"); };'),
   asyncFails: cjs('exports.handler = async (event, context) => { context.fail(new Error("failed inside async")); return "ignored"; };'),
   waitsForLoop: cjs('exports.handler = (event, context, callback) => { setTimeout(() => {}, 250); callback(null, "after the timer"); };'),
-  doesNotWait: cjs('exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; setTimeout(() => {}, 250); callback(null, "at once"); };'),
+  doesNotWait: cjs('exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; setTimeout(() => {}, 3000); callback(null, "at once"); };'),
   neverSettles: cjs('exports.handler = async () => { await new Promise(() => {}); };'),
   heldOpen: { config: { handler: 'index.handler', timeout: 0.4 }, files: { 'index.js': 'setInterval(() => {}, 1000); exports.handler = (event, context, callback) => callback(null, "never sent");' } },
   heldOpenNoWait: cjs('setInterval(() => {}, 1000); exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; callback(null, "sent"); };'),
@@ -107,7 +107,8 @@ describe('callbackWaitsForEmptyEventLoop', () => {
   it('answers at once when the handler sets it to false', async () => {
     const outcome = await run('doesNotWait');
     expect(outcome.result).toBe('at once');
-    expect(outcome.elapsedMs).toBeLessThan(200);
+    // Well short of the 3 s timer it left; the cold start counts too, and a loaded machine is slow.
+    expect(outcome.elapsedMs).toBeLessThan(1500);
   });
 
   it('times out a callback whose event loop never empties, as in Lambda', async () => {
