@@ -9,6 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
@@ -112,11 +115,16 @@ function expectSchema(name: string, value: Json): void {
 
 const USER_KEY = 'user-key-openapi';
 const ADMIN_KEY = 'admin-key-openapi';
+const ACCESS_KEY = { id: 'AKIDOPENAPI', secret: 'openapi-secret' };
 const functionsDir = makeFunctionsDir({
   ok: { config: { handler: 'index.handler', environment: { GREETING: 'hi' } }, files: { 'index.js': 'exports.handler = async (event, context) => { console.log("ran"); return { event, clientContext: context.clientContext ?? null }; };' } },
   boom: {
     config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } },
     files: { 'index.js': 'exports.handler = async () => { throw new Error("boom"); };' },
+  },
+  fragile: {
+    config: { handler: 'index.handler', circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 2, resetTimeoutMs: 60000 } },
+    files: { 'index.js': 'exports.handler = async () => { throw new Error("fragile"); };' },
   },
   napper: {
     config: { handler: 'index.handler', timeout: 5, reservedConcurrency: 1 },
@@ -128,6 +136,7 @@ const config = testConfig({
   INVOQ_QUEUE_PREFIX: uniquePrefix('openapi'),
   INVOQ_API_KEYS: USER_KEY,
   INVOQ_ADMIN_KEYS: ADMIN_KEY,
+  INVOQ_AWS_CREDENTIALS: `${ACCESS_KEY.id}:${ACCESS_KEY.secret}`,
   INVOQ_RETRY_BASE_DELAY_MS: '20',
   INVOQ_SYNC_PAYLOAD_LIMIT: '4096',
   INVOQ_ASYNC_PAYLOAD_LIMIT: '1024',
@@ -167,6 +176,17 @@ async function call(method: string, template: string, options: CallOptions = {})
     else headers['x-api-key'] = key;
   }
   const res = await fetch(`${stack.base}${pathname}${query}`, { method: method.toUpperCase(), headers, body: options.body });
+  return check(res, template, method);
+}
+
+/** A request signed with SigV4 as the SDKs sign it (@smithy/signature-v4, their own signer). */
+async function signedCall(method: string, template: string, params: Record<string, string>, body: string, secret = ACCESS_KEY.secret): Promise<Checked> {
+  const pathname = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name]!));
+  const host = new URL(stack.base).host;
+  const signer = new SignatureV4({ credentials: { accessKeyId: ACCESS_KEY.id, secretAccessKey: secret }, region: 'us-east-1', service: 'lambda', sha256: Hash.bind(null, 'sha256') });
+  const request = await signer.sign(new HttpRequest({ method: method.toUpperCase(), protocol: 'http:', hostname: host, path: pathname, headers: { host }, body }));
+  const { host: _host, ...headers } = request.headers;
+  const res = await fetch(`${stack.base}${pathname}`, { method: method.toUpperCase(), headers, body: body === '' ? undefined : body });
   return check(res, template, method);
 }
 
@@ -279,6 +299,20 @@ test('Invoke: the error answers', async () => {
   expect((await call('post', INVOKE, { params: ok, headers: { 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify({ pad: 'x'.repeat(2000) }) })).status).toBe(413);
 });
 
+test('Invoke: SigV4, signed right and wrong', async () => {
+  const ok = await signedCall('post', INVOKE, { FunctionName: 'ok' }, '{"signed":true}');
+  expect(ok.body.event).toEqual({ signed: true });
+  const wrong = await signedCall('post', INVOKE, { FunctionName: 'ok' }, '{}', 'not-the-secret');
+  expect(wrong.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+});
+
+test('Invoke: 503 while the function\'s circuit breaker is open', async () => {
+  for (let i = 0; i < 2; i++) expect((await call('post', INVOKE, { params: { FunctionName: 'fragile' }, body: '{}' })).headers.get('x-amz-function-error')).toBe('Unhandled');
+  const open = await call('post', INVOKE, { params: { FunctionName: 'fragile' }, body: '{}' });
+  expect(open.status).toBe(503);
+  expect(open.headers.get('retry-after')).toMatch(/^[0-9]+$/);
+});
+
 test('Invoke: 429 when the reserved concurrency is in use', async () => {
   const first = call('post', INVOKE, { params: { FunctionName: 'napper' }, body: '{}' });
   await new Promise((r) => setTimeout(r, 300));
@@ -290,7 +324,7 @@ test('Invoke: 429 when the reserved concurrency is in use', async () => {
 
 test('ListFunctions, GetFunction, GetFunctionConfiguration', async () => {
   const all = await call('get', '/2015-03-31/functions');
-  expect(all.body.Functions.map((f: Json) => f.FunctionName)).toEqual(['boom', 'napper', 'ok']);
+  expect(all.body.Functions.map((f: Json) => f.FunctionName)).toEqual(['boom', 'fragile', 'napper', 'ok']);
   expect(all.body.Functions[0].Environment).toBeUndefined();
   const page = await call('get', '/2015-03-31/functions', { query: { MaxItems: '1' } });
   expect(page.body.NextMarker).toEqual(expect.any(String));
