@@ -126,6 +126,7 @@ const functionsDir = makeFunctionsDir({
     config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } },
     files: { 'index.js': 'exports.handler = async () => { throw new Error("boom"); };' },
   },
+  big: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => "x".repeat(70 * 1024);' } },
   fragile: {
     config: { handler: 'index.handler', circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 2, resetTimeoutMs: 60000 } },
     files: { 'index.js': 'exports.handler = async () => { throw new Error("fragile"); };' },
@@ -277,6 +278,17 @@ test('Invoke: Event answers 202 with the event id', async () => {
   expect(accepted.status).toBe(202);
   const status = await call('get', '/invocations/{requestId}', { params: { requestId: accepted.headers.get('x-amzn-requestid')! }, query: { wait: '10' } });
   expect(status.body).toMatchObject({ status: 'succeeded', functionName: 'ok', result: { event: { e: 1 } } });
+
+  // The same Idempotency-Key answers the first event's id.
+  const once = () => call('post', INVOKE, { params: { FunctionName: 'ok' }, headers: { 'X-Amz-Invocation-Type': 'Event', 'Idempotency-Key': 'openapi-once' }, body: '{}' });
+  const first = (await once()).headers.get('x-amzn-requestid');
+  expect((await once()).headers.get('x-amzn-requestid')).toBe(first);
+
+  // A result over 64 KB is kept only as resultTruncated.
+  const bigEvent = await call('post', INVOKE, { params: { FunctionName: 'big' }, headers: { 'X-Amz-Invocation-Type': 'Event' } });
+  const bigStatus = await call('get', '/invocations/{requestId}', { params: { requestId: bigEvent.headers.get('x-amzn-requestid')! }, query: { wait: '10' } });
+  expect(bigStatus.body).toMatchObject({ status: 'succeeded', resultTruncated: true });
+  expect(bigStatus.body.result).toBeUndefined();
 });
 
 test('Invoke: the error answers', async () => {
@@ -330,7 +342,7 @@ test('Invoke: 429 when the reserved concurrency is in use', async () => {
 
 test('ListFunctions, GetFunction, GetFunctionConfiguration', async () => {
   const all = await call('get', '/2015-03-31/functions');
-  expect(all.body.Functions.map((f: Json) => f.FunctionName)).toEqual(['boom', 'fragile', 'napper', 'ok']);
+  expect(all.body.Functions.map((f: Json) => f.FunctionName)).toEqual(['big', 'boom', 'fragile', 'napper', 'ok']);
   expect(all.body.Functions[0].Environment).toBeUndefined();
   const page = await call('get', '/2015-03-31/functions', { query: { MaxItems: '1' } });
   expect(page.body.NextMarker).toEqual(expect.any(String));
@@ -368,6 +380,7 @@ test('the event-invoke-config calls', async () => {
   expect((await call('put', EIC, { params: ok, body: '{}', key: ADMIN_KEY })).status).toBe(400);
   expect((await call('put', EIC, { params: ok, body: '{nope', key: ADMIN_KEY })).status).toBe(400);
   expect((await call('put', EIC, { params: ok, body: '{"MaximumRetryAttempts":7}', key: ADMIN_KEY })).status).toBe(400);
+  expect((await call('put', EIC, { params: ok, body: JSON.stringify({ MaximumRetryAttempts: 1, pad: 'x'.repeat(5000) }), key: ADMIN_KEY })).status).toBe(413);
   const updated = await call('post', EIC, { params: ok, body: '{"MaximumEventAgeInSeconds":600}', key: ADMIN_KEY });
   expect(updated.body).toMatchObject({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600 });
   await call('get', EIC, { params: ok });
@@ -431,6 +444,7 @@ test('the dead-letter queue and its redrives', async () => {
   expect((await call('post', '/dlq/redrive', { ...admin, body: '[1]' })).status).toBe(400);
   expect((await call('post', '/dlq/redrive', { ...admin, body: '{"functionName":"nope"}' })).status).toBe(404);
   expect((await call('post', '/dlq/redrive', { body: '{}' })).status).toBe(403);
+  expect((await call('post', '/dlq/redrive', { ...admin, body: JSON.stringify({ functionName: 'boom', pad: 'x'.repeat(5000) }) })).status).toBe(413);
   const bulk = await call('post', '/dlq/redrive', { ...admin, body: '{"functionName":"boom"}' });
   expect(bulk.body.redriven).toBe(2);
   const redriveId = bulk.body.redrives[0].redriveId as string;
