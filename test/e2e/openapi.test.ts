@@ -476,7 +476,7 @@ test('a Lambda call invoq does not serve answers the documented 400 UnsupportedO
   expect(answer.body.Message).toBe('GetPolicy is not supported by invoq');
   // As the document's description says: 404s off the documented paths.
   const ownPrefix = await fetch(`${stack.base}/dlq/a/b/c`, { headers: { 'x-api-key': ADMIN_KEY } });
-  expect([ownPrefix.status, ownPrefix.headers.get('x-amzn-errortype'), (await ownPrefix.json()).Type]).toEqual([404, 'ResourceNotFoundException', 'User']);
+  expect([ownPrefix.status, ownPrefix.headers.get('x-amzn-errortype'), ((await ownPrefix.json()) as Json).Type]).toEqual([404, 'ResourceNotFoundException', 'User']);
   const elsewhere = await fetch(`${stack.base}/nowhere`);
   expect([elsewhere.status, elsewhere.headers.get('x-amzn-errortype'), await elsewhere.json()]).toEqual([404, 'ResourceNotFoundException', { message: 'Not Found' }]);
 });
