@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -19,7 +20,6 @@ import { startStack, type Stack } from '../support/stack';
 import { REPO_ROOT, makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
 
 const DOC_PATH = path.join(REPO_ROOT, 'docs/openapi.yaml');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 const doc: Json = YAML.parse(fs.readFileSync(DOC_PATH, 'utf8'), { uniqueKeys: true });
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
@@ -33,7 +33,10 @@ function rewriteRefs(node: Json): Json {
   if (node === null || typeof node !== 'object') return node;
   const out: Json = {};
   for (const [k, v] of Object.entries(node)) {
-    out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/') ? `${COMPONENTS_ID}#/$defs/${v.slice('#/components/schemas/'.length)}` : rewriteRefs(v);
+    out[k] =
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')
+        ? `${COMPONENTS_ID}#/$defs/${v.slice('#/components/schemas/'.length)}`
+        : rewriteRefs(v);
   }
   return out;
 }
@@ -54,7 +57,10 @@ function validatorFor(key: string, schema: Json): ValidateFunction {
 /** A local `$ref` (`#/components/responses/X`, `#/components/headers/X`) resolved. */
 function deref(node: Json): Json {
   if (!node || typeof node.$ref !== 'string') return node;
-  const parts = (node.$ref as string).replace(/^#\//, '').split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = (node.$ref as string)
+    .replace(/^#\//, '')
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let target: Json = doc;
   for (const p of parts) target = target?.[p];
   if (target === undefined) throw new Error(`unresolved $ref ${node.$ref}`);
@@ -75,7 +81,8 @@ async function check(res: Response, template: string, method: string): Promise<C
   const op = doc.paths[template]?.[method];
   if (!op) throw new Error(`${method.toUpperCase()} ${template} is not in docs/openapi.yaml`);
   const documented = op.responses[String(res.status)];
-  if (!documented) throw new Error(`${method.toUpperCase()} ${template} → ${res.status}: this status is not documented (body: ${(await res.text()).slice(0, 300)})`);
+  if (!documented)
+    throw new Error(`${method.toUpperCase()} ${template} → ${res.status}: this status is not documented (body: ${(await res.text()).slice(0, 300)})`);
   const key = `${method} ${template} ${res.status}`;
   const checkedAnswer = await checkAgainst(res, deref(documented), `${method.toUpperCase()} ${template} → ${res.status}`, key);
   checked.add(key);
@@ -121,7 +128,12 @@ const USER_KEY = 'user-key-openapi';
 const ADMIN_KEY = 'admin-key-openapi';
 const ACCESS_KEY = { id: 'AKIDOPENAPI', secret: 'openapi-secret' };
 const functionsDir = makeFunctionsDir({
-  ok: { config: { handler: 'index.handler', environment: { GREETING: 'hi' } }, files: { 'index.js': 'exports.handler = async (event, context) => { console.log("ran"); return { event, clientContext: context.clientContext ?? null }; };' } },
+  ok: {
+    config: { handler: 'index.handler', environment: { GREETING: 'hi' } },
+    files: {
+      'index.js': 'exports.handler = async (event, context) => { console.log("ran"); return { event, clientContext: context.clientContext ?? null }; };',
+    },
+  },
   boom: {
     config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } },
     files: { 'index.js': 'exports.handler = async () => { throw new Error("boom"); };' },
@@ -188,8 +200,15 @@ async function call(method: string, template: string, options: CallOptions = {})
 async function signedCall(method: string, template: string, params: Record<string, string>, body: string, secret = ACCESS_KEY.secret): Promise<Checked> {
   const pathname = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name]!));
   const host = new URL(stack.base).host;
-  const signer = new SignatureV4({ credentials: { accessKeyId: ACCESS_KEY.id, secretAccessKey: secret }, region: 'us-east-1', service: 'lambda', sha256: Hash.bind(null, 'sha256') });
-  const request = await signer.sign(new HttpRequest({ method: method.toUpperCase(), protocol: 'http:', hostname: host, path: pathname, headers: { host }, body }));
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: ACCESS_KEY.id, secretAccessKey: secret },
+    region: 'us-east-1',
+    service: 'lambda',
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const request = await signer.sign(
+    new HttpRequest({ method: method.toUpperCase(), protocol: 'http:', hostname: host, path: pathname, headers: { host }, body }),
+  );
   // fetch sets the same Host itself.
   const headers: Record<string, string> = { ...request.headers };
   delete headers.host;
@@ -202,15 +221,18 @@ const EIC = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
 
 // --- the document itself -----------------------------------------------------------------------
 
-/** Runs @seriousme/openapi-schema-validator (ESM only) in a child Node on a parsed document. */
+/** @seriousme/openapi-schema-validator is an ES module only: it runs in a child Node. */
+const OPENAPI_VALIDATOR = pathToFileURL(require.resolve('@seriousme/openapi-schema-validator')).href;
+
+/** The validator's verdict on a parsed document. */
 function validateDocument(document: Json): { valid: boolean; errors?: unknown } {
-  const script = `import { Validator } from '@seriousme/openapi-schema-validator';
+  const script = `const { Validator } = await import(process.argv[1]);
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
 const result = await new Validator().validate(JSON.parse(input));
 process.stdout.write(JSON.stringify({ valid: result.valid, errors: result.errors }));`;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, input: JSON.stringify(document), encoding: 'utf8' });
-  return JSON.parse(out);
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, OPENAPI_VALIDATOR], { input: JSON.stringify(document), encoding: 'utf8' });
+  return JSON.parse(out) as { valid: boolean; errors?: unknown };
 }
 
 test('docs/openapi.yaml is a valid OpenAPI 3.1 document', () => {
@@ -233,7 +255,8 @@ test('every schema in the document compiles under JSON Schema 2020-12, every ref
         expect(typeof response.description).toBe('string');
         // Every answer carries a request id.
         expect(deref(response.headers?.['x-amzn-RequestId'])?.required).toBe(true);
-        for (const [name, header] of Object.entries<Json>(response.headers ?? {})) validatorFor(`${method} ${template} ${status} header ${name}`, deref(header).schema);
+        for (const [name, header] of Object.entries<Json>(response.headers ?? {}))
+          validatorFor(`${method} ${template} ${status} header ${name}`, deref(header).schema);
         for (const [type, media] of Object.entries<Json>(response.content ?? {})) validatorFor(`${method} ${template} ${status} body ${type}`, media.schema);
         // Lambda's error shape on every error but /readyz's own.
         if (Number(status) >= 400 && template !== '/readyz') expect(deref(response.headers?.['x-amzn-ErrorType'])?.required).toBe(true);
@@ -280,7 +303,8 @@ test('Invoke: Event answers 202 with the event id', async () => {
   expect(status.body).toMatchObject({ status: 'succeeded', functionName: 'ok', result: { event: { e: 1 } } });
 
   // The same Idempotency-Key answers the first event's id.
-  const once = () => call('post', INVOKE, { params: { FunctionName: 'ok' }, headers: { 'X-Amz-Invocation-Type': 'Event', 'Idempotency-Key': 'openapi-once' }, body: '{}' });
+  const once = () =>
+    call('post', INVOKE, { params: { FunctionName: 'ok' }, headers: { 'X-Amz-Invocation-Type': 'Event', 'Idempotency-Key': 'openapi-once' }, body: '{}' });
   const first = (await once()).headers.get('x-amzn-requestid');
   expect((await once()).headers.get('x-amzn-requestid')).toBe(first);
 
@@ -314,7 +338,9 @@ test('Invoke: the error answers', async () => {
 
   const big = JSON.stringify({ pad: 'x'.repeat(5000) });
   expect((await call('post', INVOKE, { params: ok, body: big })).status).toBe(413);
-  expect((await call('post', INVOKE, { params: ok, headers: { 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify({ pad: 'x'.repeat(2000) }) })).status).toBe(413);
+  expect(
+    (await call('post', INVOKE, { params: ok, headers: { 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify({ pad: 'x'.repeat(2000) }) })).status,
+  ).toBe(413);
 });
 
 test('Invoke: SigV4, signed right and wrong', async () => {
@@ -324,8 +350,9 @@ test('Invoke: SigV4, signed right and wrong', async () => {
   expect(wrong.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
 });
 
-test('Invoke: 503 while the function\'s circuit breaker is open', async () => {
-  for (let i = 0; i < 2; i++) expect((await call('post', INVOKE, { params: { FunctionName: 'fragile' }, body: '{}' })).headers.get('x-amz-function-error')).toBe('Unhandled');
+test("Invoke: 503 while the function's circuit breaker is open", async () => {
+  for (let i = 0; i < 2; i++)
+    expect((await call('post', INVOKE, { params: { FunctionName: 'fragile' }, body: '{}' })).headers.get('x-amz-function-error')).toBe('Unhandled');
   const open = await call('post', INVOKE, { params: { FunctionName: 'fragile' }, body: '{}' });
   expect(open.status).toBe(503);
   expect(open.headers.get('retry-after')).toMatch(/^[0-9]+$/);
@@ -426,7 +453,11 @@ test('the dead-letter queue and its redrives', async () => {
   expect((await call('get', '/dlq', { ...admin, query: { cursor: 'garbage' } })).status).toBe(400);
   expect((await call('get', '/dlq', { ...admin, query: { functionName: 'nope' } })).status).toBe(404);
 
-  expect((await call('get', '/dlq/{requestId}', { ...admin, params: { requestId: a } })).body).toMatchObject({ requestId: a, payload: { order: 1 }, attempts: 1 });
+  expect((await call('get', '/dlq/{requestId}', { ...admin, params: { requestId: a } })).body).toMatchObject({
+    requestId: a,
+    payload: { order: 1 },
+    attempts: 1,
+  });
   expect((await call('get', '/dlq/{requestId}', { ...admin, params: { requestId: 'no-such-event' } })).status).toBe(404);
   expect((await call('get', '/dlq/{requestId}', { params: { requestId: a } })).status).toBe(403);
 
@@ -434,10 +465,14 @@ test('the dead-letter queue and its redrives', async () => {
   expect((await call('post', '/dlq/{requestId}/redrive', { ...admin, params: { requestId: a } })).body).toEqual({ requestId: a, redriven: true });
   expect((await call('post', '/dlq/{requestId}/redrive', { ...admin, params: { requestId: 'no-such-event' } })).status).toBe(404);
   expect((await call('post', '/dlq/{requestId}/redrive', { params: { requestId: a } })).status).toBe(403);
-  await waitFor(async () => {
-    const s = await call('get', '/invocations/{requestId}', { params: { requestId: a } });
-    return s.body.status === 'dead-lettered' && s.body.redrives?.length === 1;
-  }, 10_000, 'the redriven event back in the DLQ');
+  await waitFor(
+    async () => {
+      const s = await call('get', '/invocations/{requestId}', { params: { requestId: a } });
+      return s.body.status === 'dead-lettered' && s.body.redrives?.length === 1;
+    },
+    10_000,
+    'the redriven event back in the DLQ',
+  );
   expect((await call('get', '/dlq/{requestId}', { ...admin, params: { requestId: a } })).body.redrives).toHaveLength(1);
 
   // A bulk redrive, followed to its end.
@@ -449,9 +484,17 @@ test('the dead-letter queue and its redrives', async () => {
   expect(bulk.body.redriven).toBe(2);
   const redriveId = bulk.body.redrives[0].redriveId as string;
   expect(bulk.headers.get('location')).toBe(`/dlq/redrives/${redriveId}`);
-  await waitFor(async () => (await call('get', '/dlq/redrives/{redriveId}', { ...admin, params: { redriveId } })).body.state === 'finished', 10_000, 'the bulk redrive to finish');
+  await waitFor(
+    async () => (await call('get', '/dlq/redrives/{redriveId}', { ...admin, params: { redriveId } })).body.state === 'finished',
+    10_000,
+    'the bulk redrive to finish',
+  );
   for (const id of [a, b]) {
-    await waitFor(async () => (await call('get', '/invocations/{requestId}', { params: { requestId: id } })).body.status === 'dead-lettered', 10_000, 'dead-lettered again');
+    await waitFor(
+      async () => (await call('get', '/invocations/{requestId}', { params: { requestId: id } })).body.status === 'dead-lettered',
+      10_000,
+      'dead-lettered again',
+    );
   }
   const all = await call('post', '/dlq/redrive', admin);
   expect(all.status).toBe(202);
@@ -462,7 +505,11 @@ test('the dead-letter queue and its redrives', async () => {
   expect((await call('get', '/dlq/redrives', {})).status).toBe(403);
 
   // Delete.
-  await waitFor(async () => (await call('get', '/invocations/{requestId}', { params: { requestId: a } })).body.status === 'dead-lettered', 10_000, 'dead-lettered again');
+  await waitFor(
+    async () => (await call('get', '/invocations/{requestId}', { params: { requestId: a } })).body.status === 'dead-lettered',
+    10_000,
+    'dead-lettered again',
+  );
   expect((await call('delete', '/dlq/{requestId}', { params: { requestId: a } })).status).toBe(403);
   expect((await call('delete', '/dlq/{requestId}', { ...admin, params: { requestId: a } })).status).toBe(204);
   expect((await call('delete', '/dlq/{requestId}', { ...admin, params: { requestId: a } })).status).toBe(404);
@@ -476,9 +523,17 @@ test('a Lambda call invoq does not serve answers the documented 400 UnsupportedO
   expect(answer.body.Message).toBe('GetPolicy is not supported by invoq');
   // As the document's description says: 404s off the documented paths.
   const ownPrefix = await fetch(`${stack.base}/dlq/a/b/c`, { headers: { 'x-api-key': ADMIN_KEY } });
-  expect([ownPrefix.status, ownPrefix.headers.get('x-amzn-errortype'), ((await ownPrefix.json()) as Json).Type]).toEqual([404, 'ResourceNotFoundException', 'User']);
+  expect([ownPrefix.status, ownPrefix.headers.get('x-amzn-errortype'), ((await ownPrefix.json()) as Json).Type]).toEqual([
+    404,
+    'ResourceNotFoundException',
+    'User',
+  ]);
   const elsewhere = await fetch(`${stack.base}/nowhere`);
-  expect([elsewhere.status, elsewhere.headers.get('x-amzn-errortype'), await elsewhere.json()]).toEqual([404, 'ResourceNotFoundException', { message: 'Not Found' }]);
+  expect([elsewhere.status, elsewhere.headers.get('x-amzn-errortype'), await elsewhere.json()]).toEqual([
+    404,
+    'ResourceNotFoundException',
+    { message: 'Not Found' },
+  ]);
 });
 
 test('every documented operation was checked against a real success answer', () => {
