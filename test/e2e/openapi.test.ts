@@ -360,7 +360,12 @@ test("Invoke: 503 while the function's circuit breaker is open", async () => {
 
 test('Invoke: 429 when the reserved concurrency is in use', async () => {
   const first = call('post', INVOKE, { params: { FunctionName: 'napper' }, body: '{}' });
-  await new Promise((r) => setTimeout(r, 300));
+  // Wait until the first call runs (it holds the one slot for a second), however loaded the machine.
+  await waitFor(
+    async () => /invoq_concurrent_executions\{[^}]*function="napper"[^}]*\} 1\b/.test(await (await fetch(`${stack.base}/metrics`)).text()),
+    5_000,
+    'the first call to run',
+  );
   const second = await call('post', INVOKE, { params: { FunctionName: 'napper' }, body: '{}' });
   expect(second.status).toBe(429);
   expect(second.body.Reason).toBe('ReservedFunctionConcurrentInvocationLimitExceeded');
