@@ -366,12 +366,4 @@ async function startRedisCluster({ masters = 3, aof, password, args = [], timeou
   }
 }
 
-module.exports = {
-  freePort,
-  redisAnswersPing,
-  redisCommand,
-  redisProcessId,
-  redisServerBinary,
-  startRedisCluster,
-  startRedisServer,
-};
+module.exports = { freePort, redisServerBinary, startRedisCluster, startRedisServer };

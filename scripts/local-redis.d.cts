@@ -69,15 +69,5 @@ export interface RedisCluster {
 export function freePort(host?: string): Promise<number>;
 /** Absolute path of `redis-server` on PATH, or null. */
 export function redisServerBinary(): string | null;
-/** True when host:port answers PING with PONG within `timeoutMs` (default 300). Never throws. */
-export function redisAnswersPing(host: string, port: number, timeoutMs?: number, password?: string): Promise<boolean>;
-/** The `process_id` of the Redis on host:port, or null when none answers. */
-export function redisProcessId(host: string, port: number, timeoutMs?: number, password?: string): Promise<number | null>;
-/** One command; resolves with its reply (an `Error` for an error reply); rejects when nothing answers. */
-export function redisCommand(
-  port: number,
-  argv: string[],
-  options?: { host?: string; password?: string; timeoutMs?: number },
-): Promise<string | number | null | Error>;
 export function startRedisServer(options?: RedisServerOptions): Promise<RedisServer>;
 export function startRedisCluster(options?: RedisClusterOptions): Promise<RedisCluster>;
