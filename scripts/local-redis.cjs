@@ -50,7 +50,10 @@ function freePort(host = HOST) {
  * -LOADING while an AOF replays, -NOAUTH, not Redis at all) is false.
  */
 function redisAnswersPing(host, port, timeoutMs = 300, password) {
-  return redisCommand(port, ['PING'], { host, password, timeoutMs }).then((reply) => reply === 'PONG', () => false);
+  return redisCommand(port, ['PING'], { host, password, timeoutMs }).then(
+    (reply) => reply === 'PONG',
+    () => false,
+  );
 }
 
 /**
@@ -70,12 +73,18 @@ function redisProcessId(host, port, timeoutMs = 500, password) {
 /** The redis-server flags every local server gets, before the caller's own `args`. */
 function serverFlags({ port, dir, aof, maxmemoryBytes, password }) {
   return [
-    '--port', String(port),
-    '--bind', HOST,
-    '--daemonize', 'no', // we own the process; it must not fork away from us
-    '--dir', dir,
-    '--save', '', // no RDB snapshots: AOF (or nothing) is the persistence
-    '--maxmemory-policy', 'noeviction', // BullMQ needs it; evicted jobs would vanish silently
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--daemonize',
+    'no', // we own the process; it must not fork away from us
+    '--dir',
+    dir,
+    '--save',
+    '', // no RDB snapshots: AOF (or nothing) is the persistence
+    '--maxmemory-policy',
+    'noeviction', // BullMQ needs it; evicted jobs would vanish silently
     ...(aof ? ['--appendonly', 'yes', '--appendfsync', aof] : ['--appendonly', 'no']),
     ...(maxmemoryBytes !== undefined ? ['--maxmemory', String(maxmemoryBytes)] : []),
     ...(password ? ['--requirepass', password, '--masterauth', password] : []),
@@ -205,9 +214,10 @@ async function launch(bin, argv, port, dataDir, ownDir, { detached, password, ti
     logTail: () => tail,
     stop,
     // SIGKILL, as a crash: no shutdown fsync. A given dir keeps its data for a restart.
-    kill: () => signalAndWait('SIGKILL').then(() => {
-      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
-    }),
+    kill: () =>
+      signalAndWait('SIGKILL').then(() => {
+        if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      }),
     freeze: () => {
       if (!exitInfo) child.kill('SIGSTOP');
     },
@@ -247,7 +257,15 @@ async function startClusterNode(major, { args, ...options }) {
   let busPort;
   if (major >= 7) busPort = await freePort();
   else while (port === undefined || port > 55535) port = await freePort();
-  const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...(major >= 7 ? ['--cluster-port', String(busPort)] : [])];
+  const clusterArgs = [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    '2000',
+    ...(major >= 7 ? ['--cluster-port', String(busPort)] : []),
+  ];
   const server = await startRedisServer({ ...options, port, args: [...clusterArgs, ...args] });
   return { server, busPort: busPort ?? server.port + 10000 };
 }
@@ -285,9 +303,13 @@ async function startRedisCluster({ masters = 3, aof, password, args = [], timeou
     for (const s of servers) {
       for (;;) {
         const info = String(await ask(s, ['CLUSTER', 'INFO']));
-        const ok = infoField(info, 'cluster_state') === 'ok' && infoField(info, 'cluster_known_nodes') === String(masters) && infoField(info, 'cluster_slots_ok') === String(CLUSTER_SLOTS);
+        const ok =
+          infoField(info, 'cluster_state') === 'ok' &&
+          infoField(info, 'cluster_known_nodes') === String(masters) &&
+          infoField(info, 'cluster_slots_ok') === String(CLUSTER_SLOTS);
         if (ok) break;
-        if (Date.now() > deadline) throw new Error(`Redis Cluster node ${HOST}:${s.port} not ok within ${timeoutMs} ms (ports ${servers.map((x) => x.port).join(', ')})\n${info}`);
+        if (Date.now() > deadline)
+          throw new Error(`Redis Cluster node ${HOST}:${s.port} not ok within ${timeoutMs} ms (ports ${servers.map((x) => x.port).join(', ')})\n${info}`);
         await sleep(20);
       }
     }

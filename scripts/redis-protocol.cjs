@@ -15,9 +15,12 @@ function parseReply(buf, at = 0) {
   if (eol < 0) return undefined;
   const line = buf.slice(at + 1, eol);
   switch (buf[at]) {
-    case '+': return { value: line, end: eol + 2 };
-    case '-': return { value: new Error(line), end: eol + 2 };
-    case ':': return { value: Number(line), end: eol + 2 };
+    case '+':
+      return { value: line, end: eol + 2 };
+    case '-':
+      return { value: new Error(line), end: eol + 2 };
+    case ':':
+      return { value: Number(line), end: eol + 2 };
     case '$': {
       const length = Number(line);
       if (length < 0) return { value: null, end: eol + 2 };
@@ -35,7 +38,8 @@ function parseReply(buf, at = 0) {
       }
       return { value: Number(line) < 0 ? null : items, end };
     }
-    default: return { value: new Error(`unexpected RESP reply: ${buf.slice(at, eol)}`), end: buf.length };
+    default:
+      return { value: new Error(`unexpected RESP reply: ${buf.slice(at, eol)}`), end: buf.length };
   }
 }
 
