@@ -2,13 +2,13 @@
 // through the real API and worker processes; the worker is SIGKILLed part-way, then Redis is
 // SIGKILLed and restarted from its AOF (appendfsync always), then a new worker finishes the job.
 // Reports lost events (must be 0) and re-runs (at-least-once). Loopback only; bounded in time.
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { freePort, pingRedis } from '../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = Number(process.env.CRASH_EVENTS ?? 1000);
@@ -35,11 +35,10 @@ const redisPort = await freePort();
 const redisDir = path.join(work, 'redis');
 mkdirSync(redisDir);
 let redis;
+// Same port and dir on restart: the AOF there is what must bring every accepted event back.
 async function startRedis() {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  await until(() => pingRedis('127.0.0.1', redisPort), 'Redis');
+  redis = await startRedisServer({ port: redisPort, dir: redisDir, aof: 'always', timeoutMs: 60_000 });
 }
-const killRedis = () => new Promise((r) => { redis.once('exit', r); redis.kill('SIGKILL'); });
 
 const [apiPort, metricsPort] = [await freePort(), await freePort()];
 const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'), LOG_LEVEL: 'warn' };
@@ -70,7 +69,7 @@ try {
   worker.kill('SIGKILL');
   log(`worker SIGKILLed with ${await q.getCompletedCount()} completed, ${await q.getActiveCount()} running`);
   await q.close();
-  await killRedis();
+  await redis.kill();
   log('Redis SIGKILLed; restarting it from its AOF');
   await startRedis();
   worker = tier('worker');
@@ -89,5 +88,5 @@ try {
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
-  if (redis?.exitCode === null) await killRedis();
+  await redis?.kill();
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { freePort, startRedisCluster, startRedisServer } from '../scripts/redis-server.mjs';
+import { freePort, startRedisCluster, startRedisServer } from '../scripts/local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -95,8 +95,8 @@ async function drain(target, env, workers, prefix, redisPids) {
 }
 
 const rows = [];
-const single = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
-const cluster = await startRedisCluster({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const single = await startRedisServer({ aof: 'everysec' });
+const cluster = await startRedisCluster({ aof: 'everysec' });
 try {
   const targets = [
     { name: 'one Redis', target: single.url, env: { REDIS_URL: single.url }, pids: [single.pid] },

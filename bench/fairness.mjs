@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -37,7 +37,7 @@ async function until(check, what) {
   }
 }
 
-const redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const redis = await startRedisServer({ aof: 'everysec' });
 const connection = createRedisConnection(redis.url);
 const queues = new EventQueues({ connection, prefix: 'bench', statusRetentionSeconds: 600, dlqRetentionSeconds: 600 });
 const producer = new EventProducer(queues);

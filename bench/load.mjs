@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import IORedis from 'ioredis';
-import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -74,7 +74,7 @@ let apiKey = args['api-key'];
 try {
   if (args.own || !(await answers(`${apiUrl}/healthz`))) {
     if (!args.own) console.log(`no API answers at ${apiUrl}: starting its own Redis, API and worker (--own)`);
-    redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+    redis = await startRedisServer({ aof: 'everysec' });
     redisClient = new IORedis(redis.url);
     const [apiPort, metricsPort] = [await freePort(), await freePort()];
     apiUrl = `http://127.0.0.1:${apiPort}`;

@@ -17,7 +17,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { startRedisServer } from '../scripts/redis-server.mjs';
+import { startRedisServer } from '../scripts/local-redis.cjs';
 import { sendPaced } from './paced-requests.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

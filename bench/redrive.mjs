@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -39,7 +39,7 @@ async function until(check, what, everyMs = 20) {
   }
 }
 
-const redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const redis = await startRedisServer({ aof: 'everysec' });
 const connection = createRedisConnection(redis.url);
 const queues = new EventQueues({ connection, prefix: 'bench', statusRetentionSeconds: 3600, dlqRetentionSeconds: 3600 });
 const producer = new EventProducer(queues);

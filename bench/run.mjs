@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
-import { freePort, startRedisServer } from '../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 import { sendPaced } from './paced-requests.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,7 +67,7 @@ async function drainRate(queue) {
   }
 }
 
-const redis = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const redis = await startRedisServer({ aof: 'everysec' });
 try {
   const [barePort, toyPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   await start('bench/bare-echo.mjs', { PORT: String(barePort) });

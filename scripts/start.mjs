@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { redisServerBinary, startRedisServer } from './redis-server.mjs';
+import { redisServerBinary, startRedisServer } from './local-redis.cjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = [
@@ -83,7 +83,7 @@ async function chooseRedis() {
   mkdirSync(dir, { recursive: true });
   refuseIfDataDirInUse(dir);
   redisStarting = startRedisServer({
-    appendonly: true, // contract: the embedded Redis keeps every accepted event (AOF, fsync always)
+    aof: 'always', // contract: the embedded Redis keeps every accepted event (AOF, fsync always)
     dir,
     detached: true, // so a terminal Ctrl-C reaches only us, and Redis outlives the apps' shutdown
     args: ['--pidfile', path.join(dir, 'redis.pid')],

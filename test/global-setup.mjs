@@ -1,6 +1,6 @@
 // jest globalSetup: give the suite a Redis of its own. Tests read process.env.TEST_REDIS_URL;
 // jest starts its workers after this runs, so they inherit it.
-import { redisServerBinary, startRedisServer } from '../scripts/redis-server.mjs';
+import { redisServerBinary, startRedisServer } from '../scripts/local-redis.cjs';
 
 export default async function globalSetup() {
   // An explicit TEST_REDIS_URL wins (e.g. a CI service container). We never start or stop it.

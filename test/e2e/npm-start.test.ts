@@ -5,12 +5,13 @@
  * prefix), or, when none answers, a throwaway one it starts there. `npm start` must run on its
  * embedded Redis and write nothing into that one.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
+import { startRedisServer, type RedisServer } from '../../scripts/local-redis.cjs';
 import { freePort, uniquePrefix, waitFor } from '../support/harness';
 import { copyExampleFunctions } from '../support/example-functions';
 import { startLauncher, type Launcher } from '../support/launcher';
@@ -62,18 +63,17 @@ function pingable(url: string): Promise<boolean> {
  * The Redis on 6379 during this file: the machine's, or one started here when nothing answers
  * (if another test run takes the port first, that one's server is used the same way: read only).
  */
-async function otherRedisOn6379(dir: string): Promise<ChildProcess | undefined> {
+async function otherRedisOn6379(dir: string): Promise<RedisServer | undefined> {
   if (await pingable('redis://127.0.0.1:6379')) return undefined;
-  const started = spawn('redis-server', ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  await waitFor(async () => started.exitCode !== null || (await pingable('redis://127.0.0.1:6379')), 10_000, 'a Redis on 6379');
-  return started.exitCode === null ? started : undefined;
+  // Fails when another run binds 6379 first; then that one's server is the other Redis.
+  return startRedisServer({ port: 6379, dir }).catch(() => undefined);
 }
 
 const prefix = uniquePrefix('start');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-start-data-'));
 const functionsDir = copyExampleFunctions(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-start-fns-')), path.join(dataDir, 'orders'));
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-start-6379-'));
-let started6379: ChildProcess | undefined;
+let started6379: RedisServer | undefined;
 let machineRedis: IORedis;
 let launcher: Launcher;
 let base: string;
@@ -110,11 +110,7 @@ afterAll(async () => {
   // Only if Ctrl-C did not stop it (a failed test): never leave the embedded Redis behind.
   if (embedded && isAlive(embedded.pid)) process.kill(embedded.pid, 'SIGKILL');
   machineRedis?.disconnect();
-  if (started6379 && started6379.exitCode === null) {
-    const exited = new Promise((resolve) => started6379!.once('exit', resolve));
-    started6379.kill('SIGKILL');
-    await exited;
-  }
+  await started6379?.kill();
   for (const dir of [dataDir, functionsDir, scratch]) fs.rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 

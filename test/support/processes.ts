@@ -1,15 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import IORedis from 'ioredis';
-import { REPO_ROOT, freePort, waitFor } from './harness';
+import { freePort, startRedisServer, type RedisServer } from '../../scripts/local-redis.cjs';
+import { REPO_ROOT } from './harness';
 
 /**
  * A redis-server of a test's own, for tests that kill and restart Redis (the shared one from
  * jest's globalSetup must not go away under other files). AOF with `appendfsync always`, as the
- * contract's durable setup.
+ * contract's durable setup; the same port and dir on every `start()`, so a restart replays the AOF.
  */
 export class OwnRedis {
-  private process: ChildProcess | undefined;
+  private server: RedisServer | undefined;
   constructor(readonly dir: string, readonly port: number, readonly password?: string, private readonly extraArgs: string[] = []) {}
 
   /** `password`: the server's `requirepass` (the URL carries it); `args`: more redis-server flags. */
@@ -22,33 +22,22 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', ...(this.password ? ['--requirepass', this.password] : []), ...this.extraArgs], { stdio: 'ignore' });
-    const probe = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    try {
-      await waitFor(async () => probe.connect().then(() => probe.ping()).then((r) => r === 'PONG', () => false), 10_000, 'redis-server to answer');
-    } finally {
-      probe.disconnect();
-    }
+    this.server = await startRedisServer({ port: this.port, dir: this.dir, aof: 'always', password: this.password, args: this.extraArgs });
   }
 
   /** SIGSTOP: Redis stays connected but answers nothing, as when frozen or partitioned. */
   freeze(): void {
-    this.process?.kill('SIGSTOP');
+    this.server?.freeze();
   }
 
   /** SIGCONT after `freeze`. */
   thaw(): void {
-    this.process?.kill('SIGCONT');
+    this.server?.thaw();
   }
 
   /** SIGKILL: no shutdown save, as a crash. */
   async kill(): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await this.server?.kill();
   }
 }
 

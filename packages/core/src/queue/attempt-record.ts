@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import type { DeadLetterReason } from '../policy/retry-policy';
 
 /**
@@ -48,10 +49,13 @@ export class RetryAttemptError extends Error {
 }
 
 /**
- * Thrown for the attempt after which the event is dead-lettered. BullMQ recognises the name
- * `UnrecoverableError` and moves the job to its failed set (our DLQ) in the same script.
+ * Thrown for the attempt after which the event is dead-lettered: a BullMQ `UnrecoverableError`
+ * that carries the attempt's record, so BullMQ moves the job to its failed set (our DLQ) in the
+ * same script, whatever attempts remain.
  */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends UnrecoverableError {
+  // BullMQ's constructor sets `name` to the subclass's name; keep its own, because BullMQ (in
+  // `Job.moveToFailed`) and the worker's `failed` handler match dead-lettering by `name` too.
   override readonly name = 'UnrecoverableError';
   constructor(readonly record: AttemptRecord) {
     super(record.error.errorMessage);
