@@ -2,6 +2,7 @@
 // one worker, and say where they are. Ctrl-C (or SIGTERM) stops the apps first, then the Redis we
 // started, and leaves nothing running.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,6 @@ const APPS = [
   { name: 'api', entry: path.join(root, 'apps/api/dist/main.js') },
   { name: 'worker', entry: path.join(root, 'apps/worker/dist/main.js') },
 ];
-const CHILD_GRACE_MS = 15_000; // the worker finishes or hands back running events in this time
 const READY_POLL_MS = 50;
 // Where npm start keeps what it runs on (the embedded Redis's AOF), relative to the checkout.
 const dataDir = path.resolve(root, process.env.INVOQ_DATA_DIR || '.invoq');
@@ -32,6 +32,8 @@ for (const app of APPS) {
     die(`${path.relative(root, app.entry)} not found: run \`npm run build\` first (or use \`npm start\`)`);
   }
 }
+// Past the worker's own grace (it finishes or hands back running events), with room to close.
+const { PROCESS_STOP_GRACE_MS: CHILD_GRACE_MS } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/config/shutdown-grace.js'));
 
 // Repeats are ignored on purpose: under `npm start` one Ctrl-C arrives twice (from the terminal and
 // forwarded by npm), and the apps' grace period below already bounds how long stopping takes.

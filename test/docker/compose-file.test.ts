@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { loadConfig } from '@invoq/core';
+import { PROCESS_STOP_GRACE_MS, loadConfig } from '@invoq/core';
 import { envSchema } from '../../packages/core/src/config/config-schema';
 import { REPO_ROOT } from '../support/harness';
 
@@ -35,6 +35,7 @@ interface Service {
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
   secrets?: string[];
+  stop_grace_period?: string;
 }
 const composeText = read('compose.yaml');
 const compose = YAML.parse(interpolate(composeText, {}), { merge: true }) as {
@@ -184,4 +185,11 @@ it('ships a multi-stage, non-root Dockerfile on Node.js 24, with a healthcheck f
   }
   // Installs and build outputs stay out of the context at every depth (workspaces have their own).
   expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '**/*.tsbuildinfo', '**/.invoq', '**/coverage', '.git', 'bench/results']));
+});
+
+it("gives each worker replica the stop grace that outlasts the worker's own", () => {
+  // Past the worker's grace it hands running events back; Compose must not kill it before.
+  const workers = Object.entries(services).filter(([name]) => name.startsWith('worker'));
+  expect(workers.length).toBeGreaterThan(0);
+  for (const [, worker] of workers) expect(worker.stop_grace_period).toBe(`${PROCESS_STOP_GRACE_MS / 1000}s`);
 });

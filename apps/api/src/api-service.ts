@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  API_SHUTDOWN_GRACE_MS,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
@@ -33,9 +34,6 @@ import { createQueueBoard } from './routes/queue-board';
 
 /** How often Redis's memory is read for `invoq_redis_memory_used_ratio` when no event comes. */
 const MEMORY_GAUGE_REFRESH_MS = 5000;
-
-/** How long a stop waits for requests in flight before closing their connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Slow clients: the headers must arrive within `headersTimeoutMs` and the whole request within
@@ -169,7 +167,7 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
     async close() {
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const grace = setTimeout(() => server.closeAllConnections(), API_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
       // Hands its redrives' leases back, so another replica carries on at once.

@@ -27,6 +27,7 @@ import {
   type FunctionQueueState,
   type KnownQueueNotice,
   type Logger,
+  WORKER_SHUTDOWN_GRACE_MS,
   type Metrics,
   type ResolvedConfig,
 } from '@invoq/core';
@@ -34,8 +35,6 @@ import { createMetricsServer } from './metrics-server';
 import { createFunctionWorker, type FunctionWorker } from './function-worker';
 import { createProcessor } from './processor';
 
-/** How long a stop lets running events finish before handing them back (they re-run elsewhere). */
-const SHUTDOWN_GRACE_MS = 25_000;
 /** A run that waits for an environment this long is marked so (status: `queued`). */
 const WAIT_MARK_AFTER_MS = 50;
 
@@ -228,7 +227,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       await loaders.withdraw();
       await known.close();
       let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), SHUTDOWN_GRACE_MS)));
+      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), WORKER_SHUTDOWN_GRACE_MS)));
       if ((await Promise.race([graceful, expired])) === 'expired') {
         logger.warn('grace period over: running events will be handed back to the queue');
       }

@@ -1,4 +1,5 @@
 export { ConfigError, loadConfig, isLoopbackHost, type ResolvedConfig, type AccessKey, type HostPort, type RedisTarget } from './config/load-config';
+export { API_SHUTDOWN_GRACE_MS, PROCESS_STOP_GRACE_MS, WORKER_SHUTDOWN_GRACE_MS } from './config/shutdown-grace';
 export { describeRedisTarget } from './config/describe-redis';
 export { InvoqError, NotStartedError, isNotStarted, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
