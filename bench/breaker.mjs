@@ -21,7 +21,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 
 const functionsDir = mkdtempSync(path.join(tmpdir(), 'invoq-breaker-bench-'));
 mkdirSync(path.join(functionsDir, 'down'));
-writeFileSync(path.join(functionsDir, 'down', 'function.json'), JSON.stringify({ handler: 'index.handler', circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 600_000 } }));
+writeFileSync(
+  path.join(functionsDir, 'down', 'function.json'),
+  JSON.stringify({ handler: 'index.handler', circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeoutMs: 600_000 } }),
+);
 writeFileSync(path.join(functionsDir, 'down', 'index.js'), 'exports.handler = async () => { throw new Error("dependency down"); };');
 
 // 1. Closed-breaker overhead, in-process.
@@ -35,27 +38,44 @@ async function nsPerCall(call) {
   for (let i = 0; i < CALLS; i++) await call();
   return Number(process.hrtime.bigint() - start) / CALLS;
 }
-const direct = [], viaBreaker = [];
-for (let round = 0; round < 5; round++) { // interleaved, so drift hits both alike
+const direct = [],
+  viaBreaker = [];
+for (let round = 0; round < 5; round++) {
+  // interleaved, so drift hits both alike
   direct.push(await nsPerCall(run));
   viaBreaker.push(await nsPerCall(() => breakers.run(fn, run)));
 }
 breakers.shutdown();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const overheadNs = Math.round(median(viaBreaker) - median(direct));
-console.log(`closed breaker: ${Math.round(median(viaBreaker))} ns/call vs ${Math.round(median(direct))} ns direct → ${overheadNs} ns (${(overheadNs / 1000).toFixed(2)} µs) per sync invoke`);
+console.log(
+  `closed breaker: ${Math.round(median(viaBreaker))} ns/call vs ${Math.round(median(direct))} ns direct → ${overheadNs} ns (${(overheadNs / 1000).toFixed(2)} µs) per sync invoke`,
+);
 
 // 2. Open-breaker answers over HTTP.
 const redis = await startRedisServer();
 const port = await freePort();
 const api = fork(path.join(root, 'apps/api/dist/main.js'), [], {
-  env: { ...process.env, REDIS_URL: redis.url, PORT: String(port), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_AUTH: 'off', HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+  env: {
+    ...process.env,
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    INVOQ_FUNCTIONS_DIR: functionsDir,
+    INVOQ_AUTH: 'off',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+  },
   stdio: 'inherit',
 });
 try {
   const url = `http://127.0.0.1:${port}/2015-03-31/functions/down/invocations`;
   const deadline = Date.now() + 15_000;
-  while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) throw new Error('the API did not come up');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -65,10 +85,25 @@ try {
   const opts = { url, method: 'POST', body: '{}', connections: CONNECTIONS };
   await autocannon({ ...opts, duration: 2 });
   const r = await autocannon({ ...opts, duration: DURATION_S });
-  const row = { reqPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99, maxMs: r.latency.max, answered503: r['5xx'], other: r['2xx'] + r['4xx'] + r.errors + r.timeouts };
+  const row = {
+    reqPerSec: Math.round(r.requests.average),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    maxMs: r.latency.max,
+    answered503: r['5xx'],
+    other: r['2xx'] + r['4xx'] + r.errors + r.timeouts,
+  };
   console.log(`open breaker over HTTP, ${CONNECTIONS} connections, ${DURATION_S} s, node ${process.version}:`);
   console.table([row]);
-  const result = { at: new Date().toISOString(), node: process.version, closedOverheadNs: overheadNs, directNs: median(direct), viaBreakerNs: median(viaBreaker), open: row, withinTarget: row.p99Ms < 50 && row.other === 0 };
+  const result = {
+    at: new Date().toISOString(),
+    node: process.version,
+    closedOverheadNs: overheadNs,
+    directNs: median(direct),
+    viaBreakerNs: median(viaBreaker),
+    open: row,
+    withinTarget: row.p99Ms < 50 && row.other === 0,
+  };
   const out = path.join(root, 'bench', 'results', `breaker-${result.at.replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2));

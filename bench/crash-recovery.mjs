@@ -19,7 +19,10 @@ mkdirSync(markers);
 const fnDir = path.join(work, 'functions', 'record');
 mkdirSync(fnDir, { recursive: true });
 writeFileSync(path.join(fnDir, 'function.json'), JSON.stringify({ handler: 'index.handler', environment: { MARKERS: markers } }));
-writeFileSync(path.join(fnDir, 'index.js'), `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 200)); require('node:fs').appendFileSync(process.env.MARKERS + '/' + event.n, 'x'); };`);
+writeFileSync(
+  path.join(fnDir, 'index.js'),
+  `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 200)); require('node:fs').appendFileSync(process.env.MARKERS + '/' + event.n, 'x'); };`,
+);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const started = Date.now();
@@ -41,7 +44,14 @@ async function startRedis() {
 }
 
 const [apiPort, metricsPort] = [await freePort(), await freePort()];
-const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'), LOG_LEVEL: 'warn' };
+const env = {
+  ...process.env,
+  REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+  PORT: String(apiPort),
+  INVOQ_METRICS_PORT: String(metricsPort),
+  INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'),
+  LOG_LEVEL: 'warn',
+};
 const tier = (name) => fork(path.join(root, `apps/${name}/dist/main.js`), [], { env, stdio: 'inherit' });
 const children = [];
 const queue = () => new Queue('{record}', { connection: { url: env.REDIS_URL }, prefix: 'invoq' });
@@ -55,13 +65,19 @@ try {
 
   const accepted = [];
   let next = 0;
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    while (next < EVENTS) {
-      const n = next++;
-      const res = await fetch(`http://127.0.0.1:${apiPort}/2015-03-31/functions/record/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ n }) });
-      if (res.status === 202) accepted.push(n);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < EVENTS) {
+        const n = next++;
+        const res = await fetch(`http://127.0.0.1:${apiPort}/2015-03-31/functions/record/invocations`, {
+          method: 'POST',
+          headers: { 'x-amz-invocation-type': 'Event' },
+          body: JSON.stringify({ n }),
+        });
+        if (res.status === 202) accepted.push(n);
+      }
+    }),
+  );
   log(`${accepted.length} of ${EVENTS} events accepted with 202`);
 
   let q = queue();
@@ -82,7 +98,9 @@ try {
   const reruns = runs.reduce((sum, r) => sum + Math.max(0, r - 1), 0);
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const counted = /^invoq_async_reruns_total\{function="record"\} (\d+)/m.exec(metrics)?.[1];
-  log(`all ${accepted.length} accepted events completed: ${lost} lost, ${reruns} extra runs (events run more than once); invoq_async_reruns_total on the new worker: ${counted}`);
+  log(
+    `all ${accepted.length} accepted events completed: ${lost} lost, ${reruns} extra runs (events run more than once); invoq_async_reruns_total on the new worker: ${counted}`,
+  );
   await q.close();
   if (lost > 0) process.exitCode = 1;
 } finally {

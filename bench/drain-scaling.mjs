@@ -41,17 +41,23 @@ for (const name of names) {
 async function fill(queues) {
   const producer = new EventProducer(queues);
   let next = 0;
-  await Promise.all(Array.from({ length: 500 }, async () => {
-    while (next < EVENTS) {
-      const i = next++;
-      await producer.enqueue(names[i % names.length], randomUUID(), '{"hello":"world","n":42}');
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 500 }, async () => {
+      while (next < EVENTS) {
+        const i = next++;
+        await producer.enqueue(names[i % names.length], randomUUID(), '{"hello":"world","n":42}');
+      }
+    }),
+  );
 }
 
 async function counts(queues) {
   const all = await Promise.all(names.map((n) => queues.get(n).getJobCounts('waiting', 'active', 'completed', 'failed')));
-  return all.reduce((sum, c) => ({ left: sum.left + c.waiting + c.active, completed: sum.completed + c.completed, failed: sum.failed + c.failed }), { left: 0, completed: 0, failed: 0 });
+  return all.reduce((sum, c) => ({ left: sum.left + c.waiting + c.active, completed: sum.completed + c.completed, failed: sum.failed + c.failed }), {
+    left: 0,
+    completed: 0,
+    failed: 0,
+  });
 }
 
 async function drain(target, env, workers, prefix, redisPids) {
@@ -63,10 +69,22 @@ async function drain(target, env, workers, prefix, redisPids) {
   const killAll = () => children.forEach((ch) => ch.kill('SIGKILL'));
   process.once('exit', killAll); // a failed run must not leave workers behind
   for (let i = 0; i < workers; i++) {
-    children.push(fork(path.join(root, 'apps/worker/dist/main.js'), [], {
-      env: { ...process.env, ...env, INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_WORKER_CONCURRENCY: String(CONCURRENCY), INVOQ_METRICS_PORT: String(await freePort()), LOG_LEVEL: 'info', NODE_ENV: 'production', INVOQ_API_KEYS: 'unused' },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    }));
+    children.push(
+      fork(path.join(root, 'apps/worker/dist/main.js'), [], {
+        env: {
+          ...process.env,
+          ...env,
+          INVOQ_FUNCTIONS_DIR: functionsDir,
+          INVOQ_QUEUE_PREFIX: prefix,
+          INVOQ_WORKER_CONCURRENCY: String(CONCURRENCY),
+          INVOQ_METRICS_PORT: String(await freePort()),
+          LOG_LEVEL: 'info',
+          NODE_ENV: 'production',
+          INVOQ_API_KEYS: 'unused',
+        },
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      }),
+    );
   }
   let first;
   let maxRss = 0;
@@ -75,7 +93,12 @@ async function drain(target, env, workers, prefix, redisPids) {
     const c = await counts(queues);
     maxRss = Math.max(maxRss, ...children.map((ch) => rssMb(ch.pid)));
     if (!first && c.completed > 0) {
-      first = { at: performance.now(), completed: c.completed, workerCpu: children.reduce((n, ch) => n + cpuSeconds(ch.pid), 0), redisCpu: redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0) };
+      first = {
+        at: performance.now(),
+        completed: c.completed,
+        workerCpu: children.reduce((n, ch) => n + cpuSeconds(ch.pid), 0),
+        redisCpu: redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0),
+      };
     }
     if (first && c.left === 0) {
       const seconds = (performance.now() - first.at) / 1000;
@@ -83,7 +106,15 @@ async function drain(target, env, workers, prefix, redisPids) {
       // Cores busy while draining: where the CPU went (2 cores here, shared by all).
       const workerCores = +((children.reduce((n, ch) => n + cpuSeconds(ch.pid), 0) - first.workerCpu) / seconds).toFixed(2);
       const redisCores = +((redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0) - first.redisCpu) / seconds).toFixed(2);
-      await Promise.all(children.map((ch) => new Promise((resolve) => { ch.once('exit', resolve); ch.kill('SIGTERM'); })));
+      await Promise.all(
+        children.map(
+          (ch) =>
+            new Promise((resolve) => {
+              ch.once('exit', resolve);
+              ch.kill('SIGTERM');
+            }),
+        ),
+      );
       process.off('exit', killAll);
       await queues.close();
       await closeRedis(connection);
@@ -100,13 +131,27 @@ const cluster = await startRedisCluster({ aof: 'everysec' });
 try {
   const targets = [
     { name: 'one Redis', target: single.url, env: { REDIS_URL: single.url }, pids: [single.pid] },
-    { name: 'Redis Cluster (3 masters)', target: { kind: 'cluster', nodes: cluster.nodes.split(',').map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })) }, env: { REDIS_CLUSTER_NODES: cluster.nodes }, pids: cluster.servers.map((s) => s.pid) },
+    {
+      name: 'Redis Cluster (3 masters)',
+      target: { kind: 'cluster', nodes: cluster.nodes.split(',').map((n) => ({ host: n.split(':')[0], port: Number(n.split(':')[1]) })) },
+      env: { REDIS_CLUSTER_NODES: cluster.nodes },
+      pids: cluster.servers.map((s) => s.pid),
+    },
   ];
   // Interleaved (one Redis, then the Cluster, for each worker count): the machine drifts.
   for (const workers of WORKER_COUNTS) {
     for (const t of targets) {
       const r = await drain(t.target, t.env, workers, `scale${workers}${t.env.REDIS_URL ? 's' : 'c'}`, t.pids);
-      rows.push({ redis: t.name, workers, 'events/s': r.perSec, events: r.completed, failed: r.failed, 'worker RSS max MB': r.workerRssMaxMb, 'worker cores': r.workerCores, 'Redis cores': r.redisCores });
+      rows.push({
+        redis: t.name,
+        workers,
+        'events/s': r.perSec,
+        events: r.completed,
+        failed: r.failed,
+        'worker RSS max MB': r.workerRssMaxMb,
+        'worker cores': r.workerCores,
+        'Redis cores': r.redisCores,
+      });
       console.error(`${t.name}, ${workers} worker(s): ${r.perSec} events/s`);
     }
   }
@@ -121,5 +166,8 @@ console.log(`${EVENTS} no-op events over ${FUNCTIONS} functions, concurrency ${C
 console.table(rows);
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 const file = path.join(root, `bench/results/scaling-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ events: EVENTS, functions: FUNCTIONS, concurrency: CONCURRENCY, cores: os.cpus().length, node: process.version, rows }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify({ events: EVENTS, functions: FUNCTIONS, concurrency: CONCURRENCY, cores: os.cpus().length, node: process.version, rows }, null, 2),
+);
 console.log(`written ${path.relative(root, file)}`);

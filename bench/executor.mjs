@@ -52,12 +52,14 @@ const threadsForNoops = executor.environmentCount;
 async function keepInFlight(exec, calls, width) {
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < calls) {
-      next += 1;
-      await exec.invoke(echo, { requestId: `k${next}`, payload });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < calls) {
+        next += 1;
+        await exec.invoke(echo, { requestId: `k${next}`, payload });
+      }
+    }),
+  );
   return Math.round(calls / ((performance.now() - started) / 1000));
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -81,7 +83,10 @@ await executor.close();
 const spinDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-bench-spin-'));
 fs.mkdirSync(path.join(spinDir, 'spin'));
 fs.writeFileSync(path.join(spinDir, 'spin', 'function.json'), JSON.stringify({ handler: 'index.handler', timeout: 30 }));
-fs.writeFileSync(path.join(spinDir, 'spin', 'index.js'), 'exports.handler = async (e) => { const until = Date.now() + e.ms; while (Date.now() < until) {} return require("node:worker_threads").threadId; };');
+fs.writeFileSync(
+  path.join(spinDir, 'spin', 'index.js'),
+  'exports.handler = async (e) => { const until = Date.now() + e.ms; while (Date.now() < until) {} return require("node:worker_threads").threadId; };',
+);
 const spin = loadFunctions(spinDir)[0];
 const computing = new Executor({ unconditionalEnvironments: 1 });
 await computing.invoke(spin, { requestId: 'warm', payload: '{"ms":20}' });
@@ -114,6 +119,10 @@ console.table([
   { what: 'cold start, first call (ms)', p50: +c.p50.toFixed(1), p99: +c.p99.toFixed(1) },
 ]);
 console.log(`${CALLS} no-op calls in flight at once: ${inFlightPerSec} calls/s on ${threadsForNoops} thread(s)`);
-console.log(`32 calls in flight, runs queued in busy environments: ${median(perSec.on)} calls/s on ${queueingThreads.on} thread(s); one run per environment: ${median(perSec.off)} calls/s on ${queueingThreads.off} (medians of 5 interleaved rounds: ${perSec.on.join(', ')} vs ${perSec.off.join(', ')})`);
+console.log(
+  `32 calls in flight, runs queued in busy environments: ${median(perSec.on)} calls/s on ${queueingThreads.on} thread(s); one run per environment: ${median(perSec.off)} calls/s on ${queueingThreads.off} (medians of 5 interleaved rounds: ${perSec.on.join(', ')} vs ${perSec.off.join(', ')})`,
+);
 console.log(`16 parallel calls waiting 300 ms each: ${sixteenWaitsMs} ms in all`);
-console.log(`16 parallel calls computing 100 ms each (${os.availableParallelism()} cores): ${sixteenComputeMs} ms in all on ${computeThreads} thread(s), ${computeRefused} refused`);
+console.log(
+  `16 parallel calls computing 100 ms each (${os.availableParallelism()} cores): ${sixteenComputeMs} ms in all on ${computeThreads} thread(s), ${computeRefused} refused`,
+);

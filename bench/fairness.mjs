@@ -21,11 +21,16 @@ const DEADLINE_MS = 300_000;
 const work = mkdtempSync(path.join(tmpdir(), 'invoq-fairness-'));
 const markers = path.join(work, 'starts');
 mkdirSync(markers);
-for (const [name, ms] of [['burst', 10], ['lone', 0]]) {
+for (const [name, ms] of [
+  ['burst', 10],
+  ['lone', 0],
+]) {
   mkdirSync(path.join(work, 'functions', name), { recursive: true });
   writeFileSync(path.join(work, 'functions', name, 'function.json'), JSON.stringify({ handler: 'index.handler' }));
-  writeFileSync(path.join(work, 'functions', name, 'index.js'),
-    `exports.handler = async () => { require('node:fs').appendFileSync('${markers}/${name}', Date.now() + '\\n'); await new Promise(r => setTimeout(r, ${ms})); };`);
+  writeFileSync(
+    path.join(work, 'functions', name, 'index.js'),
+    `exports.handler = async () => { require('node:fs').appendFileSync('${markers}/${name}', Date.now() + '\\n'); await new Promise(r => setTimeout(r, ${ms})); };`,
+  );
 }
 const starts = (name) => (existsSync(path.join(markers, name)) ? readFileSync(path.join(markers, name), 'utf8').trim().split('\n').map(Number) : []);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -49,7 +54,14 @@ try {
     await Promise.all(Array.from({ length: Math.min(500, BURST - i) }, () => producer.enqueue('burst', randomUUID(), '{}')));
   }
   worker = fork(path.join(root, 'apps/worker/dist/main.js'), [], {
-    env: { ...process.env, REDIS_URL: redis.url, INVOQ_QUEUE_PREFIX: 'bench', INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'), INVOQ_METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      REDIS_URL: redis.url,
+      INVOQ_QUEUE_PREFIX: 'bench',
+      INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'),
+      INVOQ_METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'inherit',
   });
   await until(() => starts('burst').length >= 200, 'the burst to get going');

@@ -62,8 +62,16 @@ function metric(text, name, labels = {}) {
   }
   return found ? sum : NaN;
 }
-const scrape = (url) => fetch(url).then((r) => r.text(), () => '');
-const answers = (url) => fetch(url).then((r) => r.ok, () => false);
+const scrape = (url) =>
+  fetch(url).then(
+    (r) => r.text(),
+    () => '',
+  );
+const answers = (url) =>
+  fetch(url).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 const children = [];
 let redis;
@@ -80,7 +88,16 @@ try {
     apiUrl = `http://127.0.0.1:${apiPort}`;
     workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     apiKey = undefined;
-    const env = { ...process.env, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_AUTH: 'off', INVOQ_QUEUE_PREFIX: 'load', LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      REDIS_URL: redis.url,
+      HOST: '127.0.0.1',
+      PORT: String(apiPort),
+      INVOQ_METRICS_PORT: String(metricsPort),
+      INVOQ_AUTH: 'off',
+      INVOQ_QUEUE_PREFIX: 'load',
+      LOG_LEVEL: 'warn',
+    };
     for (const tier of ['api', 'worker']) children.push(fork(path.join(root, `apps/${tier}/dist/main.js`), [], { env, stdio: 'inherit' }));
   }
   for (const url of [`${apiUrl}/readyz`, workerMetricsUrl.replace(/\/metrics$/, '/readyz')]) {
@@ -96,9 +113,14 @@ try {
   const baseHeaders = { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}) };
   // autocannon cycles through `requests` on each connection: a mix of sync and Event invokes.
   const eventEvery = EVENT_SHARE === 0 ? 0 : Math.round(1 / EVENT_SHARE);
-  const requests = eventEvery === 0
-    ? [{ method: 'POST', body, headers: baseHeaders }]
-    : Array.from({ length: eventEvery }, (_, i) => ({ method: 'POST', body, headers: i === 0 ? { ...baseHeaders, 'x-amz-invocation-type': 'Event' } : baseHeaders }));
+  const requests =
+    eventEvery === 0
+      ? [{ method: 'POST', body, headers: baseHeaders }]
+      : Array.from({ length: eventEvery }, (_, i) => ({
+          method: 'POST',
+          body,
+          headers: i === 0 ? { ...baseHeaders, 'x-amz-invocation-type': 'Event' } : baseHeaders,
+        }));
   const probe = await fetch(url, { method: 'POST', body, headers: baseHeaders });
   if (!probe.ok) throw new Error(`a sync invoke of ${FN} answered ${probe.status}: ${(await probe.text()).slice(0, 200)} (--api-key, --function)`);
 
@@ -207,7 +229,13 @@ try {
     eventsDeadLettered: after.dead - before.dead,
     eventsStillQueued: after.queued,
     eventsLost: accepted - finished,
-    memoryMb: { apiRss: memory('apiRssMb'), apiHeap: memory('apiHeapMb'), workerRss: memory('workerRssMb'), workerHeap: memory('workerHeapMb'), ...(redisClient ? { redis: memory('redisMb') } : {}) },
+    memoryMb: {
+      apiRss: memory('apiRssMb'),
+      apiHeap: memory('apiHeapMb'),
+      workerRss: memory('workerRssMb'),
+      workerHeap: memory('workerHeapMb'),
+      ...(redisClient ? { redis: memory('redisMb') } : {}),
+    },
   };
   console.table(samples);
   console.log(JSON.stringify(summary, null, 2));

@@ -90,7 +90,9 @@ async function linesPart() {
     'stdout writes / 1000 lines': Math.round(writesPer1000(c.runs)),
   }));
   const loopCosts = LINE_RATES.map((r) => `${cpuPerLine(loops.get(r)).toFixed(2)} µs a line at ${r}/s`);
-  console.log(`\nlines: invocation lines at a steady rate, ${LINE_ROUNDS} alternating rounds of 1 s (medians; CPU of every thread less the same loop with logging off, ${loopCosts.join(', ')}), node ${process.version}`);
+  console.log(
+    `\nlines: invocation lines at a steady rate, ${LINE_ROUNDS} alternating rounds of 1 s (medians; CPU of every thread less the same loop with logging off, ${loopCosts.join(', ')}), node ${process.version}`,
+  );
   console.table(table);
   return { table, runs: cases.map((c) => ({ setting: c.setting.name, sink: c.sink, rate: c.rate, runs: c.runs })), loopRuns: Object.fromEntries(loops) };
 }
@@ -102,7 +104,16 @@ async function httpPart() {
     const apis = [];
     for (const setting of SETTINGS) {
       for (const sink of SINKS) {
-        const env = { PATH: process.env.PATH, REDIS_URL: redis.url, PORT: '0', INVOQ_METRICS_PORT: '0', INVOQ_QUEUE_PREFIX: 'bench-logs', INVOQ_API_KEYS: KEY, LOG_LEVEL: 'info', NODE_ENV: 'production' };
+        const env = {
+          PATH: process.env.PATH,
+          REDIS_URL: redis.url,
+          PORT: '0',
+          INVOQ_METRICS_PORT: '0',
+          INVOQ_QUEUE_PREFIX: 'bench-logs',
+          INVOQ_API_KEYS: KEY,
+          LOG_LEVEL: 'info',
+          NODE_ENV: 'production',
+        };
         const child = forkTo(sink, 'bench/log-api.mjs', [JSON.stringify(setting.options)], env);
         children.push(child);
         const api = { setting, sink, child, output: '', bytes: 0 };
@@ -135,7 +146,10 @@ async function httpPart() {
         const pacedCpu = cpuMs(api.child.pid) - cpuBefore;
         const pacedWrites = writeCalls(api.child.pid) - writesBefore;
         runs.get(api).push({
-          reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, cpuMsPer1000: (cpu / r.requests.total) * 1000,
+          reqPerSec: r.requests.average,
+          p50Ms: r.latency.p50,
+          p99Ms: r.latency.p99,
+          cpuMsPer1000: (cpu / r.requests.total) * 1000,
           pacedCpuMsPer1000: (pacedCpu / paced.sent) * 1000,
           pacedWritesPer1000: (pacedWrites / paced.sent) * 1000,
           errors: r.errors + r.timeouts + r.non2xx + paced.errors,
@@ -181,9 +195,18 @@ async function httpPart() {
         errors: r.reduce((n, x) => n + x.errors, 0),
       };
     });
-    console.log(`\nhttp: sync invoke of echo, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} alternating rounds of ${DURATION_S} s at full speed and ${DURATION_S} s at ${PACED_RATE}/s (medians; "vs before" is the median of per-round ratios to the 4 KB buffer on the same sink), node ${process.version}`);
+    console.log(
+      `\nhttp: sync invoke of echo, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} alternating rounds of ${DURATION_S} s at full speed and ${DURATION_S} s at ${PACED_RATE}/s (medians; "vs before" is the median of per-round ratios to the 4 KB buffer on the same sink), node ${process.version}`,
+    );
     console.table(table);
-    return { connections: CONNECTIONS, durationS: DURATION_S, rounds: ROUNDS, pacedRate: PACED_RATE, table, runs: apis.map((a) => ({ setting: a.setting.name, sink: a.sink, runs: runs.get(a), quietWaitsMs: quiet.get(a) })) };
+    return {
+      connections: CONNECTIONS,
+      durationS: DURATION_S,
+      rounds: ROUNDS,
+      pacedRate: PACED_RATE,
+      table,
+      runs: apis.map((a) => ({ setting: a.setting.name, sink: a.sink, runs: runs.get(a), quietWaitsMs: quiet.get(a) })),
+    };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));

@@ -10,14 +10,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function sendPaced({ url, method = 'POST', body, headers }, rate, seconds) {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const send = () => new Promise((resolve) => {
-    const req = request(url, { method, headers, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode >= 200 && res.statusCode < 300));
+  const send = () =>
+    new Promise((resolve) => {
+      const req = request(url, { method, headers, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode >= 200 && res.statusCode < 300));
+      });
+      req.on('error', () => resolve(false));
+      req.end(body);
     });
-    req.on('error', () => resolve(false));
-    req.end(body);
-  });
   const started = performance.now();
   const pending = [];
   let sent = 0;

@@ -27,7 +27,11 @@ const fn = (name, body, config = {}) => {
   writeFileSync(path.join(work, 'functions', name, 'index.js'), `exports.handler = async (event) => { const fs = require('node:fs'); ${body} };`);
 };
 // A live event records when it started; every other run counts itself and fails.
-fn('broken', `if (event.live) { fs.writeFileSync('${marks}/' + event.live, String(Date.now())); return; } fs.appendFileSync('${marks}/runs', 'x'); throw new Error('still broken');`, { async: { maximumRetryAttempts: 0 } });
+fn(
+  'broken',
+  `if (event.live) { fs.writeFileSync('${marks}/' + event.live, String(Date.now())); return; } fs.appendFileSync('${marks}/runs', 'x'); throw new Error('still broken');`,
+  { async: { maximumRetryAttempts: 0 } },
+);
 fn('other', `fs.writeFileSync('${marks}/' + event.live, String(Date.now()));`);
 const read = (name) => (existsSync(path.join(marks, name)) ? readFileSync(path.join(marks, name), 'utf8') : '');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -43,7 +47,15 @@ const redis = await startRedisServer({ aof: 'everysec' });
 const connection = createRedisConnection(redis.url);
 const queues = new EventQueues({ connection, prefix: 'bench', statusRetentionSeconds: 3600, dlqRetentionSeconds: 3600 });
 const producer = new EventProducer(queues);
-const env = { ...process.env, REDIS_URL: redis.url, INVOQ_QUEUE_PREFIX: 'bench', INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'), LOG_LEVEL: 'error', INVOQ_AUTH: 'off', HOST: '127.0.0.1' };
+const env = {
+  ...process.env,
+  REDIS_URL: redis.url,
+  INVOQ_QUEUE_PREFIX: 'bench',
+  INVOQ_FUNCTIONS_DIR: path.join(work, 'functions'),
+  LOG_LEVEL: 'error',
+  INVOQ_AUTH: 'off',
+  HOST: '127.0.0.1',
+};
 const children = [];
 try {
   await waitForRedis(connection);
@@ -58,7 +70,14 @@ try {
   const port = await freePort();
   children.push(fork(path.join(root, 'apps/api/dist/main.js'), [], { env: { ...env, PORT: String(port) }, stdio: 'inherit' }));
   const base = `http://127.0.0.1:${port}`;
-  await until(() => fetch(`${base}/readyz`).then((r) => r.ok, () => false), 'the API');
+  await until(
+    () =>
+      fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    'the API',
+  );
 
   const sent = Date.now();
   const started = await (await fetch(`${base}/dlq/redrive`, { method: 'POST', body: '{"functionName":"broken"}' })).json();
@@ -74,7 +93,11 @@ try {
       for (const name of ['broken', 'other']) {
         const id = randomUUID();
         const at = Date.now();
-        const res = await fetch(`${base}/2015-03-31/functions/${name}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ live: id }) });
+        const res = await fetch(`${base}/2015-03-31/functions/${name}/invocations`, {
+          method: 'POST',
+          headers: { 'x-amz-invocation-type': 'Event' },
+          body: JSON.stringify({ live: id }),
+        });
         if (res.status !== 202) throw new Error(`live event answered ${res.status}`);
         await until(() => read(id) !== '', 'a live event to start', 2);
         waits[name].push(Number(read(id)) - at);
@@ -83,7 +106,11 @@ try {
     await sleep(250);
   }
   const done = await progress();
-  await until(async () => (await connection.zcard('bench:{broken}:failed')) === ENTRIES && read('runs').length >= 2 * ENTRIES, 'the redriven events to fail again', 200);
+  await until(
+    async () => (await connection.zcard('bench:{broken}:failed')) === ENTRIES && read('runs').length >= 2 * ENTRIES,
+    'the redriven events to fail again',
+    200,
+  );
   const redriveSeconds = (Date.parse(done.finishedAt) - Date.parse(done.createdAt)) / 1000;
   const stats = (xs) => {
     const s = [...xs].sort((a, b) => a - b);

@@ -40,7 +40,12 @@ async function start(script, env, { readyUrl, quiet = false } = {}) {
     return child;
   }
   const deadline = Date.now() + 20_000;
-  while (!(await fetch(readyUrl).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(readyUrl).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) throw new Error(`${readyUrl} did not come up`);
     await sleep(100);
   }
@@ -62,7 +67,8 @@ async function drainRate(queue) {
   for (;;) {
     const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
     if (!first && c.completed > 0) first = { at: performance.now(), completed: c.completed };
-    if (first && c.waiting + c.active === 0) return { perSec: (c.completed - first.completed) / ((performance.now() - first.at) / 1000), failed: c.failed, jobs: c.completed };
+    if (first && c.waiting + c.active === 0)
+      return { perSec: (c.completed - first.completed) / ((performance.now() - first.at) / 1000), failed: c.failed, jobs: c.completed };
     await sleep(20);
   }
 }
@@ -72,7 +78,15 @@ try {
   const [barePort, toyPort, apiPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   await start('bench/bare-echo.mjs', { PORT: String(barePort) });
   await start('bench/toy-async.mjs', { PORT: String(toyPort), REDIS_URL: redis.url });
-  const invoqEnv = { REDIS_URL: redis.url, PORT: String(apiPort), INVOQ_METRICS_PORT: String(metricsPort), INVOQ_QUEUE_PREFIX: 'bench', INVOQ_API_KEYS: KEY, LOG_LEVEL: 'info', NODE_ENV: 'production' };
+  const invoqEnv = {
+    REDIS_URL: redis.url,
+    PORT: String(apiPort),
+    INVOQ_METRICS_PORT: String(metricsPort),
+    INVOQ_QUEUE_PREFIX: 'bench',
+    INVOQ_API_KEYS: KEY,
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+  };
   // The API alone first: enqueue is measured like the toy's, with no worker draining beside it.
   const api = await start('apps/api/dist/main.js', invoqEnv, { readyUrl: `http://127.0.0.1:${apiPort}/readyz`, quiet: true });
 
@@ -82,7 +96,12 @@ try {
     { name: 'bare express echo', opts: post(`http://127.0.0.1:${barePort}/echo`) },
     { name: 'invoq sync invoke (echo)', opts: post(invokeUrl, { 'x-api-key': KEY }), baseline: 'bare express echo', watch: api.pid },
     { name: 'toy async (express + Queue.add)', opts: post(`http://127.0.0.1:${toyPort}/event`) },
-    { name: 'invoq Event invoke (echo)', opts: post(invokeUrl, { 'x-api-key': KEY, 'x-amz-invocation-type': 'Event' }), baseline: 'bare express echo', watch: api.pid },
+    {
+      name: 'invoq Event invoke (echo)',
+      opts: post(invokeUrl, { 'x-api-key': KEY, 'x-amz-invocation-type': 'Event' }),
+      baseline: 'bare express echo',
+      watch: api.pid,
+    },
   ];
   for (const s of scenarios) await http(s.opts, WARMUP_S);
   const runs = new Map(scenarios.map((s) => [s.name, []]));
@@ -112,23 +131,38 @@ try {
   const raw = new Queue('raw', { connection: { url: redis.url }, prefix: '{bench-raw}' });
   let added = 0;
   const addUntil = performance.now() + DURATION_S * 1000;
-  await Promise.all(Array.from({ length: 500 }, async () => {
-    while (performance.now() < addUntil) {
-      await raw.add('job', { hello: 'world', n: 42 });
-      added++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 500 }, async () => {
+      while (performance.now() < addUntil) {
+        await raw.add('job', { hello: 'world', n: 42 });
+        added++;
+      }
+    }),
+  );
   rows.push({ name: 'raw BullMQ add (one process)', perSec: Math.round(added / DURATION_S), errors: 0 });
   await start('bench/raw-bullmq-worker.mjs', { REDIS_URL: redis.url, QUEUE: 'raw', PREFIX: '{bench-raw}', CONCURRENCY: String(WORKER_CONCURRENCY) });
   const rawDrain = await drainRate(raw);
-  rows.push({ name: `raw BullMQ drain (${rawDrain.jobs} no-op jobs, concurrency ${WORKER_CONCURRENCY})`, perSec: Math.round(rawDrain.perSec), errors: rawDrain.failed });
+  rows.push({
+    name: `raw BullMQ drain (${rawDrain.jobs} no-op jobs, concurrency ${WORKER_CONCURRENCY})`,
+    perSec: Math.round(rawDrain.perSec),
+    errors: rawDrain.failed,
+  });
   await raw.close();
 
   // invoq's worker drains the backlog the Event runs left (every accepted event must run).
   const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
-  await start('apps/worker/dist/main.js', { ...invoqEnv, INVOQ_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) }, { readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, quiet: true });
+  await start(
+    'apps/worker/dist/main.js',
+    { ...invoqEnv, INVOQ_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) },
+    { readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, quiet: true },
+  );
   const drain = await drainRate(events);
-  rows.push({ name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`, perSec: Math.round(drain.perSec), errors: drain.failed, baseline: rows.at(-1).name });
+  rows.push({
+    name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`,
+    perSec: Math.round(drain.perSec),
+    errors: drain.failed,
+    baseline: rows.at(-1).name,
+  });
 
   // End to end: API and worker together on this machine (they share its cores), Event at full
   // speed; the rate is accepted events over the time until the last one has run.
@@ -146,8 +180,17 @@ try {
     const paced = await sendPaced(scenarios[3].opts, rate, DURATION_S);
     for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(50);
     const recent = await events.getJobs(['completed'], 0, rate * DURATION_S + 1000);
-    const latencies = recent.filter((j) => j.data.receivedAt >= since).map((j) => j.processedOn - j.data.receivedAt).sort((a, b) => a - b);
-    rows.push({ name: `invoq enqueue-to-start (${latencies.length} events at ${rate}/s${rate === halfCapacity ? ', half capacity' : ''})`, perSec: null, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: paced.errors + Math.max(0, paced.sent - latencies.length) });
+    const latencies = recent
+      .filter((j) => j.data.receivedAt >= since)
+      .map((j) => j.processedOn - j.data.receivedAt)
+      .sort((a, b) => a - b);
+    rows.push({
+      name: `invoq enqueue-to-start (${latencies.length} events at ${rate}/s${rate === halfCapacity ? ', half capacity' : ''})`,
+      perSec: null,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors: paced.errors + Math.max(0, paced.sent - latencies.length),
+    });
   }
   await events.close();
 
@@ -165,13 +208,32 @@ try {
       'API RSS max MB': r.rssMaxMb ?? null,
     };
   });
-  console.log(`\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} interleaved rounds of ${DURATION_S} s (medians; HTTP ratios are medians of per-round ratios), node ${process.version}`);
+  console.log(
+    `\n${CONNECTIONS} connections, ${WARMUP_S} s warm-up, ${ROUNDS} interleaved rounds of ${DURATION_S} s (medians; HTTP ratios are medians of per-round ratios), node ${process.version}`,
+  );
   console.table(table);
   const eventVsToy = median(runs.get('invoq Event invoke (echo)').map((x, i) => x.reqPerSec / runs.get('toy async (express + Queue.add)')[i].reqPerSec));
   console.log(`toy async vs bare echo: ${toyRatio.toFixed(2)}; invoq Event vs toy async: ${eventVsToy.toFixed(2)}`);
   const out = path.join(root, 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, connections: CONNECTIONS, durationS: DURATION_S, rounds: ROUNDS, table, toyVsBare: toyRatio, eventVsToy, runs: Object.fromEntries(runs) }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        node: process.version,
+        connections: CONNECTIONS,
+        durationS: DURATION_S,
+        rounds: ROUNDS,
+        table,
+        toyVsBare: toyRatio,
+        eventVsToy,
+        runs: Object.fromEntries(runs),
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`written ${path.relative(root, out)}`);
   if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
 } finally {

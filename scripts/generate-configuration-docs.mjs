@@ -30,7 +30,10 @@ function defaultOf(field) {
 /** What the schema accepts, in a few words. */
 function valuesOf(field) {
   const inner = field.def.type === 'default' || field.def.type === 'optional' ? field.def.innerType : field;
-  if (inner.def.type === 'enum') return Object.values(inner.def.entries).map((v) => `\`${v}\``).join(', ');
+  if (inner.def.type === 'enum')
+    return Object.values(inner.def.entries)
+      .map((v) => `\`${v}\``)
+      .join(', ');
   if (inner.def.type === 'number') return 'integer';
   return 'text';
 }
@@ -47,7 +50,7 @@ export function renderConfigurationPage() {
     '',
     'invoq is configured by environment variables only, read once at start by `loadConfig`',
     '(packages/core). A bad value stops the process with one line naming the variable. No variable',
-    'of invoq\'s reaches a function\'s `process.env` (see [functions](functions.md)).',
+    "of invoq's reaches a function's `process.env` (see [functions](functions.md)).",
     '',
     `${names.length} variables, by concern:`,
     '',

@@ -72,14 +72,18 @@ async function chooseRedis() {
   }
   // Cluster / Sentinel settings replace REDIS_URL in the apps, so an embedded Redis would be unused.
   if (process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS) {
-    say(`Redis: ${process.env.REDIS_CLUSTER_NODES ? `the Cluster at ${process.env.REDIS_CLUSTER_NODES} (from REDIS_CLUSTER_NODES)` : `the master Sentinel names (from REDIS_SENTINELS ${process.env.REDIS_SENTINELS})`}`);
+    say(
+      `Redis: ${process.env.REDIS_CLUSTER_NODES ? `the Cluster at ${process.env.REDIS_CLUSTER_NODES} (from REDIS_CLUSTER_NODES)` : `the master Sentinel names (from REDIS_SENTINELS ${process.env.REDIS_SENTINELS})`}`,
+    );
     return '';
   }
   // Never a Redis that merely answers on 6379: it may be another checkout's (whose workers would
   // run our events) or one that keeps nothing on disk (and 202 would stop meaning durable).
   if (!redisServerBinary()) {
-    die('REDIS_URL is unset, so npm start runs its own Redis, but redis-server is not installed: ' +
-      'apt-get install redis-server (or set REDIS_URL to the Redis to use)');
+    die(
+      'REDIS_URL is unset, so npm start runs its own Redis, but redis-server is not installed: ' +
+        'apt-get install redis-server (or set REDIS_URL to the Redis to use)',
+    );
   }
   const dir = path.join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
@@ -100,8 +104,9 @@ async function chooseRedis() {
   // If Redis dies under the apps, stop everything rather than run half-broken.
   redis.exited.then(({ code, signal }) => {
     if (shuttingDown) return;
-    console.error(`[invoq] embedded Redis exited (code ${code}, signal ${signal}); its last output:\n` +
-      redis.logTail().trim().split('\n').slice(-20).join('\n'));
+    console.error(
+      `[invoq] embedded Redis exited (code ${code}, signal ${signal}); its last output:\n` + redis.logTail().trim().split('\n').slice(-20).join('\n'),
+    );
     void shutdown(1);
   });
   return redis.url;
@@ -120,8 +125,10 @@ function refuseIfDataDirInUse(dir) {
   try {
     if (pid > 0) {
       process.kill(pid, 0);
-      die(`another npm start's embedded Redis (pid ${pid}) is using ${shown(dir)}: ` +
-        'stop that one first (Ctrl-C in its terminal), or give this one INVOQ_DATA_DIR or REDIS_URL');
+      die(
+        `another npm start's embedded Redis (pid ${pid}) is using ${shown(dir)}: ` +
+          'stop that one first (Ctrl-C in its terminal), or give this one INVOQ_DATA_DIR or REDIS_URL',
+      );
     }
   } catch {
     // that process is gone: the pidfile is stale
@@ -158,18 +165,21 @@ async function shutdown(exitCode) {
   shuttingDown = true;
 
   // 1. The apps, so the worker can finish or hand back its events while Redis is still up.
-  const waits = [...children].map(([name, child]) => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => {
-      console.error(`[invoq] ${name} still running after ${CHILD_GRACE_MS / 1000} s; killing it`);
-      child.kill('SIGKILL');
-    }, CHILD_GRACE_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  }));
+  const waits = [...children].map(
+    ([name, child]) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => {
+          console.error(`[invoq] ${name} still running after ${CHILD_GRACE_MS / 1000} s; killing it`);
+          child.kill('SIGKILL');
+        }, CHILD_GRACE_MS);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  );
   await Promise.all(waits);
 
   // 2. The Redis we started (SIGTERM: it fsyncs the AOF and exits), never one we merely found.

@@ -133,22 +133,34 @@ it('builds both tiers from the Dockerfile with an environment invoq accepts', ()
 it('points Prometheus at the API and every worker replica, with the alert rules', () => {
   const prometheus = services.prometheus!;
   for (const volume of prometheus.volumes!.filter((v) => v.startsWith('./'))) expect(fs.existsSync(hostPath(volume))).toBe(true);
-  const config = YAML.parse(read('prometheus/prometheus.yml')) as { rule_files: string[]; scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
+  const config = YAML.parse(read('prometheus/prometheus.yml')) as {
+    rule_files: string[];
+    scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+  };
   const mounted = prometheus.volumes!.map((v) => v.split(':')[1]);
   for (const rules of config.rule_files) expect(mounted).toContain(`/etc/prometheus/${rules}`);
   const api = config.scrape_configs.find((j) => j.job_name === 'invoq-api')!;
-  expect(api.static_configs![0]!.targets).toEqual([`api:${loadConfig(services.api!.environment!, secretFileReader(services.api!, { INVOQ_API_KEYS: 'k' })).port}`]);
+  expect(api.static_configs![0]!.targets).toEqual([
+    `api:${loadConfig(services.api!.environment!, secretFileReader(services.api!, { INVOQ_API_KEYS: 'k' })).port}`,
+  ]);
   const worker = config.scrape_configs.find((j) => j.job_name === 'invoq-worker')!;
-  expect(worker.dns_sd_configs![0]).toMatchObject({ names: ['worker'], port: loadConfig(services.worker!.environment!, secretFileReader(services.worker!, { INVOQ_API_KEYS: 'k' })).metricsPort });
+  expect(worker.dns_sd_configs![0]).toMatchObject({
+    names: ['worker'],
+    port: loadConfig(services.worker!.environment!, secretFileReader(services.worker!, { INVOQ_API_KEYS: 'k' })).metricsPort,
+  });
   expect(prometheus.ports).toContain('127.0.0.1:9090:9090');
 });
 
 it('provisions Grafana with Prometheus as its data source and the invoq dashboard', () => {
   const grafana = services.grafana!;
   const mountOf = (source: string) => grafana.volumes!.find((v) => v.startsWith(`${source}:`))!.split(':')[1];
-  const datasources = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ url: string }> };
+  const datasources = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as {
+    datasources: Array<{ url: string }>;
+  };
   expect(datasources.datasources[0]!.url).toBe('http://prometheus:9090');
-  const providers = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/dashboards/invoq.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+  const providers = YAML.parse(fs.readFileSync(path.join(dockerDir, 'grafana/provisioning/dashboards/invoq.yml'), 'utf8')) as {
+    providers: Array<{ options: { path: string } }>;
+  };
   expect(providers.providers[0]!.options.path).toBe(mountOf('./grafana/dashboards'));
   expect(mountOf('./grafana/provisioning')).toBe('/etc/grafana/provisioning');
   const dashboard = JSON.parse(fs.readFileSync(path.join(dockerDir, 'grafana/dashboards/invoq.json'), 'utf8')) as { panels: unknown[] };
@@ -174,7 +186,10 @@ it('ships a multi-stage, non-root Dockerfile on Node.js 24, with a healthcheck f
   expect(healthcheck).toMatch(/PORT\|\|3000/);
   expect(healthcheck).toMatch(/INVOQ_METRICS_PORT\|\|9091/);
   // Everything the image copies from the build context exists (and is not dockerignored).
-  const ignored = fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+  const ignored = fs
+    .readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim());
   const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].map((m) => m[1]!);
   expect(copies.length).toBeGreaterThanOrEqual(3);
   for (const sources of copies) {

@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../support/harness';
 
-const pages = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...fs
+    .readdirSync(path.join(REPO_ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The Markdown with fenced code blocks and inline code taken out. */
 function prose(markdown: string): string {
@@ -17,7 +24,13 @@ function prose(markdown: string): string {
 function anchorsOf(markdown: string): Set<string> {
   const slugs = new Set<string>();
   for (const [, heading] of markdown.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    slugs.add(heading!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+    slugs.add(
+      heading!
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
   }
   return slugs;
 }

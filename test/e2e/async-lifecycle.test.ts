@@ -12,11 +12,28 @@ const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-life-'));
 const count = `const file = require('node:path').join(process.env.MARKER_DIR, String(event.id)); require('node:fs').appendFileSync(file, 'x'); const n = require('node:fs').readFileSync(file, 'utf8').length;`;
 const functionsDir = makeFunctionsDir({
   // Fails twice, then succeeds: attempt 3 of 3.
-  flaky: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (n < 3) throw new Error('attempt ' + n + ' failed'); return { attempt: n }; };` } },
-  once: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 }, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} throw new Error('no second chance'); };` } },
-  healer: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} if (process.env.HEALED !== 'yes' && !require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };` } },
-  counter: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${count} return n; };` } },
-  napper: { config: { handler: 'index.handler', timeout: 5 }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 600)); return "rested"; };' } },
+  flaky: {
+    config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${count} if (n < 3) throw new Error('attempt ' + n + ' failed'); return { attempt: n }; };` },
+  },
+  once: {
+    config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 }, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${count} throw new Error('no second chance'); };` },
+  },
+  healer: {
+    config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
+    files: {
+      'index.js': `exports.handler = async (event) => { ${count} if (process.env.HEALED !== 'yes' && !require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };`,
+    },
+  },
+  counter: {
+    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${count} return n; };` },
+  },
+  napper: {
+    config: { handler: 'index.handler', timeout: 5 },
+    files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 600)); return "rested"; };' },
+  },
 });
 const runs = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').length : 0);
 
@@ -31,7 +48,11 @@ afterAll(async () => {
 });
 
 async function fire(fn: string, body: unknown, headers: Record<string, string> = {}): Promise<string> {
-  const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': 'Event', ...headers },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(202);
   return res.headers.get('x-amzn-requestid')!;
 }
@@ -44,14 +65,22 @@ describe('GET /invocations/{requestId}', () => {
   it('follows an event that succeeds on attempt 3, with its history', async () => {
     const id = await fire('flaky', { id: 'flaky-1', secret: 'not in status' });
     const seen = new Set<string>();
-    const done = await waitFor(async () => {
-      const s = (await status(id)).body;
-      seen.add(s.status);
-      return s.status === 'succeeded' && s;
-    }, 10_000, 'flaky to succeed');
+    const done = await waitFor(
+      async () => {
+        const s = (await status(id)).body;
+        seen.add(s.status);
+        return s.status === 'succeeded' && s;
+      },
+      10_000,
+      'flaky to succeed',
+    );
     expect(seen.has('retrying')).toBe(true);
     expect(done).toMatchObject({ requestId: id, functionName: 'flaky', status: 'succeeded', attempts: 3, result: { attempt: 3 } });
-    expect(done.history.map((h: any) => [h.attempt, h.outcome])).toEqual([[1, 'error'], [2, 'error'], [3, 'success']]);
+    expect(done.history.map((h: any) => [h.attempt, h.outcome])).toEqual([
+      [1, 'error'],
+      [2, 'error'],
+      [3, 'success'],
+    ]);
     expect(done.history[0].error).toEqual({ errorType: 'Error', errorMessage: 'attempt 1 failed' });
     expect(Date.parse(done.receivedAt)).toBeLessThanOrEqual(Date.parse(done.finishedAt));
     expect(done).not.toHaveProperty('payload');
@@ -92,7 +121,14 @@ describe('the dead-letter queue', () => {
     expect(collected.sort()).toEqual([...ids].sort());
 
     const one: any = await (await fetch(`${base}/dlq/${ids[0]}`)).json();
-    expect(one).toMatchObject({ requestId: ids[0], functionName: 'once', payload: { id: 'once-0' }, attempts: 1, reason: 'RetriesExhausted', error: { errorMessage: 'no second chance' } });
+    expect(one).toMatchObject({
+      requestId: ids[0],
+      functionName: 'once',
+      payload: { id: 'once-0' },
+      attempts: 1,
+      reason: 'RetriesExhausted',
+      error: { errorMessage: 'no second chance' },
+    });
     expect((await status(ids[0]!)).body).toMatchObject({ status: 'dead-lettered', reason: 'RetriesExhausted', attempts: 1 });
 
     expect((await fetch(`${base}/dlq/${ids[0]}`, { method: 'DELETE' })).status).toBe(204);
@@ -110,13 +146,19 @@ describe('the dead-letter queue', () => {
     expect(redriveOne.status).toBe(202);
     const healed = (await status(ids[0]!, 10)).body;
     expect(healed).toMatchObject({ status: 'succeeded', result: 'healed', attempts: 1 });
-    expect(healed.redrives).toEqual([expect.objectContaining({ reason: 'RetriesExhausted', attempts: 3, error: { errorType: 'Error', errorMessage: 'still broken' } })]);
+    expect(healed.redrives).toEqual([
+      expect.objectContaining({ reason: 'RetriesExhausted', attempts: 3, error: { errorType: 'Error', errorMessage: 'still broken' } }),
+    ]);
     expect((await fetch(`${base}/dlq/${ids[0]}/redrive`, { method: 'POST' })).status).toBe(404);
 
     const all: any = await (await fetch(`${base}/dlq/redrive`, { method: 'POST', body: JSON.stringify({ functionName: 'healer' }) })).json();
     expect(all).toMatchObject({ redriven: 2, redrives: [{ functionName: 'healer', total: 2 }] });
     // The entries go back in the background: the status URL says when all have.
-    await waitFor(async () => ((await (await fetch(`${base}${all.redrives[0].statusUrl}`)).json()) as any).state === 'finished', 10_000, 'the redrive to finish');
+    await waitFor(
+      async () => ((await (await fetch(`${base}${all.redrives[0].statusUrl}`)).json()) as any).state === 'finished',
+      10_000,
+      'the redrive to finish',
+    );
     for (const id of ids.slice(1)) expect((await status(id, 10)).body.status).toBe('succeeded');
     expect(((await (await fetch(`${base}/dlq/redrive`, { method: 'POST', body: '{"functionName":"healer"}' })).json()) as any).redriven).toBe(0);
     expect(runs('heal-a')).toBe(4);

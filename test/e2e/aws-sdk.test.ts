@@ -36,12 +36,30 @@ import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix,
 const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-sdk-'));
 const recordRun = `require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, String(event.id)), 'run\\n');`;
 const functionsDir = makeFunctionsDir({
-  echo: { config: { handler: 'index.handler', environment: { SECRET_SETTING: 'hunter2' } }, files: { 'index.js': 'exports.handler = async (event) => event;' } },
-  chatty: { config: { handler: 'index.handler' }, files: { 'index.mjs': 'export const handler = async (event) => { console.log("chatty says", event.word); return "ok"; };' } },
-  broken: { config: { handler: 'index.handler', circuitBreaker: false }, files: { 'index.js': 'exports.handler = async () => { throw new SyntaxError("bad input"); };' } },
-  sleeper: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 400)); return 1; };' } },
-  record: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} };` } },
-  failing: { config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} throw new Error('nope'); };` } },
+  echo: {
+    config: { handler: 'index.handler', environment: { SECRET_SETTING: 'hunter2' } },
+    files: { 'index.js': 'exports.handler = async (event) => event;' },
+  },
+  chatty: {
+    config: { handler: 'index.handler' },
+    files: { 'index.mjs': 'export const handler = async (event) => { console.log("chatty says", event.word); return "ok"; };' },
+  },
+  broken: {
+    config: { handler: 'index.handler', circuitBreaker: false },
+    files: { 'index.js': 'exports.handler = async () => { throw new SyntaxError("bad input"); };' },
+  },
+  sleeper: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async () => { await new Promise(r => setTimeout(r, 400)); return 1; };' },
+  },
+  record: {
+    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${recordRun} };` },
+  },
+  failing: {
+    config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${recordRun} throw new Error('nope'); };` },
+  },
 });
 const prefix = uniquePrefix('sdk');
 const user = { accessKeyId: 'AKIDUSER', secretAccessKey: 'user-secret' };
@@ -76,7 +94,8 @@ const client = (credentials = user, at = () => endpoint) => {
   return c;
 };
 const text = (payload: Uint8Array | undefined) => Buffer.from(payload ?? []).toString();
-const runsOf = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').split('\n').filter(Boolean).length : 0);
+const runsOf = (id: string) =>
+  fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').split('\n').filter(Boolean).length : 0;
 
 describe('Invoke', () => {
   it('RequestResponse returns the payload, status and executed version', async () => {
@@ -121,14 +140,13 @@ describe('Invoke', () => {
     expect(log).toMatch(/^REPORT RequestId: .*\tDuration: /m);
   });
 
-  it.each([
-    'arn:aws:lambda:us-east-1:123456789012:function:echo',
-    'arn:aws:lambda:eu-west-1:123456789012:function:echo:$LATEST',
-    '123456789012:function:echo',
-  ])('accepts the ARN %s (the colon signed as %%253A)', async (FunctionName) => {
-    const out = await client().send(new InvokeCommand({ FunctionName, Payload: Buffer.from('{"arn":true}') }));
-    expect(JSON.parse(text(out.Payload))).toEqual({ arn: true });
-  });
+  it.each(['arn:aws:lambda:us-east-1:123456789012:function:echo', 'arn:aws:lambda:eu-west-1:123456789012:function:echo:$LATEST', '123456789012:function:echo'])(
+    'accepts the ARN %s (the colon signed as %%253A)',
+    async (FunctionName) => {
+      const out = await client().send(new InvokeCommand({ FunctionName, Payload: Buffer.from('{"arn":true}') }));
+      expect(JSON.parse(text(out.Payload))).toEqual({ arn: true });
+    },
+  );
 });
 
 describe('the SDK raises its own exception classes', () => {
@@ -148,7 +166,11 @@ describe('the SDK raises its own exception classes', () => {
   });
 
   it('InvalidRequestContentException for a body that is not JSON', async () => {
-    await expectError(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{oops') }), InvalidRequestContentException, /Could not parse request body into json/);
+    await expectError(
+      new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{oops') }),
+      InvalidRequestContentException,
+      /Could not parse request body into json/,
+    );
   });
 
   it('InvalidParameterValueException for a qualifier that contradicts the ARN', async () => {
@@ -156,7 +178,11 @@ describe('the SDK raises its own exception classes', () => {
   });
 
   it('RequestTooLargeException over the payload limit', async () => {
-    await expectError(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from(JSON.stringify('x'.repeat(5000))) }), RequestTooLargeException, /smaller than 4096 bytes/);
+    await expectError(
+      new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from(JSON.stringify('x'.repeat(5000))) }),
+      RequestTooLargeException,
+      /smaller than 4096 bytes/,
+    );
   });
 
   it('TooManyRequestsException with its Reason when no environment is free', async () => {
@@ -185,10 +211,20 @@ describe('the SDK raises its own exception classes', () => {
   });
 
   it('UnrecognizedClientException for an unknown access key, InvalidSignatureException for a wrong secret', async () => {
-    const unknown = await expectError(new InvokeCommand({ FunctionName: 'echo' }), LambdaServiceException, /security token included in the request is invalid/, client({ accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' }));
+    const unknown = await expectError(
+      new InvokeCommand({ FunctionName: 'echo' }),
+      LambdaServiceException,
+      /security token included in the request is invalid/,
+      client({ accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' }),
+    );
     expect(unknown.name).toBe('UnrecognizedClientException');
     expect(unknown.$metadata.httpStatusCode).toBe(403);
-    const wrong = await expectError(new InvokeCommand({ FunctionName: 'echo' }), LambdaServiceException, /signature we calculated does not match/, client({ ...user, secretAccessKey: 'wrong' }));
+    const wrong = await expectError(
+      new InvokeCommand({ FunctionName: 'echo' }),
+      LambdaServiceException,
+      /signature we calculated does not match/,
+      client({ ...user, secretAccessKey: 'wrong' }),
+    );
     expect(wrong.name).toBe('InvalidSignatureException');
     expect(wrong.$metadata.httpStatusCode).toBe(403);
   });
@@ -205,7 +241,9 @@ describe('the SDK raises its own exception classes', () => {
     expect(res.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
     expect(((await res.json()) as { Message: string }).Message).toMatch(/^Signature expired/);
     // The same request signed now passes: the refusal was the date.
-    const fresh = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.host, path: url.pathname, headers: { host: url.host }, body: '{}' }));
+    const fresh = await signer.sign(
+      new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.host, path: url.pathname, headers: { host: url.host }, body: '{}' }),
+    );
     expect((await fetch(url, { method: 'POST', headers: fresh.headers as Record<string, string>, body: '{}' })).status).toBe(200);
   });
 
@@ -214,14 +252,23 @@ describe('the SDK raises its own exception classes', () => {
     const signer = new SignatureV4({ credentials: user, region: 'us-east-1', service: 'lambda', sha256: Hash.bind(null, 'sha256') });
     for (const payloadHash of ['UNSIGNED-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD']) {
       const signed = await signer.sign(
-        new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.host, path: url.pathname, headers: { host: url.host, 'x-amz-content-sha256': payloadHash }, body: '{"id":"unsigned"}' }),
+        new HttpRequest({
+          method: 'POST',
+          protocol: 'http:',
+          hostname: url.host,
+          path: url.pathname,
+          headers: { host: url.host, 'x-amz-content-sha256': payloadHash },
+          body: '{"id":"unsigned"}',
+        }),
       );
       expect(signed.headers.authorization).toMatch(/SignedHeaders=host;x-amz-content-sha256;x-amz-date,/);
       // The body sent is another than the one signed: exactly what the header would let through.
       const res = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: '{"id":"swapped"}' });
       expect(res.status).toBe(403);
       expect(res.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
-      expect(((await res.json()) as { Message: string }).Message).toMatch(new RegExp(`^x-amz-content-sha256: ${payloadHash} is not accepted: the payload must be signed`));
+      expect(((await res.json()) as { Message: string }).Message).toMatch(
+        new RegExp(`^x-amz-content-sha256: ${payloadHash} is not accepted: the payload must be signed`),
+      );
     }
     expect(runsOf('swapped') + runsOf('unsigned')).toBe(0);
   });
@@ -247,7 +294,11 @@ describe('function APIs', () => {
 
   it('GetFunction and GetFunctionConfiguration describe a function; only admins see its environment', async () => {
     const asUser = await client().send(new GetFunctionCommand({ FunctionName: 'echo' }));
-    expect(asUser.Configuration).toMatchObject({ FunctionName: 'echo', FunctionArn: expect.stringMatching(/:function:echo$/), Runtime: expect.stringMatching(/^nodejs\d+\.x$/) });
+    expect(asUser.Configuration).toMatchObject({
+      FunctionName: 'echo',
+      FunctionArn: expect.stringMatching(/:function:echo$/),
+      Runtime: expect.stringMatching(/^nodejs\d+\.x$/),
+    });
     expect(asUser.Configuration?.Environment).toBeUndefined();
     const asAdmin = await client(admin).send(new GetFunctionConfigurationCommand({ FunctionName: 'echo' }));
     expect(asAdmin.Environment?.Variables).toEqual({ SECRET_SETTING: 'hunter2' });
@@ -255,7 +306,9 @@ describe('function APIs', () => {
   });
 
   it('event-invoke-config changes a worker’s retries at run time, and goes back when deleted', async () => {
-    const put = await client(admin).send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 }));
+    const put = await client(admin).send(
+      new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 }),
+    );
     expect(put).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600, FunctionArn: expect.stringMatching(/:function:failing:\$LATEST$/) });
     expect(put.LastModified).toBeInstanceOf(Date);
     expect(await client().send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'failing' }))).toMatchObject({ MaximumRetryAttempts: 0 });
@@ -280,9 +333,13 @@ describe('function APIs', () => {
   });
 
   it('changing event-invoke-config needs an admin key; bad values are refused', async () => {
-    const denied = await client().send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 1 })).catch((e: LambdaServiceException) => e);
+    const denied = await client()
+      .send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 1 }))
+      .catch((e: LambdaServiceException) => e);
     expect(denied).toMatchObject({ name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } });
-    await expect(client(admin).send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 5 }))).rejects.toBeInstanceOf(InvalidParameterValueException);
+    await expect(client(admin).send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'failing', MaximumRetryAttempts: 5 }))).rejects.toBeInstanceOf(
+      InvalidParameterValueException,
+    );
   });
 });
 
@@ -303,7 +360,14 @@ describe('aws lambda invoke (the CLI)', () => {
     const result = await promisify(execFile)(aws!, ['lambda', 'invoke', ...args, 'out.json', '--endpoint-url', endpoint], {
       cwd: dir,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: dir, AWS_ACCESS_KEY_ID: user.accessKeyId, AWS_SECRET_ACCESS_KEY: user.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_MAX_ATTEMPTS: '1' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        AWS_ACCESS_KEY_ID: user.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_MAX_ATTEMPTS: '1',
+      },
       timeout: 30_000,
     });
     return { ...result, out: fs.existsSync(path.join(dir, 'out.json')) ? fs.readFileSync(path.join(dir, 'out.json'), 'utf8') : undefined };
@@ -326,7 +390,16 @@ describe('aws lambda invoke (the CLI)', () => {
 
   cliTest(`runs the seed’s Event command${cliNote}`, async () => {
     needsCli();
-    const result = await run(['--function-name', 'record', '--invocation-type', 'Event', '--cli-binary-format', 'raw-in-base64-out', '--payload', '{ "id": "cli-event" }']);
+    const result = await run([
+      '--function-name',
+      'record',
+      '--invocation-type',
+      'Event',
+      '--cli-binary-format',
+      'raw-in-base64-out',
+      '--payload',
+      '{ "id": "cli-event" }',
+    ]);
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ StatusCode: 202 });
     await waitFor(() => runsOf('cli-event') === 1, 10_000, 'the CLI event to run');

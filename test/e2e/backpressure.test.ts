@@ -18,7 +18,11 @@ it('accepts up to the cap, then answers 429 TooManyRequestsException with Retry-
   const statuses: number[] = [];
   let refused: Response | undefined;
   for (let i = 0; i < 12; i += 1) {
-    const res = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/echo/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: '{}' });
+    const res = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/echo/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: '{}',
+    });
     statuses.push(res.status);
     if (res.status === 429) refused = res;
   }
@@ -33,5 +37,7 @@ it('accepts up to the cap, then answers 429 TooManyRequestsException with Retry-
   } finally {
     await queue.close();
   }
-  expect(await (await fetch(`http://127.0.0.1:${api.port}/metrics`)).text()).toMatch(/^invoq_throttles_total\{function="echo",type="async",reason="QueuedEventLimitExceeded"\} 7$/m);
+  expect(await (await fetch(`http://127.0.0.1:${api.port}/metrics`)).text()).toMatch(
+    /^invoq_throttles_total\{function="echo",type="async",reason="QueuedEventLimitExceeded"\} 7$/m,
+  );
 });

@@ -20,7 +20,8 @@ import { makeFunctionsDir, testConfig, testRedisUrl, uniquePrefix, waitFor } fro
 /** Each function keeps its markers and call count in `<stateDir>/<function>/`. */
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-breaker-'));
 const markerPath = (fn: string, marker: 'down' | 'slow' | 'calls') => path.join(stateDir, fn, marker);
-const setMarker = (fn: string, marker: 'down' | 'slow', on: boolean) => (on ? fs.writeFileSync(markerPath(fn, marker), '') : fs.rmSync(markerPath(fn, marker), { force: true }));
+const setMarker = (fn: string, marker: 'down' | 'slow', on: boolean) =>
+  on ? fs.writeFileSync(markerPath(fn, marker), '') : fs.rmSync(markerPath(fn, marker), { force: true });
 const callCount = (fn: string) => (fs.existsSync(markerPath(fn, 'calls')) ? fs.readFileSync(markerPath(fn, 'calls'), 'utf8').length : 0);
 /** Counts its calls; sleeps 500 ms while `slow` is set; throws while `down` is set. */
 const dependentSource = `const fs = require('node:fs');
@@ -51,12 +52,15 @@ upstream.server.on('request', (req: http.IncomingMessage, res: http.ServerRespon
 /** What each process logged, parsed. */
 const logs = { api: [] as Array<Record<string, unknown>>, worker: [] as Array<Record<string, unknown>> };
 const captureTo = (lines: Array<Record<string, unknown>>) =>
-  pino({ level: 'warn' }, new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  }));
+  pino(
+    { level: 'warn' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    }),
+  );
 const transitionsLogged = (lines: Array<Record<string, unknown>>, fn: string) =>
   lines.filter((l) => l.msg === 'circuit breaker changed state' && l.functionName === fn).map((l) => l.state);
 
@@ -143,10 +147,14 @@ it('opens after the configured failures, answers 503 at once, then recovers', as
   expect(elapsedMs).toBeLessThan(500);
 
   setMarker('dependent', 'down', false);
-  const recovered = await waitFor(async () => {
-    const res = await invoke('dependent');
-    return res.status === 200 && (await res.json());
-  }, 10_000, 'the half-open trial to close the breaker');
+  const recovered = await waitFor(
+    async () => {
+      const res = await invoke('dependent');
+      return res.status === 200 && (await res.json());
+    },
+    10_000,
+    'the half-open trial to close the breaker',
+  );
   expect(recovered).toBe('up');
   // Refused calls ran nothing: the only run after the refusal is the trial.
   expect(callCount('dependent')).toBe(before + 1);
@@ -202,10 +210,14 @@ it('guards an http-runtime function: an upstream answering 500 opens it, and it 
   expect(upstream.requests).toBe(before);
 
   upstream.healthy = true;
-  const recovered = await waitFor(async () => {
-    const res = await invoke('upstreamFn');
-    return res.status === 200 && (await res.json());
-  }, 10_000, 'the half-open trial to close the breaker');
+  const recovered = await waitFor(
+    async () => {
+      const res = await invoke('upstreamFn');
+      return res.status === 200 && (await res.json());
+    },
+    10_000,
+    'the half-open trial to close the breaker',
+  );
   expect(recovered).toEqual({ upstream: 'ok' });
   // While open, nothing reached the upstream; then exactly the trial did.
   expect(upstream.requests).toBe(before + 1);
@@ -257,7 +269,11 @@ it('holds an event while the breaker is open, without spending its attempts', as
     // The queue is held (BullMQ's rate limit: its limiter count at max, not merely its key alive)
     // by the first event a worker takes while open, likely this one, which goes back to wait
     // (not to delayed).
-    await waitFor(async () => (await queueHoldRemainingMs(queue)) > 0 && (await (await queue.getJob(held))?.getState()) === 'waiting', 1_000, 'the held event back in wait under a queue hold');
+    await waitFor(
+      async () => (await queueHoldRemainingMs(queue)) > 0 && (await (await queue.getJob(held))?.getState()) === 'waiting',
+      1_000,
+      'the held event back in wait under a queue hold',
+    );
     const fetchesBefore = (await queue.getJob(held))!.attemptsStarted;
     // Time passing is the subject: with the dependency still down, until shortly before the
     // half-open trial (resetTimeout after opening) the held event sits waiting, untouched, and

@@ -40,7 +40,7 @@ it("ends a connection disconnected between two reconnect attempts, and its dupli
 });
 
 it('closes a worker whose Redis is away', async () => {
-  const config = testConfig({ REDIS_URL: redis.url, INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR, INVOQ_QUEUE_PREFIX: 'close-outage'});
+  const config = testConfig({ REDIS_URL: redis.url, INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR, INVOQ_QUEUE_PREFIX: 'close-outage' });
   const worker = await startWorker(config, silentLogger());
   await redis.kill();
   await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503, 10_000, 'the worker to see Redis gone');
@@ -54,20 +54,29 @@ it('closes a worker whose Redis is away', async () => {
 
 // As in redis-cluster.test.ts: without redis-server this skips, visibly, unless CI=true.
 const clusterMissing = OwnRedisCluster.missing().length > 0 && process.env.CI !== 'true';
-(clusterMissing ? it.skip : it)('closes a worker whose Redis Cluster is gone (every node)', async () => {
-  const cluster = await OwnRedisCluster.start();
-  try {
-    const config = testConfig({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes, INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR, INVOQ_QUEUE_PREFIX: 'close-outage-cluster' });
-    const worker = await startWorker(config, silentLogger());
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 200, 10_000, 'the worker to see the cluster');
-    await cluster.stop();
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503, 10_000, 'the worker to see the cluster gone');
+(clusterMissing ? it.skip : it)(
+  'closes a worker whose Redis Cluster is gone (every node)',
+  async () => {
+    const cluster = await OwnRedisCluster.start();
+    try {
+      const config = testConfig({
+        REDIS_URL: undefined,
+        REDIS_CLUSTER_NODES: cluster.nodes,
+        INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR,
+        INVOQ_QUEUE_PREFIX: 'close-outage-cluster',
+      });
+      const worker = await startWorker(config, silentLogger());
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 200, 10_000, 'the worker to see the cluster');
+      await cluster.stop();
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/readyz`)).status === 503, 10_000, 'the worker to see the cluster gone');
 
-    const started = performance.now();
-    await worker.close();
-    // Loose bound, as above: it hung for good before.
-    expect(performance.now() - started).toBeLessThan(10_000);
-  } finally {
-    await cluster.stop();
-  }
-}, 40_000);
+      const started = performance.now();
+      await worker.close();
+      // Loose bound, as above: it hung for good before.
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await cluster.stop();
+    }
+  },
+  40_000,
+);

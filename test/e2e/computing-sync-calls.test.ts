@@ -8,7 +8,10 @@ import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix } from '../sup
 const functionsDir = makeFunctionsDir({
   spinning: {
     config: { handler: 'index.handler' },
-    files: { 'index.js': 'exports.handler = async (event) => { const until = Date.now() + event.ms; while (Date.now() < until) {} return { threadId: require("node:worker_threads").threadId }; };' },
+    files: {
+      'index.js':
+        'exports.handler = async (event) => { const until = Date.now() + event.ms; while (Date.now() < until) {} return { threadId: require("node:worker_threads").threadId }; };',
+    },
   },
 });
 

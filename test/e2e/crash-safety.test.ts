@@ -19,11 +19,15 @@ const functionsDir = makeFunctionsDir({
   patient: {
     // Marks that its run began (a fetched event may still wait for its environment, and a stop hands those back).
     config: { handler: 'index.handler', timeout: 10, environment: { MARKER_DIR: markerDir } },
-    files: { 'index.js': `exports.handler = async (event, context) => { require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, 'began-' + context.awsRequestId), ''); await new Promise(r => setTimeout(r, 1500)); return "finished"; };` },
+    files: {
+      'index.js': `exports.handler = async (event, context) => { require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, 'began-' + context.awsRequestId), ''); await new Promise(r => setTimeout(r, 1500)); return "finished"; };`,
+    },
   },
   steady: {
     config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
-    files: { 'index.js': `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 100)); require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, event.id), 'x'); };` },
+    files: {
+      'index.js': `exports.handler = async (event) => { await new Promise(r => setTimeout(r, 100)); require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, event.id), 'x'); };`,
+    },
   },
 });
 const runsOf = (id: string) => (fs.existsSync(path.join(markerDir, id)) ? fs.readFileSync(path.join(markerDir, id), 'utf8').length : 0);
@@ -49,7 +53,13 @@ function eventsOf(functionName: string, label: string) {
 
 it('a worker killed with SIGKILL mid-stream loses nothing; the re-runs spend no attempt', async () => {
   const { prefix, producer, queue, ready, close } = eventsOf('steady', 'kill');
-  const env = { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '8' };
+  const env = {
+    REDIS_URL: testRedisUrl(),
+    INVOQ_FUNCTIONS_DIR: functionsDir,
+    INVOQ_QUEUE_PREFIX: prefix,
+    INVOQ_METRICS_PORT: '0',
+    INVOQ_WORKER_CONCURRENCY: '8',
+  };
   const workers = [spawnTier('worker', env)];
   try {
     await ready();
@@ -118,13 +128,23 @@ it('Redis killed and restarted from its AOF still has every event that got 202',
 
 it('SIGTERM: the worker takes nothing new, finishes what it runs, and exits 0', async () => {
   const { prefix, producer, queue, ready, close } = eventsOf('patient', 'term');
-  const worker = spawnTier('worker', { REDIS_URL: testRedisUrl(), INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_METRICS_PORT: '0', INVOQ_WORKER_CONCURRENCY: '1' });
+  const worker = spawnTier('worker', {
+    REDIS_URL: testRedisUrl(),
+    INVOQ_FUNCTIONS_DIR: functionsDir,
+    INVOQ_QUEUE_PREFIX: prefix,
+    INVOQ_METRICS_PORT: '0',
+    INVOQ_WORKER_CONCURRENCY: '1',
+  });
   try {
     await ready();
     const [first, second] = [randomUUID(), randomUUID()];
     await producer.enqueue('patient', first, '{}');
     await producer.enqueue('patient', second, '{}');
-    await waitFor(async () => (await queue.getActiveCount()) === 1 && fs.existsSync(path.join(markerDir, `began-${first}`)), 20_000, 'the first event to start');
+    await waitFor(
+      async () => (await queue.getActiveCount()) === 1 && fs.existsSync(path.join(markerDir, `began-${first}`)),
+      20_000,
+      'the first event to start',
+    );
     expect(await stopProcess(worker, 'SIGTERM')).toBe(0);
     expect(await (await queue.getJob(first))?.getState()).toBe('completed');
     expect(await (await queue.getJob(second))?.getState()).toBe('waiting');

@@ -35,13 +35,37 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const at = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   const functionsDir = makeFunctionsDir({
-    winner: { config: { handler: 'index.handler', async: { onSuccess: `${at}/flaky-receiver` } }, files: { 'index.js': 'exports.handler = async (event) => ({ total: event.a + event.b });' } },
-    loser: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 1, onFailure: `${at}/failures` } }, files: { 'index.js': 'exports.handler = async () => { throw new RangeError("out of stock"); };' } },
+    winner: {
+      config: { handler: 'index.handler', async: { onSuccess: `${at}/flaky-receiver` } },
+      files: { 'index.js': 'exports.handler = async (event) => ({ total: event.a + event.b });' },
+    },
+    loser: {
+      config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 1, onFailure: `${at}/failures` } },
+      files: { 'index.js': 'exports.handler = async () => { throw new RangeError("out of stock"); };' },
+    },
     // A function destination: the record arrives as an event for `sink`, which POSTs it on.
-    relayed: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0, onFailure: 'arn:aws:lambda:us-east-1:000000000000:function:sink' } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("relay me"); };' } },
-    sink: { config: { handler: 'index.handler', environment: { AT: at } }, files: { 'index.js': 'exports.handler = async (record, context) => { await fetch(process.env.AT + "/sink", { method: "POST", body: JSON.stringify({ record, sinkRequestId: context.awsRequestId }) }); };' } },
+    relayed: {
+      config: {
+        handler: 'index.handler',
+        circuitBreaker: false,
+        async: { maximumRetryAttempts: 0, onFailure: 'arn:aws:lambda:us-east-1:000000000000:function:sink' },
+      },
+      files: { 'index.js': 'exports.handler = async () => { throw new Error("relay me"); };' },
+    },
+    sink: {
+      config: { handler: 'index.handler', environment: { AT: at } },
+      files: {
+        'index.js':
+          'exports.handler = async (record, context) => { await fetch(process.env.AT + "/sink", { method: "POST", body: JSON.stringify({ record, sinkRequestId: context.awsRequestId }) }); };',
+      },
+    },
   });
-  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('dest'), INVOQ_RETRY_BASE_DELAY_MS: '50', INVOQ_DESTINATION_SECRET: SECRET });
+  const config = testConfig({
+    INVOQ_FUNCTIONS_DIR: functionsDir,
+    INVOQ_QUEUE_PREFIX: uniquePrefix('dest'),
+    INVOQ_RETRY_BASE_DELAY_MS: '50',
+    INVOQ_DESTINATION_SECRET: SECRET,
+  });
   [api, worker] = await Promise.all([startApi(config, silentLogger()), startWorker(config, silentLogger())]);
   base = `http://127.0.0.1:${api.port}`;
 });
@@ -51,7 +75,11 @@ afterAll(async () => {
 });
 
 async function fire(fn: string, body: unknown): Promise<string> {
-  const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': 'Event' },
+    body: JSON.stringify(body),
+  });
   return res.headers.get('x-amzn-requestid')!;
 }
 
@@ -88,8 +116,15 @@ it('POSTs a RetriesExhausted record with the error to onFailure', async () => {
 it('sends the record as an event to a function destination', async () => {
   const requestId = await fire('relayed', { n: 1 });
   const delivery = await waitFor(() => received.find((r) => r.path === '/sink'), 15_000, 'the record to reach the sink function');
-  const { record, sinkRequestId } = JSON.parse(delivery.body) as { record: { requestContext: { requestId: string; condition: string } }; sinkRequestId: string };
-  expect(record).toMatchObject({ requestContext: { requestId, condition: 'RetriesExhausted' }, requestPayload: { n: 1 }, responsePayload: { errorMessage: 'relay me' } });
+  const { record, sinkRequestId } = JSON.parse(delivery.body) as {
+    record: { requestContext: { requestId: string; condition: string } };
+    sinkRequestId: string;
+  };
+  expect(record).toMatchObject({
+    requestContext: { requestId, condition: 'RetriesExhausted' },
+    requestPayload: { n: 1 },
+    responsePayload: { errorMessage: 'relay me' },
+  });
   // The sink's event has its own id, the same for any repeat of this delivery.
   expect(sinkRequestId).not.toBe(requestId);
   expect(sinkRequestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -104,6 +139,11 @@ it('refuses a destination that is neither an http(s) URL nor a function ARN', as
     expect([destination, res.status]).toEqual([destination, 400]);
     expect(((await res.json()) as { Message: string }).Message).toMatch(/http\(s\) URL or a function ARN/);
   }
-  const dir = makeFunctionsDir({ bad: { config: { handler: 'index.handler', async: { onSuccess: 'mailto:someone@example.com' } }, files: { 'index.js': 'exports.handler = async () => 1;' } } });
+  const dir = makeFunctionsDir({
+    bad: {
+      config: { handler: 'index.handler', async: { onSuccess: 'mailto:someone@example.com' } },
+      files: { 'index.js': 'exports.handler = async () => 1;' },
+    },
+  });
   expect(() => loadFunctions(dir)).toThrow(/field "async.onSuccess" must be an http\(s\) URL or a function ARN/);
 });

@@ -76,7 +76,11 @@ async function fillDlq(fn: string, n: number, at = base): Promise<string[]> {
   for (let i = 0; i < n; i += 25) {
     await Promise.all(
       ids.slice(i, i + 25).map(async (id) => {
-        const res = await fetch(`${at}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ id }) });
+        const res = await fetch(`${at}/2015-03-31/functions/${fn}/invocations`, {
+          method: 'POST',
+          headers: { 'x-amz-invocation-type': 'Event' },
+          body: JSON.stringify({ id }),
+        });
         expect(res.status).toBe(202);
       }),
     );
@@ -93,14 +97,26 @@ async function startRedrive(fn: string, at = base): Promise<{ status: number; bo
 
 const progress = async (redriveId: string, at = base): Promise<any> => (await fetch(`${at}/dlq/redrives/${redriveId}`)).json();
 const finished = (redriveId: string, timeoutMs = 60_000) =>
-  waitFor(async () => {
-    const p = await progress(redriveId);
-    return p.state === 'finished' && p;
-  }, timeoutMs, `redrive ${redriveId} to finish`);
+  waitFor(
+    async () => {
+      const p = await progress(redriveId);
+      return p.state === 'finished' && p;
+    },
+    timeoutMs,
+    `redrive ${redriveId} to finish`,
+  );
 
 /** Every entry back in the DLQ (the function still fails), taken by this redrive exactly once. */
 async function expectRedrivenOnce(fn: string, ids: string[], redriveId: string, runsEach: number): Promise<void> {
-  await waitFor(async () => (await failedCount(fn)) === ids.length && (await redis.llen(`${prefix}:{${fn}}:wait`)) === 0 && (await redis.zcard(`${prefix}:{${fn}}:delayed`)) === 0 && (await redis.llen(`${prefix}:{${fn}}:active`)) === 0, 60_000, `every entry of ${fn} back in its DLQ`);
+  await waitFor(
+    async () =>
+      (await failedCount(fn)) === ids.length &&
+      (await redis.llen(`${prefix}:{${fn}}:wait`)) === 0 &&
+      (await redis.zcard(`${prefix}:{${fn}}:delayed`)) === 0 &&
+      (await redis.llen(`${prefix}:{${fn}}:active`)) === 0,
+    60_000,
+    `every entry of ${fn} back in its DLQ`,
+  );
   const entries = await Promise.all(
     (await redis.zrange(`${prefix}:{${fn}}:failed`, 0, -1)).map(async (requestId) => (await fetch(`${base}/dlq/${requestId}`)).json() as Promise<any>),
   );
@@ -134,7 +150,9 @@ it('answers at once with the entries taken, redrives each exactly once (3 attemp
   await expectRedrivenOnce('thrice', ids, redriveId, 6);
   const listed: any = await (await fetch(`${base}/dlq/redrives?functionName=thrice`)).json();
   expect(listed.items.map((p: any) => p.redriveId)).toContain(redriveId);
-  console.log(`redrive: 100 entries of a failing function: answered in ${answeredMs} ms, finished ${Date.parse(done.finishedAt) - Date.parse(done.createdAt)} ms after it started`);
+  console.log(
+    `redrive: 100 entries of a failing function: answered in ${answeredMs} ms, finished ${Date.parse(done.finishedAt) - Date.parse(done.createdAt)} ms after it started`,
+  );
 }, 120_000);
 
 it('goes on to the end when the client hangs up before the answer', async () => {
@@ -150,10 +168,14 @@ it('goes on to the end when the client hangs up before the answer', async () => 
     });
     socket.on('error', reject);
   });
-  const redrive = await waitFor(async () => {
-    const res = await fetch(`${base}/dlq/redrives?functionName=dropped`);
-    return res.status === 200 && ((await res.json()) as any).items[0];
-  }, 10_000, 'the redrive the hung-up request started');
+  const redrive = await waitFor(
+    async () => {
+      const res = await fetch(`${base}/dlq/redrives?functionName=dropped`);
+      return res.status === 200 && ((await res.json()) as any).items[0];
+    },
+    10_000,
+    'the redrive the hung-up request started',
+  );
   const done = await finished(redrive.redriveId);
   expect(done).toMatchObject({ total: 50, done: 50, skipped: 0 });
   await expectRedrivenOnce('dropped', ids, redrive.redriveId, 6);
@@ -183,7 +205,15 @@ it('an API killed part-way (SIGKILL): another takes its redrive over once its le
   let child: ChildProcess | undefined = spawnTier('api', { ...env, REDIS_URL: testRedisUrl(), PORT: String(port) });
   try {
     const childBase = `http://127.0.0.1:${port}`;
-    await waitFor(() => fetch(`${childBase}/readyz`).then((r) => r.ok, () => false), 20_000, 'the spawned API');
+    await waitFor(
+      () =>
+        fetch(`${childBase}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      20_000,
+      'the spawned API',
+    );
     const ids = await fillDlq('crashed', 80, childBase);
     slowDown('crashed', 150);
     const { body } = await startRedrive('crashed', childBase);
@@ -210,22 +240,34 @@ it('a large redrive leaves room for live events of the same and of another funct
   const { body } = await startRedrive('bulk');
   const { redriveId } = body.redrives[0];
   let mostWaiting = 0;
-  await waitFor(async () => {
-    mostWaiting = Math.max(mostWaiting, await redis.llen(`${prefix}:{bulk}:wait`));
-    return (await progress(redriveId)).done >= 8;
-  }, 30_000, 'the redrive to be under way');
+  await waitFor(
+    async () => {
+      mostWaiting = Math.max(mostWaiting, await redis.llen(`${prefix}:{bulk}:wait`));
+      return (await progress(redriveId)).done >= 8;
+    },
+    30_000,
+    'the redrive to be under way',
+  );
 
   const fire = async (fn: string) => {
-    const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ live: true }) });
+    const res = await fetch(`${base}/2015-03-31/functions/${fn}/invocations`, {
+      method: 'POST',
+      headers: { 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify({ live: true }),
+    });
     return res.headers.get('x-amzn-requestid')!;
   };
   const live = await Promise.all(['bulk', 'other'].map(fire));
   for (const id of live) {
-    const status: any = await waitFor(async () => {
-      mostWaiting = Math.max(mostWaiting, await redis.llen(`${prefix}:{bulk}:wait`));
-      const s: any = await (await fetch(`${base}/invocations/${id}`)).json();
-      return s.status === 'succeeded' && s;
-    }, 30_000, 'the live event to run');
+    const status: any = await waitFor(
+      async () => {
+        mostWaiting = Math.max(mostWaiting, await redis.llen(`${prefix}:{bulk}:wait`));
+        const s: any = await (await fetch(`${base}/invocations/${id}`)).json();
+        return s.status === 'succeeded' && s;
+      },
+      30_000,
+      'the live event to run',
+    );
     expect(status.result).toBe(status.functionName === 'bulk' ? 'live' : 'other');
   }
   // Both ran while most of the redrive was still to do, and it never queued more than its bound

@@ -13,7 +13,10 @@ import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix,
 
 const functionsDir = makeFunctionsDir({
   hourly: { config: { handler: 'index.handler', async: { maximumEventAgeInSeconds: 3600 } }, files: { 'index.js': 'exports.handler = async () => "ran";' } },
-  minute: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumEventAgeInSeconds: 60 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("down"); };' } },
+  minute: {
+    config: { handler: 'index.handler', circuitBreaker: false, async: { maximumEventAgeInSeconds: 60 } },
+    files: { 'index.js': 'exports.handler = async () => { throw new Error("down"); };' },
+  },
   steady: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => "ran";' } },
 });
 const prefix = uniquePrefix('age');
@@ -42,10 +45,14 @@ async function enqueueAged(fn: string, ageMs: number): Promise<string> {
   return id;
 }
 const dlqEntry = (id: string) =>
-  waitFor(async () => {
-    const res = await fetch(`http://127.0.0.1:${api.port}/dlq/${id}`);
-    return res.status === 200 && ((await res.json()) as Record<string, unknown>);
-  }, 10_000, `${id} in the DLQ`);
+  waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${api.port}/dlq/${id}`);
+      return res.status === 200 && ((await res.json()) as Record<string, unknown>);
+    },
+    10_000,
+    `${id} in the DLQ`,
+  );
 const workerMetrics = async () => (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
 
 it('does not run an event older than maximumEventAgeInSeconds: EventAgeExceeded, counted as dropped', async () => {
@@ -56,7 +63,7 @@ it('does not run an event older than maximumEventAgeInSeconds: EventAgeExceeded,
   expect(metrics).toMatch(/^invoq_invocations_total\{function="hourly",type="async"\} 0$/m);
 });
 
-it('counts a redriven event\'s age from its redrive, so an event too old to run runs once redriven', async () => {
+it("counts a redriven event's age from its redrive, so an event too old to run runs once redriven", async () => {
   const id = await enqueueAged('hourly', 2 * 3600 * 1000);
   expect(await dlqEntry(id)).toMatchObject({ reason: 'EventAgeExceeded' });
   const redrive = await fetch(`http://127.0.0.1:${api.port}/dlq/${id}/redrive`, { method: 'POST' });

@@ -53,7 +53,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   at = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   functionsDir = makeFunctionsDir({
-    notify: { config: { handler: 'index.handler', async: { onSuccess: `${at}/notify` } }, files: { 'index.js': 'exports.handler = async () => ({ ok: true });' } },
+    notify: {
+      config: { handler: 'index.handler', async: { onSuccess: `${at}/notify` } },
+      files: { 'index.js': 'exports.handler = async () => ({ ok: true });' },
+    },
     plain: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => ({ ok: true });' } },
     tuned: {
       config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 1, onFailure: `${at}/tuned` } },
@@ -93,7 +96,8 @@ async function runEvent(name: string): Promise<{ requestId: string; status: stri
 }
 
 /** The delivery of `requestId`'s record, once it has arrived. */
-const deliveryOf = (requestId: string) => waitFor(() => received.find((d) => d.record.requestContext.requestId === requestId), 15_000, `the destination record of ${requestId}`);
+const deliveryOf = (requestId: string) =>
+  waitFor(() => received.find((d) => d.record.requestContext.requestId === requestId), 15_000, `the destination record of ${requestId}`);
 
 /** Whether any destination delivery was queued for the event (it is queued before the event finishes). */
 async function deliveryQueued(name: string, requestId: string): Promise<boolean> {
@@ -105,7 +109,11 @@ async function deliveryQueued(name: string, requestId: string): Promise<boolean>
 
 it('with nothing Put, Get and List show function.jsonâ€™s async block, and it runs', async () => {
   const shownNow = await get('notify');
-  expect(shownNow).toEqual({ FunctionArn: arnOf('notify'), LastModified: expect.any(Date), DestinationConfig: { OnSuccess: { Destination: `${at}/notify` }, OnFailure: {} } });
+  expect(shownNow).toEqual({
+    FunctionArn: arnOf('notify'),
+    LastModified: expect.any(Date),
+    DestinationConfig: { OnSuccess: { Destination: `${at}/notify` }, OnFailure: {} },
+  });
   // Dated by function.json, as GetFunction's LastModified is.
   const fileChanged = fs.statSync(path.join(functionsDir, 'notify', 'function.json')).mtimeMs;
   expect(Math.abs(shownNow.LastModified!.getTime() - fileChanged)).toBeLessThanOrEqual(1);
@@ -120,7 +128,12 @@ it('Put replaces the whole configuration: without a destination, function.jsonâ€
   const put = shown(await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'notify', MaximumRetryAttempts: 0 })));
   // As AWS answers it: the settings Put, nothing else (no MaximumEventAgeInSeconds means Lambda's
   // default, 21600 s), and both destination sides empty.
-  expect(put).toEqual({ FunctionArn: arnOf('notify'), LastModified: expect.any(Date), MaximumRetryAttempts: 0, DestinationConfig: { OnSuccess: {}, OnFailure: {} } });
+  expect(put).toEqual({
+    FunctionArn: arnOf('notify'),
+    LastModified: expect.any(Date),
+    MaximumRetryAttempts: 0,
+    DestinationConfig: { OnSuccess: {}, OnFailure: {} },
+  });
   expect(await get('notify')).toEqual(put);
   expect(await list('notify')).toEqual([put]);
 
@@ -132,7 +145,11 @@ it('Put replaces the whole configuration: without a destination, function.jsonâ€
 it('Delete returns to function.jsonâ€™s configuration: Get shows it and its destination fires again', async () => {
   const deleted = await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'notify' }));
   expect(deleted.$metadata.httpStatusCode).toBe(204);
-  expect(await get('notify')).toEqual({ FunctionArn: arnOf('notify'), LastModified: expect.any(Date), DestinationConfig: { OnSuccess: { Destination: `${at}/notify` }, OnFailure: {} } });
+  expect(await get('notify')).toEqual({
+    FunctionArn: arnOf('notify'),
+    LastModified: expect.any(Date),
+    DestinationConfig: { OnSuccess: { Destination: `${at}/notify` }, OnFailure: {} },
+  });
 
   const event = await runEvent('notify');
   expect(event.status).toBe('succeeded');
@@ -143,8 +160,13 @@ it('Delete returns to function.jsonâ€™s configuration: Get shows it and its dest
 
 it('a function without an async block has no configuration until one is Put; Update merges into it', async () => {
   const none = "The function arn:aws:lambda:us-east-1:000000000000:function:plain:$LATEST doesn't have an EventInvokeConfig";
-  await expect(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'plain' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: none });
-  await expect(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'plain', MaximumRetryAttempts: 1 }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+  await expect(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'plain' }))).rejects.toMatchObject({
+    name: 'ResourceNotFoundException',
+    message: none,
+  });
+  await expect(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'plain', MaximumRetryAttempts: 1 }))).rejects.toBeInstanceOf(
+    ResourceNotFoundException,
+  );
   await expect(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'plain' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   expect(await list('plain')).toEqual([]);
   const quiet = await runEvent('plain');
@@ -153,7 +175,12 @@ it('a function without an async block has no configuration until one is Put; Upd
 
   await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'plain', DestinationConfig: { OnSuccess: { Destination: `${at}/plain` } } }));
   const updated = shown(await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName: 'plain', MaximumRetryAttempts: 1 })));
-  expect(updated).toEqual({ FunctionArn: arnOf('plain'), LastModified: expect.any(Date), MaximumRetryAttempts: 1, DestinationConfig: { OnSuccess: { Destination: `${at}/plain` }, OnFailure: {} } });
+  expect(updated).toEqual({
+    FunctionArn: arnOf('plain'),
+    LastModified: expect.any(Date),
+    MaximumRetryAttempts: 1,
+    DestinationConfig: { OnSuccess: { Destination: `${at}/plain` }, OnFailure: {} },
+  });
   expect(await get('plain')).toEqual(updated);
   const event = await runEvent('plain');
   expect((await deliveryOf(event.requestId)).path).toBe('/plain');

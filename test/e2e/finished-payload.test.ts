@@ -9,7 +9,10 @@ import { makeFunctionsDir, testConfig, testRedisUrl, uniquePrefix, waitFor } fro
 
 const functionsDir = makeFunctionsDir({
   sized: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => ({ bytes: JSON.stringify(event).length });' } },
-  refuses: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("no"); };' } },
+  refuses: {
+    config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } },
+    files: { 'index.js': 'exports.handler = async () => { throw new Error("no"); };' },
+  },
 });
 const prefix = uniquePrefix('finished');
 const connection = createRedisConnection(testRedisUrl());
@@ -36,16 +39,24 @@ it('drops a large payload from a succeeded event, keeps a small one and a failed
   const small = '{"tiny":true}';
   const [largeId, smallId, failedId] = [await fire('sized', large), await fire('sized', small), await fire('refuses', large)];
 
-  const largeJob = await waitFor(async () => {
-    const job = await queues.get('sized').getJob(largeId);
-    return job?.data.payloadDropped !== undefined ? job : undefined;
-  }, 10_000, 'the large payload to be dropped');
+  const largeJob = await waitFor(
+    async () => {
+      const job = await queues.get('sized').getJob(largeId);
+      return job?.data.payloadDropped !== undefined ? job : undefined;
+    },
+    10_000,
+    'the large payload to be dropped',
+  );
   expect(largeJob.data).toMatchObject({ payload: '', payloadDropped: large.length });
   // The status still reads as before, result included.
   const status = (await (await fetch(`${stack.base}/invocations/${largeId}?wait=5`)).json()) as { status: string; result: unknown };
   expect(status).toMatchObject({ status: 'succeeded', result: { bytes: large.length } });
 
-  await waitFor(async () => (await (await fetch(`${stack.base}/invocations/${smallId}?wait=5`)).json() as { status: string }).status === 'succeeded', 10_000, 'the small event');
+  await waitFor(
+    async () => ((await (await fetch(`${stack.base}/invocations/${smallId}?wait=5`)).json()) as { status: string }).status === 'succeeded',
+    10_000,
+    'the small event',
+  );
   expect((await queues.get('sized').getJob(smallId))?.data).toMatchObject({ payload: small });
   expect((await queues.get('sized').getJob(smallId))?.data.payloadDropped).toBeUndefined();
 

@@ -19,7 +19,14 @@ const sleepyFinished = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-ga
 const mirror = `exports.handler = async (event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });`;
 const functionsDir = makeFunctionsDir({
   mirror: {
-    config: { handler: 'index.handler', routes: [{ method: 'GET', path: '/items/{id}' }, { method: 'ANY', path: '/files/{proxy+}' }, { method: 'POST', path: '/open', auth: 'none' }] },
+    config: {
+      handler: 'index.handler',
+      routes: [
+        { method: 'GET', path: '/items/{id}' },
+        { method: 'ANY', path: '/files/{proxy+}' },
+        { method: 'POST', path: '/open', auth: 'none' },
+      ],
+    },
     files: { 'index.js': mirror },
   },
   special: {
@@ -45,15 +52,25 @@ const functionsDir = makeFunctionsDir({
   },
   binary: {
     config: { handler: 'index.handler', routes: [{ method: 'POST', path: '/binary' }] },
-    files: { 'index.js': `exports.handler = async (event) => ({ statusCode: 200, headers: { 'content-type': event.headers['content-type'] }, body: event.body, isBase64Encoded: event.isBase64Encoded });` },
+    files: {
+      'index.js': `exports.handler = async (event) => ({ statusCode: 200, headers: { 'content-type': event.headers['content-type'] }, body: event.body, isBase64Encoded: event.isBase64Encoded });`,
+    },
   },
   sleepy: {
     config: { handler: 'index.handler', timeout: 5, routes: [{ method: 'GET', path: '/sleepy' }], environment: { FINISHED: sleepyFinished } },
-    files: { 'index.js': `exports.handler = async () => { await new Promise(r => setTimeout(r, 2000)); require('node:fs').writeFileSync(process.env.FINISHED, 'late'); return { statusCode: 200, body: 'late' }; };` },
+    files: {
+      'index.js': `exports.handler = async () => { await new Promise(r => setTimeout(r, 2000)); require('node:fs').writeFileSync(process.env.FINISHED, 'late'); return { statusCode: 200, body: 'late' }; };`,
+    },
   },
 
   queued: {
-    config: { handler: 'index.handler', routes: [{ method: 'PUT', path: '/queued', invocationType: 'Event' }, { method: 'POST', path: '/either' }] },
+    config: {
+      handler: 'index.handler',
+      routes: [
+        { method: 'PUT', path: '/queued', invocationType: 'Event' },
+        { method: 'POST', path: '/either' },
+      ],
+    },
     files: { 'index.js': `exports.handler = async () => ({ statusCode: 200, body: 'ran inline' });` },
   },
 });
@@ -66,7 +83,10 @@ const queues = new EventQueues({ connection, prefix, statusRetentionSeconds: 60,
 let api: ApiService;
 let base: string;
 beforeAll(async () => {
-  api = await startApi(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_API_KEYS: KEY, INVOQ_GATEWAY_TIMEOUT_MS: String(GATEWAY_TIMEOUT_MS) }), silentLogger());
+  api = await startApi(
+    testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_API_KEYS: KEY, INVOQ_GATEWAY_TIMEOUT_MS: String(GATEWAY_TIMEOUT_MS) }),
+    silentLogger(),
+  );
   base = `http://127.0.0.1:${api.port}`;
 });
 afterAll(async () => {
@@ -93,7 +113,13 @@ it('passes path and query parameters in the proxy event', async () => {
     stageVariables: null,
     body: null,
     isBase64Encoded: false,
-    requestContext: { resourcePath: '/items/{id}', httpMethod: 'GET', stage: '$default', requestId: res.headers.get('x-amzn-requestid'), identity: { sourceIp: expect.stringMatching(/127\.0\.0\.1/) } },
+    requestContext: {
+      resourcePath: '/items/{id}',
+      httpMethod: 'GET',
+      stage: '$default',
+      requestId: res.headers.get('x-amzn-requestid'),
+      identity: { sourceIp: expect.stringMatching(/127\.0\.0\.1/) },
+    },
   });
   expect((event.requestContext as { requestTime: string }).requestTime).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
 
@@ -115,7 +141,7 @@ it('passes path and query parameters in the proxy event', async () => {
   expect((await eventOf(files)).pathParameters).toEqual({ proxy: 'a/b/c.txt' });
 });
 
-it('passes multi-value request headers, and keeps invoq\'s key from the function', async () => {
+it("passes multi-value request headers, and keeps invoq's key from the function", async () => {
   const event = await new Promise<ApiGatewayProxyEvent>((resolve, reject) => {
     const req = http.request(`${base}/items/1`, { headers: { 'x-api-key': KEY } }, (res) => {
       let text = '';
@@ -182,11 +208,14 @@ it('round-trips a binary body byte for byte', async () => {
   expect(await eventOf(text)).toMatchObject({ body: '{"a":"ä"}', isBase64Encoded: false });
 });
 
-it.each(['object-body', 'extra-key', 'no-status', 'word-status', 'bad-header', 'not-json', 'throws'])('answers 502 for a malformed response or a function error (%s)', async (shape) => {
-  const res = await get(`/shapes/${shape}`);
-  expect(res.status).toBe(502);
-  expect(await res.json()).toEqual({ message: 'Internal server error' });
-});
+it.each(['object-body', 'extra-key', 'no-status', 'word-status', 'bad-header', 'not-json', 'throws'])(
+  'answers 502 for a malformed response or a function error (%s)',
+  async (shape) => {
+    const res = await get(`/shapes/${shape}`);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual({ message: 'Internal server error' });
+  },
+);
 
 it(`answers 504 after INVOQ_GATEWAY_TIMEOUT_MS (${GATEWAY_TIMEOUT_MS} ms here)`, async () => {
   const started = performance.now();
@@ -203,21 +232,35 @@ it(`answers 504 after INVOQ_GATEWAY_TIMEOUT_MS (${GATEWAY_TIMEOUT_MS} ms here)`,
 });
 
 it('queues Event routes and X-Amz-Invocation-Type: Event with 202, the proxy event as payload', async () => {
-  for (const [method, path, headers] of [['PUT', '/queued', {}], ['POST', '/either', { 'x-amz-invocation-type': 'Event' }]] as const) {
+  for (const [method, path, headers] of [
+    ['PUT', '/queued', {}],
+    ['POST', '/either', { 'x-amz-invocation-type': 'Event' }],
+  ] as const) {
     const res = await fetch(`${base}${path}?n=1`, { method, headers: { ...withKey, ...headers, 'content-type': 'application/json' }, body: '{"order":1}' });
     expect(res.status).toBe(202);
     expect(await res.text()).toBe('');
     const requestId = res.headers.get('x-amzn-requestid')!;
     const job = await queues.get('queued').getJob(requestId);
     expect(isEventJobData(job?.data)).toBe(true);
-    expect(JSON.parse(job!.data.payload as string)).toMatchObject({ httpMethod: method, path, resource: path, body: '{"order":1}', queryStringParameters: { n: '1' } });
+    expect(JSON.parse(job!.data.payload as string)).toMatchObject({
+      httpMethod: method,
+      path,
+      resource: path,
+      body: '{"order":1}',
+      queryStringParameters: { n: '1' },
+    });
   }
   const inline = await fetch(`${base}/either`, { method: 'POST', headers: withKey });
   expect([inline.status, await inline.text()]).toEqual([200, 'ran inline']);
 });
 
 it('answers 404 for a path or method no route serves, with or without a key', async () => {
-  for (const [method, path, headers] of [['GET', '/nowhere', withKey], ['GET', '/nowhere', {}], ['POST', '/items/1', withKey], ['GET', '/files', withKey]] as const) {
+  for (const [method, path, headers] of [
+    ['GET', '/nowhere', withKey],
+    ['GET', '/nowhere', {}],
+    ['POST', '/items/1', withKey],
+    ['GET', '/files', withKey],
+  ] as const) {
     const res = await fetch(`${base}${path}`, { method, headers });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ message: 'Not Found' });
@@ -240,7 +283,12 @@ it('needs the API key unless the route says "auth": "none"', async () => {
 it('refuses to start with colliding routes, naming both', async () => {
   const clashing = makeFunctionsDir({
     a: { config: { handler: 'index.handler', routes: [{ method: 'GET', path: '/orders/{id}' }] }, files: { 'index.js': 'exports.handler = async () => {};' } },
-    b: { config: { handler: 'index.handler', routes: [{ method: 'GET', path: '/orders/{orderId}' }] }, files: { 'index.js': 'exports.handler = async () => {};' } },
+    b: {
+      config: { handler: 'index.handler', routes: [{ method: 'GET', path: '/orders/{orderId}' }] },
+      files: { 'index.js': 'exports.handler = async () => {};' },
+    },
   });
-  await expect(startApi(testConfig({ INVOQ_FUNCTIONS_DIR: clashing, INVOQ_QUEUE_PREFIX: prefix }), silentLogger())).rejects.toThrow(/routes collide: GET \/orders\/\{orderId\} \(function b\) and GET \/orders\/\{id\} \(function a\)/);
+  await expect(startApi(testConfig({ INVOQ_FUNCTIONS_DIR: clashing, INVOQ_QUEUE_PREFIX: prefix }), silentLogger())).rejects.toThrow(
+    /routes collide: GET \/orders\/\{orderId\} \(function b\) and GET \/orders\/\{id\} \(function a\)/,
+  );
 });

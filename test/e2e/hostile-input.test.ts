@@ -111,7 +111,10 @@ interface BodyCase {
 function bodyCase(label: string, bytes: Buffer, echo: string | null): BodyCase {
   const shown = bytes.toString('latin1');
   // fast-check prints this in a counterexample instead of up to 128 KB of body.
-  return Object.assign({ label, bytes, echo }, { [fc.toStringMethod]: () => `${label}(${bytes.length} B: ${JSON.stringify(shown.slice(0, 100))}${shown.length > 100 ? '…' : ''})` });
+  return Object.assign(
+    { label, bytes, echo },
+    { [fc.toStringMethod]: () => `${label}(${bytes.length} B: ${JSON.stringify(shown.slice(0, 100))}${shown.length > 100 ? '…' : ''})` },
+  );
 }
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** For shallow bodies only (the main thread's stack ends near 4,000 levels). */
@@ -126,14 +129,18 @@ function textBody(label: string, bytes: Buffer): BodyCase {
   return bodyCase(label, bytes, echo);
 }
 const text = (label: string) => (s: string) => textBody(label, Buffer.from(s));
-const sized = (label: string) => (n: number) => bodyCase(label, Buffer.from(`{"p":"${'x'.repeat(Math.max(0, n - 8))}"}`), `{"p":"${'x'.repeat(Math.max(0, n - 8))}"}`);
+const sized = (label: string) => (n: number) =>
+  bodyCase(label, Buffer.from(`{"p":"${'x'.repeat(Math.max(0, n - 8))}"}`), `{"p":"${'x'.repeat(Math.max(0, n - 8))}"}`);
 
 const depth = fc.integer({ min: 1, max: 5000 });
 const body: fc.Arbitrary<BodyCase> = fc.oneof(
   { weight: 6, arbitrary: fc.json({ maxDepth: 5 }).map(text('json')) },
   { weight: 2, arbitrary: fc.json({ maxDepth: 3, stringUnit: 'grapheme' }).map(text('unicode-json')) },
   { weight: 2, arbitrary: depth.map((n) => bodyCase('deep-array', Buffer.from('['.repeat(n) + ']'.repeat(n)), '['.repeat(n) + ']'.repeat(n))) },
-  { weight: 1, arbitrary: depth.map((n) => bodyCase('deep-object', Buffer.from('{"a":'.repeat(n) + '0' + '}'.repeat(n)), '{"a":'.repeat(n) + '0' + '}'.repeat(n))) },
+  {
+    weight: 1,
+    arbitrary: depth.map((n) => bodyCase('deep-object', Buffer.from('{"a":'.repeat(n) + '0' + '}'.repeat(n)), '{"a":'.repeat(n) + '0' + '}'.repeat(n))),
+  },
   {
     weight: 2,
     arbitrary: fc.tuple(depth, fc.constantFrom('[', '{"a":', '[{"a":'), fc.constantFrom('unclosed', 'extra-close', 'comma', 'nul')).map(([n, open, how]) => {
@@ -155,38 +162,104 @@ const body: fc.Arbitrary<BodyCase> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .constantFrom('', ' ', '\n\t', 'null', '"', '\uFEFF{}', 'undefined', 'NaN', '1e400', '-0', '"\\ud800"', '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"x":1}}}', '[1,]', "{'a':1}", '{"a":1}{"b":2}', '\u0000', '{"a":1,"a":2}')
+      .constantFrom(
+        '',
+        ' ',
+        '\n\t',
+        'null',
+        '"',
+        '\uFEFF{}',
+        'undefined',
+        'NaN',
+        '1e400',
+        '-0',
+        '"\\ud800"',
+        '{"__proto__":{"polluted":true}}',
+        '{"constructor":{"prototype":{"x":1}}}',
+        '[1,]',
+        "{'a':1}",
+        '{"a":1}{"b":2}',
+        '\u0000',
+        '{"a":1,"a":2}',
+      )
       .map(text('edge')),
   },
-  { weight: 1, arbitrary: fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x7b, 0x7d, 0x80], [0xf4, 0x90, 0x80, 0x80]).map((b) => textBody('bad-utf8', Buffer.from(b))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x7b, 0x7d, 0x80], [0xf4, 0x90, 0x80, 0x80])
+      .map((b) => textBody('bad-utf8', Buffer.from(b))),
+  },
   {
     weight: 3,
-    arbitrary: fc.oneof(fc.constantFrom(ASYNC_LIMIT - 1, ASYNC_LIMIT, ASYNC_LIMIT + 1, SYNC_LIMIT - 1, SYNC_LIMIT, SYNC_LIMIT + 1), fc.integer({ min: 8, max: 2 * SYNC_LIMIT })).map(sized('sized-json')),
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom(ASYNC_LIMIT - 1, ASYNC_LIMIT, ASYNC_LIMIT + 1, SYNC_LIMIT - 1, SYNC_LIMIT, SYNC_LIMIT + 1),
+        fc.integer({ min: 8, max: 2 * SYNC_LIMIT }),
+      )
+      .map(sized('sized-json')),
   },
   { weight: 1, arbitrary: fc.integer({ min: SYNC_LIMIT + 1, max: 2 * SYNC_LIMIT }).map((n) => bodyCase('oversized-junk', Buffer.alloc(n, 'x'), null)) },
 );
 
 // What a header value may hold on the wire (tab, visible ASCII, obs-text); Node trims SP/HTAB.
 const headerText = (max: number) =>
-  fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(9), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c)), maxLength: max });
+  fc.string({
+    unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(9), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c)),
+    maxLength: max,
+  });
 const ows = (v: string) => v.replace(/^[ \t]+|[ \t]+$/g, '');
-const maybe = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<T>) => fc.option(fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: invalid }), { nil: undefined, freq: 3 });
+const maybe = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<T>) =>
+  fc.option(fc.oneof({ weight: 6, arbitrary: valid }, { weight: 1, arbitrary: invalid }), { nil: undefined, freq: 3 });
 /** Present in one case in five. */
 const rarely = <T>(value: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: value });
 const base64 = (s: string) => Buffer.from(s).toString('base64');
 
 const invokeCase = fc.record({
   body,
-  invocationType: maybe(fc.constantFrom('RequestResponse', 'Event', 'DryRun', ' Event\t'), fc.oneof(fc.constantFrom('event', 'EVENT', '', 'RequestResponse,Event', 'Dry Run', 'Event\u00a0'), headerText(20))),
+  invocationType: maybe(
+    fc.constantFrom('RequestResponse', 'Event', 'DryRun', ' Event\t'),
+    fc.oneof(fc.constantFrom('event', 'EVENT', '', 'RequestResponse,Event', 'Dry Run', 'Event\u00a0'), headerText(20)),
+  ),
   logType: maybe(fc.constantFrom('None', 'Tail', 'Tail '), fc.oneof(fc.constantFrom('tail', 'NONE', '', 'Tail,None'), headerText(20))),
   clientContext: maybe(
     fc.json({ maxDepth: 2 }).map(base64),
-    fc.oneof(fc.constantFrom('', '=', '!!!!', 'eyJ9', base64('{"a":'), base64(`{"p":"${'x'.repeat(3000)}"}`)), headerText(60), fc.string({ maxLength: 40 }).map(base64)),
+    fc.oneof(
+      fc.constantFrom('', '=', '!!!!', 'eyJ9', base64('{"a":'), base64(`{"p":"${'x'.repeat(3000)}"}`)),
+      headerText(60),
+      fc.string({ maxLength: 40 }).map(base64),
+    ),
   ),
-  contentType: fc.option(fc.oneof(fc.constantFrom('application/json', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=--x', 'application/json; charset=utf-16', 'application/json; charset=bogus', ''), headerText(40)), { nil: undefined }),
+  contentType: fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        'application/json',
+        'application/octet-stream',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=--x',
+        'application/json; charset=utf-16',
+        'application/json; charset=bogus',
+        '',
+      ),
+      headerText(40),
+    ),
+    { nil: undefined },
+  ),
   contentEncoding: rarely(fc.tuple(fc.constantFrom('identity', 'IDENTITY', 'gzip', 'GZIP', 'deflate', 'br', 'x-bogus', 'gzip, gzip'), fc.boolean())),
-  qualifier: maybe(fc.constantFrom('$LATEST', '%24LATEST'), fc.oneof(fc.constantFrom('', '1', 'LATEST', '$latest', '%00', '%E0%A4%A', '%ZZ', '$LATEST%00', '%2524LATEST', 'x'.repeat(300)), headerText(30).map(encodeURIComponent))),
-  idempotencyKey: rarely(fc.oneof({ weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).filter((s) => ows(s).length > 0 && ows(s) === s) }, { weight: 1, arbitrary: fc.constantFrom('', 'k'.repeat(257)) })),
+  qualifier: maybe(
+    fc.constantFrom('$LATEST', '%24LATEST'),
+    fc.oneof(
+      fc.constantFrom('', '1', 'LATEST', '$latest', '%00', '%E0%A4%A', '%ZZ', '$LATEST%00', '%2524LATEST', 'x'.repeat(300)),
+      headerText(30).map(encodeURIComponent),
+    ),
+  ),
+  idempotencyKey: rarely(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).filter((s) => ows(s).length > 0 && ows(s) === s) },
+      { weight: 1, arbitrary: fc.constantFrom('', 'k'.repeat(257)) },
+    ),
+  ),
   chunked: fc.boolean(),
 });
 type InvokeCase = typeof invokeCase extends fc.Arbitrary<infer T> ? T : never;
@@ -227,7 +300,8 @@ function expectedInvoke(c: InvokeCase): Expected {
     // magic number, so junk might decode: br bodies are always really compressed.)
     if (!CODECS[encoding[0].toLowerCase()] || !(encoding[1] || encoding[0] === 'br')) refusals.push(INVALID_CONTENT, INVALID_PARAMETER);
   }
-  if (c.qualifier !== undefined && new URLSearchParams(`Qualifier=${c.qualifier}`).get('Qualifier') !== '$LATEST') refusals.push([404, 'ResourceNotFoundException']);
+  if (c.qualifier !== undefined && new URLSearchParams(`Qualifier=${c.qualifier}`).get('Qualifier') !== '$LATEST')
+    refusals.push([404, 'ResourceNotFoundException']);
   if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) refusals.push(INVALID_PARAMETER);
   if (c.logType !== undefined && !['None', 'Tail'].includes(ows(c.logType))) refusals.push(INVALID_PARAMETER);
   if (bytes.length > SYNC_LIMIT) refusals.push(TOO_LARGE);
@@ -298,29 +372,61 @@ describe('(a) Invoke of echo, authenticated: fuzzed body, X-Amz-* headers, Conte
 /** A name as it goes into the path, and what it refers to. */
 type NameKind = 'echo' | 'missing' | 'invalid' | 'unknown';
 const namedTricks: Array<[string, NameKind]> = [
-  ['echo', 'echo'], ['echo:$LATEST', 'echo'], ['echo%3A%24LATEST', 'echo'], ['%65cho', 'echo'],
-  ['arn:aws:lambda:us-east-1:123456789012:function:echo', 'echo'], ['123456789012:function:echo', 'echo'],
+  ['echo', 'echo'],
+  ['echo:$LATEST', 'echo'],
+  ['echo%3A%24LATEST', 'echo'],
+  ['%65cho', 'echo'],
+  ['arn:aws:lambda:us-east-1:123456789012:function:echo', 'echo'],
+  ['123456789012:function:echo', 'echo'],
   ['arn%3Aaws%3Alambda%3Aeu-west-1%3A000000000000%3Afunction%3Aecho%3A%24LATEST', 'echo'],
-  ['nope', 'missing'], ['Echo', 'missing'], ['ECHO', 'missing'], ['__proto__', 'missing'], ['constructor', 'missing'],
-  ['hasOwnProperty', 'missing'], ['toString', 'missing'], ['echo:1', 'missing'], ['echo:$latest', 'missing'], ['x'.repeat(64), 'missing'],
-  ['arn:aws:lambda:us-east-1:123456789012:function:nope', 'missing'], ['echo_', 'missing'],
-  ['..', 'invalid'], ['.', 'invalid'], ['%2E%2E', 'invalid'], ['%2F..%2Fetc', 'invalid'], ['..%2F..%2Fdlq', 'invalid'], ['a%00b', 'invalid'],
-  ['%00', 'invalid'], ['echo%00', 'invalid'], ['%', 'invalid'], ['%E0%A4%A', 'invalid'], ['%ZZ', 'invalid'], ['%C0%AF', 'invalid'],
-  ['x'.repeat(65), 'invalid'], ['x'.repeat(5000), 'invalid'], ['%F0%9F%92%A5', 'invalid'], ['%C3%A9cho', 'invalid'], ['echo%20', 'invalid'],
-  ['echo:', 'invalid'], ['echo:$LATEST:x', 'invalid'], ['arn:aws:lambda:us-east-1:12345:function:echo', 'invalid'], ['%7B%7D', 'invalid'],
+  ['nope', 'missing'],
+  ['Echo', 'missing'],
+  ['ECHO', 'missing'],
+  ['__proto__', 'missing'],
+  ['constructor', 'missing'],
+  ['hasOwnProperty', 'missing'],
+  ['toString', 'missing'],
+  ['echo:1', 'missing'],
+  ['echo:$latest', 'missing'],
+  ['x'.repeat(64), 'missing'],
+  ['arn:aws:lambda:us-east-1:123456789012:function:nope', 'missing'],
+  ['echo_', 'missing'],
+  ['..', 'invalid'],
+  ['.', 'invalid'],
+  ['%2E%2E', 'invalid'],
+  ['%2F..%2Fetc', 'invalid'],
+  ['..%2F..%2Fdlq', 'invalid'],
+  ['a%00b', 'invalid'],
+  ['%00', 'invalid'],
+  ['echo%00', 'invalid'],
+  ['%', 'invalid'],
+  ['%E0%A4%A', 'invalid'],
+  ['%ZZ', 'invalid'],
+  ['%C0%AF', 'invalid'],
+  ['x'.repeat(65), 'invalid'],
+  ['x'.repeat(5000), 'invalid'],
+  ['%F0%9F%92%A5', 'invalid'],
+  ['%C3%A9cho', 'invalid'],
+  ['echo%20', 'invalid'],
+  ['echo:', 'invalid'],
+  ['echo:$LATEST:x', 'invalid'],
+  ['arn:aws:lambda:us-east-1:12345:function:echo', 'invalid'],
+  ['%7B%7D', 'invalid'],
 ];
 /** A random name, judged by the contract's `^[A-Za-z0-9_-]{1,64}$`. */
 const randomName = (s: string): [string, NameKind] => [
   encodeURIComponent(s),
   s.includes(':') ? 'unknown' : !/^[A-Za-z0-9_-]{1,64}$/.test(s) ? 'invalid' : s === 'echo' ? 'echo' : 'missing',
 ];
-const name: fc.Arbitrary<[string, NameKind]> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...namedTricks) },
-  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 80 }).map(randomName) },
-  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(randomName) },
-  { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/).map(randomName) },
-  // Another real function would run (slow, fail, putOrder...): not what these probes are about.
-).filter(([raw]) => raw === 'echo' || !FUNCTIONS.has(raw));
+const name: fc.Arbitrary<[string, NameKind]> = fc
+  .oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...namedTricks) },
+    { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 80 }).map(randomName) },
+    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(randomName) },
+    { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/).map(randomName) },
+    // Another real function would run (slow, fail, putOrder...): not what these probes are about.
+  )
+  .filter(([raw]) => raw === 'echo' || !FUNCTIONS.has(raw));
 
 type Surface = 'lambda' | 'gateway' | 'dashboard';
 const surfaceOf = (path: string): Surface => {
@@ -336,64 +442,132 @@ interface Probe extends Request {
   then?: (a: Answer) => void;
 }
 const byKind = (kind: NameKind, ok: number[]) => ({ echo: ok, missing: [404], invalid: [400], unknown: [400, 404] })[kind];
-const jsonField = (field: string, value: string) => (a: Answer) => check((JSON.parse(a.text) as Record<string, unknown>)[field] === value, `${field} should be ${value}`, a);
-const query = fc.oneof(fc.constant(''), fc.string({ maxLength: 20 }).map(encodeURIComponent), fc.constantFrom('%', '%ZZ', '-1', '1e400', 'NaN', '0', '1.5', '%00', '__proto__', base64('{"t":1e999,"id":"x"}'), base64('{"t":"x"}'), base64('null')));
+const jsonField = (field: string, value: string) => (a: Answer) =>
+  check((JSON.parse(a.text) as Record<string, unknown>)[field] === value, `${field} should be ${value}`, a);
+const query = fc.oneof(
+  fc.constant(''),
+  fc.string({ maxLength: 20 }).map(encodeURIComponent),
+  fc.constantFrom('%', '%ZZ', '-1', '1e400', 'NaN', '0', '1.5', '%00', '__proto__', base64('{"t":1e999,"id":"x"}'), base64('{"t":"x"}'), base64('null')),
+);
 
 const probe: fc.Arbitrary<Probe> = fc.oneof(
   name.map(([n, kind]): Probe => ({
-    surface: 'lambda', method: 'POST', path: `/2015-03-31/functions/${n}/invocations`, body: '{"probe":[1,"two"]}', allowed: byKind(kind, [200]),
+    surface: 'lambda',
+    method: 'POST',
+    path: `/2015-03-31/functions/${n}/invocations`,
+    body: '{"probe":[1,"two"]}',
+    allowed: byKind(kind, [200]),
     then: (a) => check(a.text === '{"probe":[1,"two"]}', 'not an echo', a),
   })),
   fc.tuple(name, fc.constantFrom('', '/configuration')).map(([[n, kind], tail]): Probe => ({
-    surface: 'lambda', method: 'GET', path: `/2015-03-31/functions/${n}${tail}`, allowed: byKind(kind, [200]),
+    surface: 'lambda',
+    method: 'GET',
+    path: `/2015-03-31/functions/${n}${tail}`,
+    allowed: byKind(kind, [200]),
     then: (a) => check(JSON.stringify(JSON.parse(a.text)).includes('"FunctionName":"echo"'), 'not echo', a),
   })),
-  name.map(([n, kind]): Probe => ({ surface: 'lambda', method: 'GET', path: `/2019-09-25/functions/${n}/event-invoke-config/list`, allowed: byKind(kind, [200]) })),
-  // Unknown methods on the Lambda API's paths.
-  fc.tuple(name, fc.constantFrom('PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'GET'), fc.constantFrom('/invocations', '/nope', '/invocations/x')).map(([[n], method, tail]): Probe => ({
-    // Express answers OPTIONS on a known path itself, with Allow.
-    surface: 'lambda', method, path: `/2015-03-31/functions/${n}${tail}`, allowed: method === 'OPTIONS' ? [200, 400, 404] : [400, 404],
+  name.map(([n, kind]): Probe => ({
+    surface: 'lambda',
+    method: 'GET',
+    path: `/2019-09-25/functions/${n}/event-invoke-config/list`,
+    allowed: byKind(kind, [200]),
   })),
+  // Unknown methods on the Lambda API's paths.
+  fc
+    .tuple(name, fc.constantFrom('PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'GET'), fc.constantFrom('/invocations', '/nope', '/invocations/x'))
+    .map(([[n], method, tail]): Probe => ({
+      // Express answers OPTIONS on a known path itself, with Allow.
+      surface: 'lambda',
+      method,
+      path: `/2015-03-31/functions/${n}${tail}`,
+      allowed: method === 'OPTIONS' ? [200, 400, 404] : [400, 404],
+    })),
   fc.tuple(name, fc.option(query, { nil: undefined })).map(([[n], wait]): Probe => ({
-    surface: 'lambda', method: 'GET', path: `/invocations/${n}${wait === undefined ? '' : `?wait=${wait}`}`, allowed: [400, 404],
+    surface: 'lambda',
+    method: 'GET',
+    path: `/invocations/${n}${wait === undefined ? '' : `?wait=${wait}`}`,
+    allowed: [400, 404],
   })),
   fc.tuple(name, fc.constantFrom(['GET', ''], ['DELETE', ''], ['POST', '/redrive'], ['PUT', ''])).map(([[n], [method, tail]]): Probe => ({
-    surface: 'lambda', method: method!, path: `/dlq/${n}${tail}`, allowed: [400, 404],
+    surface: 'lambda',
+    method: method!,
+    path: `/dlq/${n}${tail}`,
+    allowed: [400, 404],
   })),
   fc.tuple(name, query, query).map(([[n], limit, cursor]): Probe => ({
-    surface: 'lambda', method: 'GET', path: `/dlq?functionName=${n}&limit=${limit}&cursor=${cursor}`, allowed: [200, 400, 404],
+    surface: 'lambda',
+    method: 'GET',
+    path: `/dlq?functionName=${n}&limit=${limit}&cursor=${cursor}`,
+    allowed: [200, 400, 404],
     then: (a) => check(Array.isArray((JSON.parse(a.text) as { items: unknown }).items), 'no items', a),
   })),
-  fc.tuple(query, query).map(([max, marker]): Probe => ({ surface: 'lambda', method: 'GET', path: `/2015-03-31/functions?MaxItems=${max}&Marker=${marker}`, allowed: [200, 400] })),
+  fc
+    .tuple(query, query)
+    .map(([max, marker]): Probe => ({ surface: 'lambda', method: 'GET', path: `/2015-03-31/functions?MaxItems=${max}&Marker=${marker}`, allowed: [200, 400] })),
   // Gateway routes: GET /orders/{orderId} and /getOrder answer from getOrder; PUTs queue putOrder.
   fc.tuple(name, fc.constantFrom('GET', 'HEAD'), fc.boolean()).map(([[n], method, event]): Probe => ({
-    surface: 'gateway', method, path: `/orders/${n}`, headers: event ? { 'x-amz-invocation-type': 'Event' } : {}, allowed: event ? [202, 404] : [200, 404],
+    surface: 'gateway',
+    method,
+    path: `/orders/${n}`,
+    headers: event ? { 'x-amz-invocation-type': 'Event' } : {},
+    allowed: event ? [202, 404] : [200, 404],
   })),
   name.map(([n]): Probe => ({ surface: 'gateway', method: 'GET', path: `/getOrder?orderId=${n}&__proto__=x&constructor[a]=b`, allowed: [200, 400, 404] })),
   fc.tuple(name, fc.constantFrom('/orders', '/putOrder'), fc.string({ maxLength: 200 })).map(([[n], route, b]): Probe => ({
-    surface: 'gateway', method: 'PUT', path: `${route}?id=${n}`, body: b, allowed: [202],
+    surface: 'gateway',
+    method: 'PUT',
+    path: `${route}?id=${n}`,
+    body: b,
+    allowed: [202],
   })),
-  fc.tuple(name, fc.constantFrom('POST', 'DELETE', 'PATCH'), fc.constantFrom('/orders/', '/getOrder/', '/putOrder/', '/ORDERS/', '//orders/', '/orders//')).map(([[n], method, route]): Probe => ({
-    surface: 'gateway', method, path: `${route}${n}`, allowed: [404],
-  })),
+  fc
+    .tuple(name, fc.constantFrom('POST', 'DELETE', 'PATCH'), fc.constantFrom('/orders/', '/getOrder/', '/putOrder/', '/ORDERS/', '//orders/', '/orders//'))
+    .map(([[n], method, route]): Probe => ({
+      surface: 'gateway',
+      method,
+      path: `${route}${n}`,
+      allowed: [404],
+    })),
   // Every Lambda API version: beyond the calls invoq serves, 400 UnsupportedOperationException.
-  fc.tuple(fc.constantFrom(...LAMBDA_API_PREFIXES), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), fc.string({ maxLength: 40 })).map(([prefix, method, tail]): Probe => ({
-    surface: 'lambda', method, path: `${prefix}/${encodeURI(tail).replace(/[?#]/g, '')}`, body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
-    allowed: prefix === '/2015-03-31' || prefix === '/2019-09-25' ? [200, 400, 404] : [400],
-  })),
+  fc
+    .tuple(fc.constantFrom(...LAMBDA_API_PREFIXES), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), fc.string({ maxLength: 40 }))
+    .map(([prefix, method, tail]): Probe => ({
+      surface: 'lambda',
+      method,
+      path: `${prefix}/${encodeURI(tail).replace(/[?#]/g, '')}`,
+      body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
+      allowed: prefix === '/2015-03-31' || prefix === '/2019-09-25' ? [200, 400, 404] : [400],
+    })),
   fc.string({ maxLength: 60 }).map((p): Probe => {
     const path = `/${encodeURI(p).replace(/[?#]/g, '')}`;
     return { surface: surfaceOf(path), method: 'GET', path, allowed: [200, 400, 404] };
   }),
   fc
-    .constantFrom('/2015-03-31/../dlq/x', '/admin/queues/../../dlq', '/DLQ/x', '/Invocations/x', '/2015-03-31//functions//echo//invocations', '/metrics/../dlq', '/healthz/../dlq/x', '/2015-03-31/functions/echo/invocations/../../../dlq', '/2019-09-25/functions/echo/event-invoke-config/../../../../dlq')
+    .constantFrom(
+      '/2015-03-31/../dlq/x',
+      '/admin/queues/../../dlq',
+      '/DLQ/x',
+      '/Invocations/x',
+      '/2015-03-31//functions//echo//invocations',
+      '/metrics/../dlq',
+      '/healthz/../dlq/x',
+      '/2015-03-31/functions/echo/invocations/../../../dlq',
+      '/2019-09-25/functions/echo/event-invoke-config/../../../../dlq',
+    )
     .map((path): Probe => ({ surface: 'lambda', method: 'GET', path, allowed: [400, 404] })),
 );
 
 // The queue dashboard is bull-board's own (HTML, and JSON in its own shape): read-only probes.
 const dashboardProbe: fc.Arbitrary<Probe> = fc.oneof(
-  fc.tuple(name, query).map(([[n], page]): Probe => ({ surface: 'dashboard', method: 'GET', path: `/admin/queues/api/queues?activeQueue=${n}&page=${page}&jobsPerPage=${page}`, allowed: [200, 400, 404] })),
-  fc.tuple(name, fc.constantFrom('queue/', 'api/queues/', 'api/queues/%7Becho%7D/', '')).map(([[n], under]): Probe => ({ surface: 'dashboard', method: 'GET', path: `/admin/queues/${under}${n}`, allowed: [200, 400, 404] })),
+  fc.tuple(name, query).map(([[n], page]): Probe => ({
+    surface: 'dashboard',
+    method: 'GET',
+    path: `/admin/queues/api/queues?activeQueue=${n}&page=${page}&jobsPerPage=${page}`,
+    allowed: [200, 400, 404],
+  })),
+  fc
+    .tuple(name, fc.constantFrom('queue/', 'api/queues/', 'api/queues/%7Becho%7D/', ''))
+    .map(([[n], under]): Probe => ({ surface: 'dashboard', method: 'GET', path: `/admin/queues/${under}${n}`, allowed: [200, 400, 404] })),
 );
 
 function checkProbe(p: Probe, a: Answer): void {
@@ -406,7 +580,11 @@ function checkProbe(p: Probe, a: Answer): void {
     const { message } = JSON.parse(a.text) as { message?: unknown };
     check(typeof message === 'string' && message.length > 0, 'a gateway 4xx without {message}', a);
     // Without x-amzn-ErrorType it can only be getOrder's own answer to a missing orderId.
-    check(a.headers['x-amzn-errortype'] !== undefined || (a.status === 400 && String(message).startsWith('orderId is required')), 'a gateway 4xx without x-amzn-ErrorType', a);
+    check(
+      a.headers['x-amzn-errortype'] !== undefined || (a.status === 400 && String(message).startsWith('orderId is required')),
+      'a gateway 4xx without x-amzn-ErrorType',
+      a,
+    );
   }
   if (a.status < 300) p.then?.(a);
 }
@@ -427,14 +605,22 @@ describe('(b) path and name tricks: Lambda API, /invocations, /dlq, gateway rout
   // Raw bytes Node's parser refuses before express runs (NUL, space, control, non-ASCII).
   it('survives 200 request lines with raw bytes in the path (a 4xx that says why, API up)', async () => {
     const rawPath = fc
-      .tuple(fc.constantFrom('/2015-03-31/functions/echo/invocations', '/orders/42', '/dlq/x', '/invocations/x'), fc.nat(), fc.oneof(fc.integer({ min: 0, max: 0x20 }), fc.integer({ min: 0x7f, max: 0xff })))
+      .tuple(
+        fc.constantFrom('/2015-03-31/functions/echo/invocations', '/orders/42', '/dlq/x', '/invocations/x'),
+        fc.nat(),
+        fc.oneof(fc.integer({ min: 0, max: 0x20 }), fc.integer({ min: 0x7f, max: 0xff })),
+      )
       .map(([p, at, byte]) => {
         const i = 1 + (at % p.length);
         return Buffer.concat([Buffer.from(p.slice(0, i)), Buffer.from([byte]), Buffer.from(p.slice(i))]);
       });
     await fc.assert(
       fc.asyncProperty(rawPath, async (path) => {
-        const head = Buffer.concat([Buffer.from('POST '), path, Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_KEY}\r\nContent-Length: 2\r\n\r\n{}`)]);
+        const head = Buffer.concat([
+          Buffer.from('POST '),
+          path,
+          Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_KEY}\r\nContent-Length: 2\r\n\r\n{}`),
+        ]);
         const reply = await rawExchange(api.port, head);
         expect(reply).toMatch(/^HTTP\/1\.1 4\d\d /);
         // Whether express answered or Node's parser refused the request line (then invoq's
@@ -496,15 +682,45 @@ interface Endpoint {
   check: (a: Answer) => void;
 }
 const endpoints: Endpoint[] = [
-  { method: 'POST', path: INVOKE_ECHO, body: '{"auth":"probe"}', admin: false, surface: 'lambda', check: (a) => check(a.text === '{"auth":"probe"}', 'not an echo', a) },
-  { method: 'GET', path: '/2015-03-31/functions', body: '', admin: false, surface: 'lambda', check: (a) => check(Array.isArray((JSON.parse(a.text) as { Functions: unknown }).Functions), 'no Functions', a) },
+  {
+    method: 'POST',
+    path: INVOKE_ECHO,
+    body: '{"auth":"probe"}',
+    admin: false,
+    surface: 'lambda',
+    check: (a) => check(a.text === '{"auth":"probe"}', 'not an echo', a),
+  },
+  {
+    method: 'GET',
+    path: '/2015-03-31/functions',
+    body: '',
+    admin: false,
+    surface: 'lambda',
+    check: (a) => check(Array.isArray((JSON.parse(a.text) as { Functions: unknown }).Functions), 'no Functions', a),
+  },
   { method: 'GET', path: '/orders/42', body: '', admin: false, surface: 'gateway', check: jsonField('orderId', '42') },
-  { method: 'GET', path: '/dlq', body: '', admin: true, surface: 'lambda', check: (a) => check(Array.isArray((JSON.parse(a.text) as { items: unknown }).items), 'no items', a) },
+  {
+    method: 'GET',
+    path: '/dlq',
+    body: '',
+    admin: true,
+    surface: 'lambda',
+    check: (a) => check(Array.isArray((JSON.parse(a.text) as { items: unknown }).items), 'no items', a),
+  },
 ];
 
-async function sigv4(port: number, e: Endpoint, options: { key?: typeof USER_AKID; service?: string; skewMs?: number; contentSha?: string }): Promise<Record<string, string>> {
+async function sigv4(
+  port: number,
+  e: Endpoint,
+  options: { key?: typeof USER_AKID; service?: string; skewMs?: number; contentSha?: string },
+): Promise<Record<string, string>> {
   const host = `127.0.0.1:${port}`;
-  const signer = new SignatureV4({ credentials: options.key ?? USER_AKID, region: 'us-east-1', service: options.service ?? 'lambda', sha256: Hash.bind(null, 'sha256') });
+  const signer = new SignatureV4({
+    credentials: options.key ?? USER_AKID,
+    region: 'us-east-1',
+    service: options.service ?? 'lambda',
+    sha256: Hash.bind(null, 'sha256'),
+  });
   const headers: Record<string, string> = { host, ...(options.contentSha ? { 'x-amz-content-sha256': options.contentSha } : {}) };
   const signed = await signer.sign(new HttpRequest({ method: e.method, protocol: 'http:', hostname: host, path: e.path, headers, body: e.body }), {
     signingDate: new Date(Date.now() + (options.skewMs ?? 0)),
@@ -513,64 +729,77 @@ async function sigv4(port: number, e: Endpoint, options: { key?: typeof USER_AKI
 }
 
 type Credential = (port: number, e: Endpoint) => Promise<{ who: Who; headers: Record<string, string | string[]>; body?: string }>;
-const plain = (who: Who, headers: Record<string, string | string[]>): Credential => async () => ({ who, headers });
+const plain =
+  (who: Who, headers: Record<string, string | string[]>): Credential =>
+  async () => ({ who, headers });
 const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
 const withAuth = (h: Record<string, string>, f: (auth: string) => string) => ({ ...h, authorization: f(h.authorization ?? '') });
 const notAKey = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => ![USER_KEY, ADMIN_KEY].includes(s.trim()));
 
 const credential: fc.Arbitrary<Credential> = fc.oneof(
   // Weighted so each of these is drawn about six times in 500 runs.
-  { weight: 4, arbitrary: fc.constantFrom<Credential>(
-    plain('missing', {}),
-    plain('user', { authorization: `Bearer ${USER_KEY}` }),
-    plain('admin', { authorization: `Bearer ${ADMIN_KEY}` }),
-    plain('user', { authorization: `Bearer    ${USER_KEY}   ` }),
-    plain('user', { 'x-api-key': USER_KEY }),
-    plain('admin', { 'x-api-key': ADMIN_KEY }),
-    plain('user', { authorization: basic(`anyone:${USER_KEY}`) }),
-    plain('admin', { authorization: basic(`:${ADMIN_KEY}`) }),
-    // An admin access key id and its secret open what an admin key opens (the dashboard in a browser).
-    plain('admin', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${ADMIN_AKID.secretAccessKey}`) }),
-    plain('denied', { authorization: basic(`${USER_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
-    plain('refused', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
-    plain('refused', { authorization: basic(`anyone:${ADMIN_AKID.secretAccessKey}`) }),
-    plain('refused', { authorization: basic(`${ADMIN_AKID.secretAccessKey}:${ADMIN_AKID.accessKeyId}`) }),
-    plain('refused', { authorization: 'Bearer' }),
-    plain('refused', { authorization: 'Bearer ' }),
-    plain('refused', { 'x-api-key': '' }),
-    plain('refused', { authorization: basic(`${USER_KEY}:`) }),
-    plain('refused', { authorization: 'Basic !!!!' }),
-    plain('refused', { authorization: `Token ${USER_KEY}` }),
-    plain('refused', { authorization: 'AWS4-HMAC-SHA256' }),
-    plain('refused', { authorization: `AWS4-HMAC-SHA256 Credential=${USER_AKID.accessKeyId}/20200101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}` }),
-    // RFC 7235 makes the scheme case-insensitive; a key without "user:" is still the password.
-    plain('either', { authorization: `bearer ${USER_KEY}` }),
-    plain('either', { authorization: basic(USER_KEY) }),
-    plain('either', { authorization: `Bearer ${USER_KEY}`, 'x-api-key': 'wrong' }),
-    plain('either', { 'x-api-key': [USER_KEY, USER_KEY] }),
-    async (port, e) => ({ who: 'user', headers: await sigv4(port, e, {}) }),
-    async (port, e) => ({ who: 'admin', headers: await sigv4(port, e, { key: ADMIN_AKID }) }),
-    async (port, e) => ({ who: 'user', headers: await sigv4(port, e, { contentSha: createHash('sha256').update(e.body).digest('hex') }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: createHash('sha256').update('other').digest('hex') }) }),
-    // A signature that does not cover the body.
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'UNSIGNED-PAYLOAD' }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { ...USER_AKID, secretAccessKey: 'wrong' } }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' } }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { service: 'execute-api' }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { skewMs: -20 * 60_000 }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { skewMs: 20 * 60_000 }) }),
-    async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, {}), body: `${e.body} ` }),
-    async (port, e) => {
-      const { 'x-amz-date': _, ...headers } = await sigv4(port, e, {});
-      return { who: 'refused', headers };
-    },
-    async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/SignedHeaders=([^,]*)/, 'SignedHeaders=x-amz-date')) }),
-    async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/SignedHeaders=/, 'SignedHeaders=x-missing;')) }),
-    async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/.$/, (c) => (c === '0' ? '1' : '0'))) }),
-    async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/Signature=(\w+)/, (_, s: string) => `Signature=${s.toUpperCase()}`)) }),
-    async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.toLowerCase()) }),
-  ) },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom<Credential>(
+      plain('missing', {}),
+      plain('user', { authorization: `Bearer ${USER_KEY}` }),
+      plain('admin', { authorization: `Bearer ${ADMIN_KEY}` }),
+      plain('user', { authorization: `Bearer    ${USER_KEY}   ` }),
+      plain('user', { 'x-api-key': USER_KEY }),
+      plain('admin', { 'x-api-key': ADMIN_KEY }),
+      plain('user', { authorization: basic(`anyone:${USER_KEY}`) }),
+      plain('admin', { authorization: basic(`:${ADMIN_KEY}`) }),
+      // An admin access key id and its secret open what an admin key opens (the dashboard in a browser).
+      plain('admin', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${ADMIN_AKID.secretAccessKey}`) }),
+      plain('denied', { authorization: basic(`${USER_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+      plain('refused', { authorization: basic(`${ADMIN_AKID.accessKeyId}:${USER_AKID.secretAccessKey}`) }),
+      plain('refused', { authorization: basic(`anyone:${ADMIN_AKID.secretAccessKey}`) }),
+      plain('refused', { authorization: basic(`${ADMIN_AKID.secretAccessKey}:${ADMIN_AKID.accessKeyId}`) }),
+      plain('refused', { authorization: 'Bearer' }),
+      plain('refused', { authorization: 'Bearer ' }),
+      plain('refused', { 'x-api-key': '' }),
+      plain('refused', { authorization: basic(`${USER_KEY}:`) }),
+      plain('refused', { authorization: 'Basic !!!!' }),
+      plain('refused', { authorization: `Token ${USER_KEY}` }),
+      plain('refused', { authorization: 'AWS4-HMAC-SHA256' }),
+      plain('refused', {
+        authorization: `AWS4-HMAC-SHA256 Credential=${USER_AKID.accessKeyId}/20200101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}`,
+      }),
+      // RFC 7235 makes the scheme case-insensitive; a key without "user:" is still the password.
+      plain('either', { authorization: `bearer ${USER_KEY}` }),
+      plain('either', { authorization: basic(USER_KEY) }),
+      plain('either', { authorization: `Bearer ${USER_KEY}`, 'x-api-key': 'wrong' }),
+      plain('either', { 'x-api-key': [USER_KEY, USER_KEY] }),
+      async (port, e) => ({ who: 'user', headers: await sigv4(port, e, {}) }),
+      async (port, e) => ({ who: 'admin', headers: await sigv4(port, e, { key: ADMIN_AKID }) }),
+      async (port, e) => ({ who: 'user', headers: await sigv4(port, e, { contentSha: createHash('sha256').update(e.body).digest('hex') }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: createHash('sha256').update('other').digest('hex') }) }),
+      // A signature that does not cover the body.
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'UNSIGNED-PAYLOAD' }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { contentSha: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { ...USER_AKID, secretAccessKey: 'wrong' } }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { key: { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' } }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { service: 'execute-api' }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { skewMs: -20 * 60_000 }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, { skewMs: 20 * 60_000 }) }),
+      async (port, e) => ({ who: 'refused', headers: await sigv4(port, e, {}), body: `${e.body} ` }),
+      async (port, e) => {
+        const { 'x-amz-date': _, ...headers } = await sigv4(port, e, {});
+        return { who: 'refused', headers };
+      },
+      async (port, e) => ({
+        who: 'refused',
+        headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/SignedHeaders=([^,]*)/, 'SignedHeaders=x-amz-date')),
+      }),
+      async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/SignedHeaders=/, 'SignedHeaders=x-missing;')) }),
+      async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/.$/, (c) => (c === '0' ? '1' : '0'))) }),
+      async (port, e) => ({
+        who: 'refused',
+        headers: withAuth(await sigv4(port, e, {}), (a) => a.replace(/Signature=(\w+)/, (_, s: string) => `Signature=${s.toUpperCase()}`)),
+      }),
+      async (port, e) => ({ who: 'refused', headers: withAuth(await sigv4(port, e, {}), (a) => a.toLowerCase()) }),
+    ),
+  },
   notAKey.map((k) => plain('refused', { authorization: `Bearer ${k}` })),
   notAKey.map((k) => plain('refused', { 'x-api-key': k })),
   notAKey.map((k) => plain('refused', { authorization: basic(`user:${k}`) })),

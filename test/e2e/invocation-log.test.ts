@@ -15,7 +15,10 @@ const sink = new Writable({
   },
 });
 const functionsDir = makeFunctionsDir({
-  talker: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => { console.log("working on", event.order); console.warn("careful"); return { done: true }; };' } },
+  talker: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async (event) => { console.log("working on", event.order); console.warn("careful"); return { done: true }; };' },
+  },
   quitter: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { console.log("bye"); process.exit(2); };' } },
 });
 let api: ApiService;
@@ -39,7 +42,9 @@ it('logs each invocation with its request id and its lines framed by START / END
   expect(log[1]).toMatch(new RegExp(`\\t${requestId}\\tINFO\\tworking on A-17$`));
   expect(log[2]).toMatch(/\tWARN\tcareful$/);
   expect(log[3]).toBe(`END RequestId: ${requestId}`);
-  expect(log[4]).toMatch(new RegExp(`^REPORT RequestId: ${requestId}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tMax Memory Used: \\d+ MB\\t`));
+  expect(log[4]).toMatch(
+    new RegExp(`^REPORT RequestId: ${requestId}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tMax Memory Used: \\d+ MB\\t`),
+  );
   // The payload itself is never logged (only what the function chose to print).
   expect(JSON.stringify(lines)).not.toContain('4111-SECRET');
 });

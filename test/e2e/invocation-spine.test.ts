@@ -16,12 +16,18 @@ const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-marks-'));
 const recordRun = `require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, String(event.id)), Date.now() + '\\n');`;
 const functionsDir = makeFunctionsDir({
   echo: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => event;' } },
-  record: { config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } }, files: { 'index.js': `exports.handler = async (event) => { ${recordRun} return { ok: true }; };` } },
+  record: {
+    config: { handler: 'index.handler', environment: { MARKER_DIR: markerDir } },
+    files: { 'index.js': `exports.handler = async (event) => { ${recordRun} return { ok: true }; };` },
+  },
   alwaysFails: {
     config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} const e = new Error('no luck'); e.name = 'FlakyError'; throw e; };` },
   },
-  slowpoke: { config: { handler: 'index.handler', timeout: 0.5 }, files: { 'index.mjs': 'export const handler = () => new Promise(() => { setInterval(() => {}, 1000); });' } },
+  slowpoke: {
+    config: { handler: 'index.handler', timeout: 0.5 },
+    files: { 'index.mjs': 'export const handler = () => new Promise(() => { setInterval(() => {}, 1000); });' },
+  },
   spinner: {
     config: { handler: 'index.handler', circuitBreaker: false, timeout: 0.2, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} for (;;) {} };` },
@@ -30,7 +36,10 @@ const functionsDir = makeFunctionsDir({
     config: { handler: 'index.handler', circuitBreaker: false, environment: { MARKER_DIR: markerDir } },
     files: { 'index.js': `exports.handler = async (event) => { ${recordRun} process.exit(7); };` },
   },
-  context: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event, context) => ({ clientContext: context.clientContext, requestId: context.awsRequestId });' } },
+  context: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async (event, context) => ({ clientContext: context.clientContext, requestId: context.awsRequestId });' },
+  },
 });
 
 const prefix = uniquePrefix('spine');
@@ -146,11 +155,15 @@ describe('async invoke (Event)', () => {
     expect(res.status).toBe(202);
     const requestId = res.headers.get('x-amzn-requestid')!;
 
-    const dlq = await waitFor(async () => {
-      const r = await fetch(`${base}/dlq?functionName=alwaysFails`, { headers: { 'x-api-key': 'admin-key' } });
-      const body = (await r.json()) as { items: Array<Record<string, unknown>> };
-      return body.items.find((item) => item.requestId === requestId);
-    }, 15_000, 'the event in the DLQ');
+    const dlq = await waitFor(
+      async () => {
+        const r = await fetch(`${base}/dlq?functionName=alwaysFails`, { headers: { 'x-api-key': 'admin-key' } });
+        const body = (await r.json()) as { items: Array<Record<string, unknown>> };
+        return body.items.find((item) => item.requestId === requestId);
+      },
+      15_000,
+      'the event in the DLQ',
+    );
     expect(dlq).toMatchObject({
       functionName: 'alwaysFails',
       payload: { id: 'to-dlq' },
@@ -189,10 +202,14 @@ describe('async invoke (Event)', () => {
     const id = `retried-${fn}`;
     const res = await invoke(fn, JSON.stringify({ id }), { 'x-amz-invocation-type': 'Event' });
     const requestId = res.headers.get('x-amzn-requestid')!;
-    const entry = await waitFor(async () => {
-      const r = await fetch(`${base}/dlq?functionName=${fn}`, { headers: { 'x-api-key': 'admin-key' } });
-      return ((await r.json()) as { items: Array<Record<string, unknown>> }).items.find((item) => item.requestId === requestId);
-    }, 20_000, `${fn} in the DLQ`);
+    const entry = await waitFor(
+      async () => {
+        const r = await fetch(`${base}/dlq?functionName=${fn}`, { headers: { 'x-api-key': 'admin-key' } });
+        return ((await r.json()) as { items: Array<Record<string, unknown>> }).items.find((item) => item.requestId === requestId);
+      },
+      20_000,
+      `${fn} in the DLQ`,
+    );
     expect(entry).toMatchObject({ attempts: 3, reason: 'RetriesExhausted', error: { errorType } });
     expect(runsOf(id)).toHaveLength(3);
   });
@@ -260,7 +277,15 @@ describe('the contract’s errors', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    for (const family of ['invoq_invocations_total', 'invoq_errors_total', 'invoq_duration_seconds', 'invoq_async_events_received_total', 'invoq_retries_total', 'invoq_dead_letter_total', 'invoq_dlq_depth']) {
+    for (const family of [
+      'invoq_invocations_total',
+      'invoq_errors_total',
+      'invoq_duration_seconds',
+      'invoq_async_events_received_total',
+      'invoq_retries_total',
+      'invoq_dead_letter_total',
+      'invoq_dlq_depth',
+    ]) {
       expect(metrics).toContain(`# TYPE ${family} `);
     }
     expect(metrics).toMatch(/^invoq_invocations_total\{function="echo",type="sync"\} [1-9]/m);

@@ -75,7 +75,11 @@ beforeAll(async () => {
   [api, worker] = [spawnTier('api', env), spawnTier('worker', env)];
   base = `http://127.0.0.1:${port}`;
   workerBase = `http://127.0.0.1:${metricsPort}`;
-  const up = (url: string) => fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+  const up = (url: string) =>
+    fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
   await waitFor(async () => (await up(base)) && (await up(workerBase)), 20_000, 'both tiers to answer /healthz');
 });
 
@@ -132,7 +136,10 @@ describe('a function that signals its own process or exits', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get('x-amz-function-error')).toBe('Unhandled');
     const body = (await answer.json()) as { errorType: string; errorMessage: string };
-    expect(body).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(new RegExp(`^RequestId: \\S+ Error: Runtime exited with error: ${detail}$`)) });
+    expect(body).toMatchObject({
+      errorType: 'Runtime.ExitError',
+      errorMessage: expect.stringMatching(new RegExp(`^RequestId: \\S+ Error: Runtime exited with error: ${detail}$`)),
+    });
     await expectBothTiersUp();
   });
 
@@ -144,7 +151,10 @@ describe('a function that signals its own process or exits', () => {
 
   it('process.exit(3) ends only its environment, with Runtime.ExitError', async () => {
     const answer = await invoke('selfExit', {});
-    expect(await answer.json()).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(/Runtime exited with error: exit status 3$/) });
+    expect(await answer.json()).toMatchObject({
+      errorType: 'Runtime.ExitError',
+      errorMessage: expect.stringMatching(/Runtime exited with error: exit status 3$/),
+    });
     await expectBothTiersUp();
   });
 
@@ -155,10 +165,17 @@ describe('a function that signals its own process or exits', () => {
     const accepted = await invoke(fn, payload, { 'X-Amz-Invocation-Type': 'Event' });
     expect(accepted.status).toBe(202);
     const id = accepted.headers.get('x-amzn-requestid')!;
-    const status = await waitFor(async () => {
-      const s = (await (await fetch(`${base}/invocations/${id}?wait=10`, { headers })).json()) as { status: string; history: Array<{ outcome: string; error?: { errorType: string; errorMessage: string } }> };
-      return s.status === 'dead-lettered' ? s : undefined;
-    }, 20_000, 'the event to be dead-lettered');
+    const status = await waitFor(
+      async () => {
+        const s = (await (await fetch(`${base}/invocations/${id}?wait=10`, { headers })).json()) as {
+          status: string;
+          history: Array<{ outcome: string; error?: { errorType: string; errorMessage: string } }>;
+        };
+        return s.status === 'dead-lettered' ? s : undefined;
+      },
+      20_000,
+      'the event to be dead-lettered',
+    );
     expect(status.history).toHaveLength(1);
     expect(status.history[0]!.error).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(message) });
     await expectBothTiersUp();

@@ -81,8 +81,14 @@ exports.handler = async (event, context) => {
 // calls invoq's own Invoke through the SDK, which takes its region from AWS_REGION.
 const sdkFunctionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-sdk-fn-'));
 fs.mkdirSync(path.join(sdkFunctionsDir, 'viaSdk', 'node_modules', '@aws-sdk'), { recursive: true });
-fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '@aws-sdk', 'client-lambda'), path.join(sdkFunctionsDir, 'viaSdk', 'node_modules', '@aws-sdk', 'client-lambda'));
-fs.writeFileSync(path.join(sdkFunctionsDir, 'viaSdk', 'function.json'), JSON.stringify({ handler: 'index.handler', timeout: 10, environment: { INVOQ_ENDPOINT: 'set below' } }));
+fs.symlinkSync(
+  path.join(REPO_ROOT, 'node_modules', '@aws-sdk', 'client-lambda'),
+  path.join(sdkFunctionsDir, 'viaSdk', 'node_modules', '@aws-sdk', 'client-lambda'),
+);
+fs.writeFileSync(
+  path.join(sdkFunctionsDir, 'viaSdk', 'function.json'),
+  JSON.stringify({ handler: 'index.handler', timeout: 10, environment: { INVOQ_ENDPOINT: 'set below' } }),
+);
 fs.writeFileSync(
   path.join(sdkFunctionsDir, 'viaSdk', 'index.mjs'),
   `import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
@@ -106,7 +112,12 @@ let api: ApiService;
 let worker: WorkerService;
 let base: string;
 beforeAll(async () => {
-  const config = testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('runtime'), INVOQ_RETRY_BASE_DELAY_MS: '0', INVOQ_REGION: 'eu-west-1' });
+  const config = testConfig({
+    INVOQ_FUNCTIONS_DIR: functionsDir,
+    INVOQ_QUEUE_PREFIX: uniquePrefix('runtime'),
+    INVOQ_RETRY_BASE_DELAY_MS: '0',
+    INVOQ_REGION: 'eu-west-1',
+  });
   [api, worker] = await Promise.all([startApi(config, pino({ level: 'info' }, sink)), startWorker(config, pino({ level: 'info' }, sink))]);
   base = `http://127.0.0.1:${api.port}`;
 });
@@ -144,7 +155,12 @@ describe('handlers of the context.succeed / fail / done style', () => {
     const badId = bad.headers.get('x-amzn-requestid')!;
     expect(await status(badId)).toMatchObject({ status: 'dead-lettered', attempts: 1 });
     const entry = (await (await fetch(`${base}/dlq/${badId}`)).json()) as Record<string, unknown>;
-    expect(entry).toMatchObject({ functionName: 'orderCheck', reason: 'RetriesExhausted', error: { errorType: 'Error', errorMessage: 'Missing orderId' }, payload: { note: 'no id' } });
+    expect(entry).toMatchObject({
+      functionName: 'orderCheck',
+      reason: 'RetriesExhausted',
+      error: { errorType: 'Error', errorMessage: 'Missing orderId' },
+      payload: { note: 'no id' },
+    });
   });
 });
 
@@ -203,10 +219,14 @@ describe('Lambda’s environment', () => {
       expect(new Set(seen).size).toBe(1);
     }
     expect(traces[0]![0]).not.toBe(traces[1]![0]);
-    const logged = await waitFor(() => {
-      const attempts = logLines.filter((l) => l.msg === 'invocation' && l.requestId === ids[0]);
-      return attempts.length === 3 && attempts;
-    }, 5000, 'three attempt lines');
+    const logged = await waitFor(
+      () => {
+        const attempts = logLines.filter((l) => l.msg === 'invocation' && l.requestId === ids[0]);
+        return attempts.length === 3 && attempts;
+      },
+      5000,
+      'three attempt lines',
+    );
     expect(logged.map((l) => l.traceId)).toEqual([traces[0]![0], traces[0]![0], traces[0]![0]]);
   });
 });
@@ -219,7 +239,10 @@ describe('the AWS SDK, installed with the function', () => {
     const config = JSON.parse(fs.readFileSync(file, 'utf8'));
     config.environment.INVOQ_ENDPOINT = base;
     fs.writeFileSync(file, JSON.stringify(config));
-    sdkApi = await startApi(testConfig({ INVOQ_FUNCTIONS_DIR: sdkFunctionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('sdkfn'), INVOQ_REGION: 'ap-south-1' }), pino({ level: 'silent' }));
+    sdkApi = await startApi(
+      testConfig({ INVOQ_FUNCTIONS_DIR: sdkFunctionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('sdkfn'), INVOQ_REGION: 'ap-south-1' }),
+      pino({ level: 'silent' }),
+    );
   });
   afterAll(async () => {
     await sdkApi?.close();
@@ -239,7 +262,10 @@ describe('the API as a process', () => {
 
   it('runs functions in UTC, whatever the machine’s time zone', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [apiEntry], { env: { ...baseEnv(), PORT: String(port), INVOQ_FUNCTIONS_DIR: functionsDir, TZ: 'Pacific/Auckland' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [apiEntry], {
+      env: { ...baseEnv(), PORT: String(port), INVOQ_FUNCTIONS_DIR: functionsDir, TZ: 'Pacific/Auckland' },
+      stdio: 'ignore',
+    });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, 15_000, 'the API to start');
       const res = await fetch(`http://127.0.0.1:${port}/2015-03-31/functions/envReport/invocations`, { method: 'POST', body: '{}' });
@@ -250,7 +276,9 @@ describe('the API as a process', () => {
   });
 
   it('refuses a reserved name in a function’s environment at start, in one line', () => {
-    const dir = makeFunctionsDir({ sneaky: { config: { handler: 'index.handler', environment: { AWS_REGION: 'mars-north-1' } }, files: { 'index.js': 'exports.handler = async () => 1;' } } });
+    const dir = makeFunctionsDir({
+      sneaky: { config: { handler: 'index.handler', environment: { AWS_REGION: 'mars-north-1' } }, files: { 'index.js': 'exports.handler = async () => 1;' } },
+    });
     const result = spawnSync(process.execPath, [apiEntry], { env: { ...baseEnv(), PORT: '0', INVOQ_FUNCTIONS_DIR: dir }, encoding: 'utf8', timeout: 15_000 });
     expect(result.status).toBe(1);
     const lines = result.stderr.trim().split('\n');

@@ -100,7 +100,11 @@ beforeAll(async () => {
     INVOQ_FUNCTIONS_DIR: functionsDir,
   });
   apiReadyAt = await waitFor(async () => ((await fetch(`${base}/healthz`).catch(() => undefined))?.ok ? Date.now() : undefined), 20_000, 'the API to answer');
-  workerReadyAt = await waitFor(async () => ((await fetch(`${metricsBase}/readyz`).catch(() => undefined))?.ok ? Date.now() : undefined), 20_000, 'the worker to be ready');
+  workerReadyAt = await waitFor(
+    async () => ((await fetch(`${metricsBase}/readyz`).catch(() => undefined))?.ok ? Date.now() : undefined),
+    20_000,
+    'the worker to be ready',
+  );
   const line = await launcher.waitForOutput(/\[invoq\] Redis: embedded, (redis:\/\/127\.0\.0\.1:\d+) \(pid (\d+);/);
   embedded = { url: line.match[1]!, pid: Number(line.match[2]) };
 }, 40_000);
@@ -156,7 +160,11 @@ it('queues putOrder on its embedded Redis, and a worker processes it; nothing la
     body: '{"item":"coffee"}',
   });
   expect(res.status).toBe(202);
-  await waitFor(async () => /^invoq_invocations_total\{function="putOrder",type="async"\} 1$/m.test(await (await fetch(`${metricsBase}/metrics`)).text()), 10_000, 'putOrder to run');
+  await waitFor(
+    async () => /^invoq_invocations_total\{function="putOrder",type="async"\} 1$/m.test(await (await fetch(`${metricsBase}/metrics`)).text()),
+    10_000,
+    'putOrder to run',
+  );
   const own = readOnlyClient(embedded.url);
   try {
     expect((await keysUnder(own, prefix)).filter((key) => key.startsWith(`${prefix}:{putOrder}:`)).length).toBeGreaterThan(0);
@@ -178,8 +186,27 @@ cliTest(`answers the seed’s \`aws lambda invoke --invocation-type Event\` comm
   try {
     const result = spawnSync(
       aws,
-      ['lambda', 'invoke', '--function-name', 'testFunction', '--invocation-type', 'Event', '--cli-binary-format', 'raw-in-base64-out', '--payload', '{ "input": "input_value" }', 'response.json', '--endpoint-url', base],
-      { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir, AWS_ACCESS_KEY_ID: 'any', AWS_SECRET_ACCESS_KEY: 'any', AWS_DEFAULT_REGION: 'us-east-1' }, timeout: 30_000 },
+      [
+        'lambda',
+        'invoke',
+        '--function-name',
+        'testFunction',
+        '--invocation-type',
+        'Event',
+        '--cli-binary-format',
+        'raw-in-base64-out',
+        '--payload',
+        '{ "input": "input_value" }',
+        'response.json',
+        '--endpoint-url',
+        base,
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: dir, AWS_ACCESS_KEY_ID: 'any', AWS_SECRET_ACCESS_KEY: 'any', AWS_DEFAULT_REGION: 'us-east-1' },
+        timeout: 30_000,
+      },
     );
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -190,7 +217,12 @@ cliTest(`answers the seed’s \`aws lambda invoke --invocation-type Event\` comm
 });
 
 it('refuses a second npm start on the same data directory, and leaves the first running', async () => {
-  const second = startLauncher({ PORT: String(await freePort()), INVOQ_METRICS_PORT: String(await freePort()), INVOQ_QUEUE_PREFIX: prefix, INVOQ_DATA_DIR: dataDir });
+  const second = startLauncher({
+    PORT: String(await freePort()),
+    INVOQ_METRICS_PORT: String(await freePort()),
+    INVOQ_QUEUE_PREFIX: prefix,
+    INVOQ_DATA_DIR: dataDir,
+  });
   try {
     expect(await second.exited).toBe(1);
   } finally {

@@ -13,10 +13,24 @@ import { startWorker, type WorkerService } from '../../apps/worker/src/worker-se
 import { REPO_ROOT, freePort, makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } from '../support/harness';
 
 const CONTRACT_FAMILIES = [
-  'invoq_invocations_total', 'invoq_errors_total', 'invoq_throttles_total', 'invoq_duration_seconds', 'invoq_concurrent_executions',
-  'invoq_async_events_received_total', 'invoq_async_event_age_seconds', 'invoq_async_events_dropped_total', 'invoq_async_attempts',
-  'invoq_retries_total', 'invoq_dead_letter_total', 'invoq_destination_delivery_failures_total', 'invoq_queue_jobs',
-  'invoq_queue_oldest_age_seconds', 'invoq_dlq_depth', 'invoq_dlq_oldest_age_seconds', 'invoq_circuit_state', 'invoq_build_info',
+  'invoq_invocations_total',
+  'invoq_errors_total',
+  'invoq_throttles_total',
+  'invoq_duration_seconds',
+  'invoq_concurrent_executions',
+  'invoq_async_events_received_total',
+  'invoq_async_event_age_seconds',
+  'invoq_async_events_dropped_total',
+  'invoq_async_attempts',
+  'invoq_retries_total',
+  'invoq_dead_letter_total',
+  'invoq_destination_delivery_failures_total',
+  'invoq_queue_jobs',
+  'invoq_queue_oldest_age_seconds',
+  'invoq_dlq_depth',
+  'invoq_dlq_oldest_age_seconds',
+  'invoq_circuit_state',
+  'invoq_build_info',
 ];
 const DOCKER = path.join(REPO_ROOT, 'docker');
 
@@ -25,7 +39,10 @@ const PACKAGE_OF = { promtool: 'prometheus', prometheus: 'prometheus', chromium:
 
 /** A binary from Debian's packages, or undefined; in CI a missing one fails the test instead. */
 function tool(name: keyof typeof PACKAGE_OF): string | undefined {
-  const found = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, name)).find((p) => fs.existsSync(p));
+  const found = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .map((dir) => path.join(dir, name))
+    .find((p) => fs.existsSync(p));
   if (!found && process.env.CI === 'true') throw new Error(`CI=true but ${name} is not installed (.ci/run installs Debian's ${PACKAGE_OF[name]} package)`);
   if (!found) console.warn(`skipped: ${name} is not installed (apt-get install ${PACKAGE_OF[name]})`);
   return found;
@@ -44,7 +61,10 @@ async function runWithStdin(file: string, args: string[], stdin: string): Promis
 
 const functionsDir = makeFunctionsDir({
   ok: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (e) => e;' } },
-  bad: { config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } }, files: { 'index.js': 'exports.handler = async () => { throw new Error("x"); };' } },
+  bad: {
+    config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 0 } },
+    files: { 'index.js': 'exports.handler = async () => { throw new Error("x"); };' },
+  },
 });
 let api: ApiService;
 let worker: WorkerService;
@@ -62,8 +82,16 @@ beforeAll(async () => {
   await invoke('bad', 'RequestResponse');
   for (let i = 0; i < 2; i += 1) await invoke('ok', 'Event');
   await invoke('bad', 'Event');
-  await waitFor(async () => /^invoq_dead_letter_total\{function="bad",reason="RetriesExhausted"\} 1$/m.test(await (await fetch(`${workerUrl}/metrics`)).text()), 10_000, 'the failed event in the DLQ');
-  await waitFor(async () => /^invoq_invocations_total\{function="ok",type="async"\} 2$/m.test(await (await fetch(`${workerUrl}/metrics`)).text()), 10_000, 'the events to run');
+  await waitFor(
+    async () => /^invoq_dead_letter_total\{function="bad",reason="RetriesExhausted"\} 1$/m.test(await (await fetch(`${workerUrl}/metrics`)).text()),
+    10_000,
+    'the failed event in the DLQ',
+  );
+  await waitFor(
+    async () => /^invoq_invocations_total\{function="ok",type="async"\} 2$/m.test(await (await fetch(`${workerUrl}/metrics`)).text()),
+    10_000,
+    'the events to run',
+  );
 });
 afterAll(async () => {
   await Promise.all([api?.close(), worker?.close()]);
@@ -73,10 +101,14 @@ const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
 
 it('declares every contract family on both tiers, with the values the traffic produced', async () => {
   // Queue gauges are read from Redis at scrape time with a deadline: poll until both have them.
-  const [apiText, workerText] = await waitFor(async () => {
-    const texts = await Promise.all([scrape(apiUrl), scrape(workerUrl)]);
-    return texts.every((t) => /^invoq_dlq_depth\{function="bad"\} 1$/m.test(t)) && texts;
-  }, 10_000, 'queue gauges on both tiers');
+  const [apiText, workerText] = await waitFor(
+    async () => {
+      const texts = await Promise.all([scrape(apiUrl), scrape(workerUrl)]);
+      return texts.every((t) => /^invoq_dlq_depth\{function="bad"\} 1$/m.test(t)) && texts;
+    },
+    10_000,
+    'queue gauges on both tiers',
+  );
   for (const text of [apiText, workerText]) for (const family of CONTRACT_FAMILIES) expect(text).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
   expect(apiText).toMatch(/^invoq_invocations_total\{function="ok",type="sync"\} 3$/m);
   expect(apiText).toMatch(/^invoq_invocations_total\{function="bad",type="sync"\} 1$/m);
@@ -137,15 +169,21 @@ it('is scraped by a real Prometheus server on both tiers', async () => {
   );
   let server: ChildProcess | undefined;
   try {
-    server = spawn(prometheus, [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    server = spawn(prometheus, [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`], {
+      stdio: 'ignore',
+    });
     const query = async (q: string) => {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
       return res?.ok ? ((await res.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result : [];
     };
-    const byJob = await waitFor(async () => {
-      const result = await query('sum by (job) (invoq_invocations_total{function="ok"})');
-      return result.length === 2 && result;
-    }, 30_000, 'Prometheus to scrape both tiers');
+    const byJob = await waitFor(
+      async () => {
+        const result = await query('sum by (job) (invoq_invocations_total{function="ok"})');
+        return result.length === 2 && result;
+      },
+      30_000,
+      'Prometheus to scrape both tiers',
+    );
     expect(Object.fromEntries(byJob.map((r) => [r.metric.job, Number(r.value[1])]))).toEqual({ 'invoq-api': 3, 'invoq-worker': 2 });
     expect((await query('up')).every((r) => r.value[1] === '1')).toBe(true);
   } finally {
@@ -166,7 +204,9 @@ it('serves the queue dashboard at /admin/queues to admin keys only', async () =>
   const page = await fetch(`${apiUrl}/admin/queues`, { headers: basic('admin') });
   expect(page.status).toBe(200);
   expect(await page.text()).toContain('invoq queues');
-  const queues = (await (await fetch(`${apiUrl}/admin/queues/api/queues`, { headers: basic('admin') })).json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+  const queues = (await (await fetch(`${apiUrl}/admin/queues/api/queues`, { headers: basic('admin') })).json()) as {
+    queues: Array<{ name: string; readOnlyMode: boolean }>;
+  };
   expect(queues.queues.map((q) => q.name).sort()).toEqual(['{bad}', '{ok}']);
   expect(queues.queues.every((q) => q.readOnlyMode)).toBe(true);
 });
@@ -178,7 +218,18 @@ it('renders the queue dashboard in a real browser (headless Chromium)', async ()
   const open = await startApi(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('board') }), silentLogger());
   try {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-chromium-'));
-    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--virtual-time-budget=5000'];
+    const flags = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      '--virtual-time-budget=5000',
+    ];
     const { stdout } = await run(chromium, [...flags, '--dump-dom', `http://127.0.0.1:${open.port}/admin/queues`], { timeout: 60_000, maxBuffer: 10_000_000 });
     // The board's script ran and listed every function's queue.
     expect(stdout).toContain('invoq queues');

@@ -30,7 +30,14 @@ afterAll(async () => {
   await stack?.close();
 });
 
-interface Order { orderId: string; item: string; quantity: number; status: string; processedAt?: string; notifiedAt?: string }
+interface Order {
+  orderId: string;
+  item: string;
+  quantity: number;
+  status: string;
+  processedAt?: string;
+  notifiedAt?: string;
+}
 
 const SAMPLE = { orderId: '42', item: 'coffee beans', quantity: 2, status: 'shipped' };
 
@@ -51,17 +58,25 @@ it('answers the seed’s bare GET /getOrder with the sample order, as a direct I
 });
 
 it('PUT /putOrder answers 202; the order is processed in the background, then notified', async () => {
-  const res = await fetch(`${stack.base}/putOrder`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"item":"espresso cups","quantity":6}' });
+  const res = await fetch(`${stack.base}/putOrder`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: '{"item":"espresso cups","quantity":6}',
+  });
   expect(res.status).toBe(202);
   expect(await res.text()).toBe('');
   const orderId = res.headers.get('x-amzn-requestid')!;
 
   // Track it as a client would, by the id the 202 carried.
-  const order = await waitFor(async () => {
-    const r = await fetch(`${stack.base}/orders/${orderId}`);
-    const body = r.status === 200 ? ((await r.json()) as Order) : undefined;
-    return body?.notifiedAt ? body : undefined;
-  }, 20_000, 'the order to be processed and notified');
+  const order = await waitFor(
+    async () => {
+      const r = await fetch(`${stack.base}/orders/${orderId}`);
+      const body = r.status === 200 ? ((await r.json()) as Order) : undefined;
+      return body?.notifiedAt ? body : undefined;
+    },
+    20_000,
+    'the order to be processed and notified',
+  );
   expect(order).toMatchObject({ orderId, item: 'espresso cups', quantity: 6, status: 'processed' });
   expect(Date.parse(order.notifiedAt!)).toBeGreaterThanOrEqual(Date.parse(order.processedAt!));
 
@@ -73,10 +88,14 @@ it('retries an order it cannot process, then keeps it in the DLQ', async () => {
   const res = await fetch(`${stack.base}/putOrder`, { method: 'PUT', body: '{"quantity":1}' });
   expect(res.status).toBe(202);
   const id = res.headers.get('x-amzn-requestid')!;
-  const entry = await waitFor(async () => {
-    const r = await fetch(`${stack.base}/dlq/${id}`);
-    return r.status === 200 ? ((await r.json()) as { attempts: number; reason: string; lastError: { errorMessage: string } }) : undefined;
-  }, 20_000, 'the bad order to reach the DLQ');
+  const entry = await waitFor(
+    async () => {
+      const r = await fetch(`${stack.base}/dlq/${id}`);
+      return r.status === 200 ? ((await r.json()) as { attempts: number; reason: string; lastError: { errorMessage: string } }) : undefined;
+    },
+    20_000,
+    'the bad order to reach the DLQ',
+  );
   expect(entry).toMatchObject({ attempts: 3, reason: 'RetriesExhausted' });
   expect(JSON.stringify(entry)).toMatch(/an order needs an \\"item\\"/);
 });

@@ -13,11 +13,21 @@ import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } fro
 
 const RESET_MS = 3000;
 const functionsDir = makeFunctionsDir({
-  steady: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, 20)); return e; };' } },
+  steady: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, 20)); return e; };' },
+  },
   // Fails while its DOWN file exists; its breaker opens after two failures.
   flaky: {
-    config: { handler: 'index.handler', async: { maximumRetryAttempts: 0 }, circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 2, resetTimeoutMs: RESET_MS } },
-    files: { 'index.js': 'exports.handler = async () => { if (require("node:fs").existsSync(require("node:path").join(__dirname, "DOWN"))) throw new Error("dependency down"); return "up"; };' },
+    config: {
+      handler: 'index.handler',
+      async: { maximumRetryAttempts: 0 },
+      circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 2, resetTimeoutMs: RESET_MS },
+    },
+    files: {
+      'index.js':
+        'exports.handler = async () => { if (require("node:fs").existsSync(require("node:path").join(__dirname, "DOWN"))) throw new Error("dependency down"); return "up"; };',
+    },
   },
 });
 const downMarker = path.join(functionsDir, 'flaky', 'DOWN');
@@ -84,12 +94,16 @@ describe('what the dashboard shows', () => {
   it('a busy, healthy queue is not rate limited', async () => {
     for (let i = 0; i < 20; i += 1) expect((await sendEvent('steady', `{"n":${i}}`)).status).toBe(202);
     // Read while events run and after: never shown held.
-    const seen = await waitFor(async () => {
-      const q = await boardQueue('steady');
-      expect(q.activeRateLimitTtl).toBe(0);
-      expect(q.isPaused).toBe(false);
-      return q.counts.completed === 20 && q;
-    }, 15_000, 'the 20 events to complete');
+    const seen = await waitFor(
+      async () => {
+        const q = await boardQueue('steady');
+        expect(q.activeRateLimitTtl).toBe(0);
+        expect(q.isPaused).toBe(false);
+        return q.counts.completed === 20 && q;
+      },
+      15_000,
+      'the 20 events to complete',
+    );
     expect(seen.activeRateLimitTtl).toBe(0);
     expect((await boardQueue('steady')).activeRateLimitTtl).toBe(0);
   });
@@ -102,10 +116,14 @@ describe('what the dashboard shows', () => {
       await waitFor(async () => (await boardQueue('flaky')).counts.failed === 2, 10_000, 'two failures');
       await sendEvent('flaky');
       // The event goes back to wait just after the hold is set.
-      const held = await waitFor(async () => {
-        const q = await boardQueue('flaky');
-        return q.activeRateLimitTtl > 0 && q.counts.waiting === 1 && q;
-      }, 5_000, 'the dashboard to show the hold, the event waiting under it');
+      const held = await waitFor(
+        async () => {
+          const q = await boardQueue('flaky');
+          return q.activeRateLimitTtl > 0 && q.counts.waiting === 1 && q;
+        },
+        5_000,
+        'the dashboard to show the hold, the event waiting under it',
+      );
       expect(held.activeRateLimitTtl).toBeLessThanOrEqual(RESET_MS);
       // The dependency is back: the half-open trial runs the held event, the breaker closes.
       fs.rmSync(downMarker);

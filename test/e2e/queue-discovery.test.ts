@@ -50,7 +50,15 @@ describe('on one Redis', () => {
 
   it('keeps the known set as queues appear and empty, and reports a queue first seen later once', async () => {
     const notices: KnownQueueNotice[] = [];
-    known = new KnownQueues({ redis: connection, prefix, loaded: () => ['alpha'], loaders, discoverEveryMs: 0, noWorkerGraceMs: 0, onNotice: (n) => notices.push(n) });
+    known = new KnownQueues({
+      redis: connection,
+      prefix,
+      loaded: () => ['alpha'],
+      loaders,
+      discoverEveryMs: 0,
+      noWorkerGraceMs: 0,
+      onNotice: (n) => notices.push(n),
+    });
     await known.start();
     expect(known.names().sort()).toEqual(['alpha', 'beta']);
     // alpha is loaded here but no worker said it loads it; beta is not loaded here.
@@ -60,7 +68,9 @@ describe('on one Redis', () => {
     await known.refresh();
     await known.refresh();
     expect(known.has('delta')).toBe(true);
-    expect(notices.filter((n) => n.state.functionName === 'delta')).toEqual([{ kind: 'not-loaded-here', state: expect.objectContaining({ queued: 2, loadedHere: false, loadedByWorker: false }) }]);
+    expect(notices.filter((n) => n.state.functionName === 'delta')).toEqual([
+      { kind: 'not-loaded-here', state: expect.objectContaining({ queued: 2, loadedHere: false, loadedByWorker: false }) },
+    ]);
 
     // A worker says it loads alpha: the no-worker notice clears; withdrawn, it comes back.
     await loaders.announce(() => ['alpha']);

@@ -98,7 +98,11 @@ async function runAsWritten(commands: Command[]): Promise<void> {
   if (aws && !fs.existsSync(path.join(bin, 'aws'))) fs.symlinkSync(aws, path.join(bin, 'aws'));
   const onPort = (source: string) => source.replaceAll('127.0.0.1:3000', `127.0.0.1:${port}`);
   const script = ['exec 2>&1', ...commands.flatMap((c, i) => [`printf '\\n@@start ${i}\\n'`, onPort(c.source), `printf '\\n@@end ${i}\\n'`])].join('\n');
-  const child = spawn('bash', ['-e', '-c', script], { cwd: home, env: { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-e', '-c', script], {
+    cwd: home,
+    env: { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, HOME: home },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
@@ -119,19 +123,23 @@ const skipCli = !aws && process.env.CI !== 'true';
 const quickStartTest = skipCli ? it.skip : it;
 const cliNote = skipCli ? ' (no AWS CLI v2 on this machine: apt-get install awscli)' : '';
 
-quickStartTest(`Quick start: every command works as written, with no AWS configuration${cliNote}`, async () => {
-  if (!aws) throw new Error('CI=true but no AWS CLI v2 is installed (.ci/run installs Debian awscli)');
-  const blocks = shellBlocks(readme, 'Quick start');
-  // The first block is `npm start` itself: the service this file started.
-  expect(blocks[0]!.trim()).toBe('npm ci && npm start');
-  const commands = blocks.slice(1).flatMap(commandsOf);
-  expect(commands.map((c) => c.source).join('\n')).toMatch(/^aws lambda invoke/m);
-  expect(commands.every((c) => c.promised.length > 0 || c.source.startsWith('export '))).toBe(true);
-  await runAsWritten(commands);
-  // What the README exports is what `npm start` prints when auth is off.
-  const exported = commands.find((c) => c.source.startsWith('export AWS_'))!.source;
-  expect(launcher.output()).toContain(`[invoq]   ${exported}\n`);
-}, 60_000);
+quickStartTest(
+  `Quick start: every command works as written, with no AWS configuration${cliNote}`,
+  async () => {
+    if (!aws) throw new Error('CI=true but no AWS CLI v2 is installed (.ci/run installs Debian awscli)');
+    const blocks = shellBlocks(readme, 'Quick start');
+    // The first block is `npm start` itself: the service this file started.
+    expect(blocks[0]!.trim()).toBe('npm ci && npm start');
+    const commands = blocks.slice(1).flatMap(commandsOf);
+    expect(commands.map((c) => c.source).join('\n')).toMatch(/^aws lambda invoke/m);
+    expect(commands.every((c) => c.promised.length > 0 || c.source.startsWith('export '))).toBe(true);
+    await runAsWritten(commands);
+    // What the README exports is what `npm start` prints when auth is off.
+    const exported = commands.find((c) => c.source.startsWith('export AWS_'))!.source;
+    expect(launcher.output()).toContain(`[invoq]   ${exported}\n`);
+  },
+  60_000,
+);
 
 it('the order example: every command works as written', async () => {
   const commands = shellBlocks(readme, 'The order example').flatMap(commandsOf);

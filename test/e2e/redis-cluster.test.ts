@@ -22,27 +22,35 @@ const suite = missing.length > 0 && !mustRun ? describe.skip : describe;
 
 let markerDir: string;
 /** Appends `<pid> <what>` to the marker file of `event.id`: who ran what, across processes. */
-const mark = (what: string) => `require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, String(event.id)), process.pid + ' ${what}\\n');`;
+const mark = (what: string) =>
+  `require('node:fs').appendFileSync(require('node:path').join(process.env.MARKER_DIR, String(event.id)), process.pid + ' ${what}\\n');`;
 const echo = { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => event;' } };
 const SPREAD = ['orders', 'billing', 'emails', 'thumbnails', 'search', 'audit'];
-const makeFunctions = () => makeFunctionsDir({
-  echo,
-  ...Object.fromEntries(SPREAD.map((name) => [name, echo])),
-  // Throws on every attempt (2 retries: 3 attempts) until the test writes the `healed` marker.
-  doomed: {
-    config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 2 }, environment: { MARKER_DIR: markerDir } },
-    files: { 'index.js': `exports.handler = async (event) => { ${mark('run')} if (!require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };` },
-  },
-  // One run at a time across every process (leases in Redis); each run records its interval.
-  limited: {
-    config: { handler: 'index.handler', reservedConcurrency: 1, environment: { MARKER_DIR: markerDir } },
-    files: { 'index.js': `exports.handler = async (event) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 300)); require('node:fs').appendFileSync(process.env.MARKER_DIR + '/limited', start + ' ' + Date.now() + '\\n'); return event; };` },
-  },
-  slow: {
-    config: { handler: 'index.handler', timeout: 10, environment: { MARKER_DIR: markerDir } },
-    files: { 'index.js': `exports.handler = async (event) => { ${mark('start')} await new Promise((r) => setTimeout(r, 100)); ${mark('end')} return event.id; };` },
-  },
-});
+const makeFunctions = () =>
+  makeFunctionsDir({
+    echo,
+    ...Object.fromEntries(SPREAD.map((name) => [name, echo])),
+    // Throws on every attempt (2 retries: 3 attempts) until the test writes the `healed` marker.
+    doomed: {
+      config: { handler: 'index.handler', circuitBreaker: false, async: { maximumRetryAttempts: 2 }, environment: { MARKER_DIR: markerDir } },
+      files: {
+        'index.js': `exports.handler = async (event) => { ${mark('run')} if (!require('node:fs').existsSync(process.env.MARKER_DIR + '/healed')) throw new Error('still broken'); return 'healed'; };`,
+      },
+    },
+    // One run at a time across every process (leases in Redis); each run records its interval.
+    limited: {
+      config: { handler: 'index.handler', reservedConcurrency: 1, environment: { MARKER_DIR: markerDir } },
+      files: {
+        'index.js': `exports.handler = async (event) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 300)); require('node:fs').appendFileSync(process.env.MARKER_DIR + '/limited', start + ' ' + Date.now() + '\\n'); return event; };`,
+      },
+    },
+    slow: {
+      config: { handler: 'index.handler', timeout: 10, environment: { MARKER_DIR: markerDir } },
+      files: {
+        'index.js': `exports.handler = async (event) => { ${mark('start')} await new Promise((r) => setTimeout(r, 100)); ${mark('end')} return event.id; };`,
+      },
+    },
+  });
 const marks = (id: string): string[] => {
   const file = path.join(markerDir, id);
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
@@ -57,14 +65,25 @@ const workers: Array<{ child: ChildProcess; metrics: number }> = [];
 
 /** Resolves once GET `url` answers 200; fails at once if `child` exits first. */
 async function ready(child: ChildProcess, url: string, what: string): Promise<void> {
-  await waitFor(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-    return fetch(url).then((r) => r.status === 200, () => false);
-  }, 15_000, `${what} to be ready`);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+      return fetch(url).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+    },
+    15_000,
+    `${what} to be ready`,
+  );
 }
 
 async function invoke(api: number, fn: string, body: unknown, type: 'RequestResponse' | 'Event' = 'Event') {
-  return fetch(`${apis[api]!.base}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body: JSON.stringify(body) });
+  return fetch(`${apis[api]!.base}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': type },
+    body: JSON.stringify(body),
+  });
 }
 async function fire(api: number, fn: string, body: unknown): Promise<string> {
   const res = await invoke(api, fn, body);
@@ -79,7 +98,8 @@ async function status(api: number, id: string, wait?: number): Promise<Record<st
 
 suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`CI: ${missing.join(', ')} not on PATH; the Redis Cluster test needs the system redis-server (apt-get install redis-server)`);
+    if (missing.length > 0)
+      throw new Error(`CI: ${missing.join(', ')} not on PATH; the Redis Cluster test needs the system redis-server (apt-get install redis-server)`);
     markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-cluster-marks-'));
     functionsDir = makeFunctions();
     cluster = await OwnRedisCluster.start(15_000, { password: CLUSTER_PASSWORD });
@@ -97,7 +117,10 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     }
     for (let i = 0; i < 2; i += 1) {
       const [port, metrics] = [await freePort(), await freePort()];
-      workers.push({ child: spawnTier('worker', { ...common, PORT: String(port), INVOQ_METRICS_PORT: String(metrics), INVOQ_WORKER_CONCURRENCY: '4' }), metrics });
+      workers.push({
+        child: spawnTier('worker', { ...common, PORT: String(port), INVOQ_METRICS_PORT: String(metrics), INVOQ_WORKER_CONCURRENCY: '4' }),
+        metrics,
+      });
     }
     await Promise.all([
       ...apis.map((a, i) => ready(a.child, `${a.base}/readyz`, `API ${i + 1}`)),
@@ -138,13 +161,24 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     const others = [await fire(1, 'doomed', { id: 'doomed-2' }), await fire(0, 'doomed', { id: 'doomed-3' })];
     const dead = await status(1, id, 15);
     expect(dead).toMatchObject({ status: 'dead-lettered', reason: 'RetriesExhausted', attempts: 3 });
-    expect(dead.history.map((h: any) => [h.attempt, h.outcome])).toEqual([[1, 'error'], [2, 'error'], [3, 'error']]);
+    expect(dead.history.map((h: any) => [h.attempt, h.outcome])).toEqual([
+      [1, 'error'],
+      [2, 'error'],
+      [3, 'error'],
+    ]);
     expect(marks('doomed-1')).toHaveLength(3);
 
     for (const api of [1, 0]) {
       const res = await fetch(`${apis[api]!.base}/dlq/${id}`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ requestId: id, functionName: 'doomed', payload: { id: 'doomed-1' }, attempts: 3, reason: 'RetriesExhausted', error: { errorType: 'Error', errorMessage: 'still broken' } });
+      expect(await res.json()).toMatchObject({
+        requestId: id,
+        functionName: 'doomed',
+        payload: { id: 'doomed-1' },
+        attempts: 3,
+        reason: 'RetriesExhausted',
+        error: { errorType: 'Error', errorMessage: 'still broken' },
+      });
     }
     for (const other of others) expect(await status(1, other, 15)).toMatchObject({ status: 'dead-lettered' });
     const listed: any = await (await fetch(`${apis[1]!.base}/dlq?functionName=doomed`)).json();
@@ -155,24 +189,37 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(redrive.status).toBe(202);
     const healed = await status(0, id, 15);
     expect(healed).toMatchObject({ status: 'succeeded', result: 'healed', attempts: 1 });
-    expect(healed.redrives).toEqual([expect.objectContaining({ reason: 'RetriesExhausted', attempts: 3, error: { errorType: 'Error', errorMessage: 'still broken' } })]);
+    expect(healed.redrives).toEqual([
+      expect.objectContaining({ reason: 'RetriesExhausted', attempts: 3, error: { errorType: 'Error', errorMessage: 'still broken' } }),
+    ]);
     expect(marks('doomed-1')).toHaveLength(4);
     expect((await fetch(`${apis[0]!.base}/dlq/${id}`)).status).toBe(404);
 
     // The bulk redrive's snapshot, cursor and lease are scripts on the function's slot.
     const bulk: any = await (await fetch(`${apis[0]!.base}/dlq/redrive`, { method: 'POST', body: '{"functionName":"doomed"}' })).json();
     expect(bulk).toMatchObject({ redriven: 2, redrives: [{ functionName: 'doomed', total: 2 }] });
-    const progress = await waitFor(async () => {
-      const p: any = await (await fetch(`${apis[1]!.base}${bulk.redrives[0].statusUrl}`)).json();
-      return p.state === 'finished' && p;
-    }, 15_000, 'the bulk redrive to finish');
+    const progress = await waitFor(
+      async () => {
+        const p: any = await (await fetch(`${apis[1]!.base}${bulk.redrives[0].statusUrl}`)).json();
+        return p.state === 'finished' && p;
+      },
+      15_000,
+      'the bulk redrive to finish',
+    );
     expect(progress).toMatchObject({ total: 2, done: 2, skipped: 0 });
     for (const other of others) expect(await status(0, other, 15)).toMatchObject({ status: 'succeeded', result: 'healed' });
   });
 
   it('every key carries its function hash tag, and the functions spread over the masters', async () => {
     // The nodes really require the password the tiers were given.
-    const stranger = new IORedis({ host: '127.0.0.1', port: cluster!.ports[0]!, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const stranger = new IORedis({
+      host: '127.0.0.1',
+      port: cluster!.ports[0]!,
+      enableReadyCheck: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     stranger.on('error', () => undefined);
     await expect(stranger.connect().then(() => stranger.get('x'))).rejects.toThrow(/NOAUTH/);
     stranger.disconnect();
@@ -209,7 +256,9 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     const masters = new Set(SPREAD.map((fn) => nodesOf(fn)[0]));
     expect(masters.size).toBeGreaterThanOrEqual(2);
     const tags = [...new Set(all.map((k) => tagOf(k)!))].sort();
-    console.log(`redis-cluster: ${all.length} keys, tags ${tags.join(', ')}; ${SPREAD.length} functions over ${masters.size} masters (${[...keysByPort.values()].map((k) => k.length).join('/')} keys per node)`);
+    console.log(
+      `redis-cluster: ${all.length} keys, tags ${tags.join(', ')}; ${SPREAD.length} functions over ${masters.size} masters (${[...keysByPort.values()].map((k) => k.length).join('/')} keys per node)`,
+    );
   });
 
   it('reserved concurrency holds across both APIs: one run at a time, the rest 429', async () => {
@@ -221,7 +270,11 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     const refused = answers.find((r) => r.status === 429)!;
     expect(refused.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
     expect(await refused.json()).toMatchObject({ Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
-    const runs = fs.readFileSync(path.join(markerDir, 'limited'), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
+    const runs = fs
+      .readFileSync(path.join(markerDir, 'limited'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ').map(Number) as [number, number]);
     expect(runs).toHaveLength(statuses.filter((code) => code === 200).length);
     const overlapping = runs.filter(([start], i) => runs.some(([s, e], j) => j !== i && s <= start && start < e));
     expect(overlapping).toEqual([]);
@@ -236,11 +289,16 @@ suite('on a 3-master Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     expect(new Set(ids).size).toBe(100);
 
     // Kill worker 1 once the stream is under way and it is running events right now.
-    const inFlightOn1 = () => bodies.filter(({ id }) => {
-      const m = marks(id);
-      return m.includes(`${pid1} start`) && !m.includes(`${pid1} end`);
-    });
-    await waitFor(() => bodies.filter(({ id }) => marks(id).some((m) => m.endsWith(' end'))).length >= 10 && inFlightOn1().length > 0, 15_000, 'worker 1 to be running events mid-stream');
+    const inFlightOn1 = () =>
+      bodies.filter(({ id }) => {
+        const m = marks(id);
+        return m.includes(`${pid1} start`) && !m.includes(`${pid1} end`);
+      });
+    await waitFor(
+      () => bodies.filter(({ id }) => marks(id).some((m) => m.endsWith(' end'))).length >= 10 && inFlightOn1().length > 0,
+      15_000,
+      'worker 1 to be running events mid-stream',
+    );
     await stopProcess(w1!.child, 'SIGKILL');
     const interrupted = inFlightOn1().map(({ id }) => id);
     expect(interrupted.length).toBeGreaterThan(0);

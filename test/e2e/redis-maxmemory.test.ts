@@ -33,7 +33,8 @@ let api: ApiService | undefined;
 let worker: WorkerService | undefined;
 let base: string;
 const workerLog: string[] = [];
-const config = () => testConfig({ REDIS_URL: redis.url, INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: 'oom', INVOQ_MAX_REDIS_MEMORY_PERCENT: String(LIMIT_PERCENT) });
+const config = () =>
+  testConfig({ REDIS_URL: redis.url, INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: 'oom', INVOQ_MAX_REDIS_MEMORY_PERCENT: String(LIMIT_PERCENT) });
 
 beforeAll(async () => {
   redis = await OwnRedis.create(fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-oom-')), { args: ['--maxmemory', String(MAXMEMORY_BYTES)] });
@@ -48,7 +49,8 @@ afterAll(async () => {
   await redis?.kill();
 });
 
-const invoke = (type: string, body = '{}') => fetch(`${base}/2015-03-31/functions/record/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body });
+const invoke = (type: string, body = '{}') =>
+  fetch(`${base}/2015-03-31/functions/record/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body });
 const usedMemory = async () => Number(/^used_memory:(\d+)\r?$/m.exec(await client.info('memory'))![1]);
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
 /**
@@ -57,7 +59,10 @@ const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
  * refused first: its own argument counts against maxmemory).
  */
 async function fillRedis(): Promise<void> {
-  const full = await client.set('probe', '1').then(() => false, (e: Error) => /OOM/.test(e.message));
+  const full = await client.set('probe', '1').then(
+    () => false,
+    (e: Error) => /OOM/.test(e.message),
+  );
   if (!full) await client.setrange('filler', MAXMEMORY_BYTES - (await usedMemory()) + 2 * 1024 * 1024, 'f');
   await expect(client.set('probe', '1')).rejects.toThrow(/OOM/);
 }
@@ -87,10 +92,14 @@ it('refuses Event with 429 before Redis is full, and keeps serving sync invokes 
   // since, so it may trail the refusal by one reading).
   const actualRatio = (await usedMemory()) / MAXMEMORY_BYTES;
   const gaugeOf = (text: string) => Number(/^invoq_redis_memory_used_ratio ([0-9.]+)$/m.exec(text)?.[1]);
-  const apiMetrics = await waitFor(async () => {
-    const text = await scrape(base);
-    return Math.abs(gaugeOf(text) - actualRatio) < 0.1 && text;
-  }, 10_000, 'the memory gauge to show what Redis holds');
+  const apiMetrics = await waitFor(
+    async () => {
+      const text = await scrape(base);
+      return Math.abs(gaugeOf(text) - actualRatio) < 0.1 && text;
+    },
+    10_000,
+    'the memory gauge to show what Redis holds',
+  );
   expect(gaugeOf(apiMetrics)).toBeGreaterThan(0.3);
   expect(apiMetrics).toMatch(/^invoq_throttles_total\{function="record",type="async",reason="RedisMemoryLimitExceeded"\} 1$/m);
 });
@@ -130,7 +139,11 @@ it('runs every accepted event exactly once when memory is free again, and is rea
   expect(accepted.length).toBeGreaterThan(50);
   await client.del('filler');
   await waitFor(() => fs.readdirSync(runsDir).length === accepted.length, 60_000, `all ${accepted.length} accepted events to run`);
-  await waitFor(async () => /^invoq_queue_jobs\{function="record",state="completed"\} (\d+)$/m.exec(await scrape(workerUrl))?.[1] === String(accepted.length), 20_000, 'every event recorded as completed');
+  await waitFor(
+    async () => /^invoq_queue_jobs\{function="record",state="completed"\} (\d+)$/m.exec(await scrape(workerUrl))?.[1] === String(accepted.length),
+    20_000,
+    'every event recorded as completed',
+  );
   await waitFor(async () => (await fetch(`${workerUrl}/readyz`)).status === 200, 20_000, 'the worker to be ready again');
   expect(fs.readdirSync(runsDir).sort()).toEqual([...accepted].sort());
   for (const id of accepted) expect(fs.readFileSync(path.join(runsDir, id), 'utf8')).toBe('run\n');

@@ -16,7 +16,10 @@ const echo = 'exports.handler = async (event) => event;';
 const functionsDir = makeFunctionsDir({
   echo: { config: { handler: 'index.handler' }, files: { 'index.js': echo } },
   limited: { config: { handler: 'index.handler', reservedConcurrency: 1 }, files: { 'index.js': echo } },
-  slowEcho: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async (event) => { await new Promise((r) => setTimeout(r, 300)); return event; };' } },
+  slowEcho: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async (event) => { await new Promise((r) => setTimeout(r, 300)); return event; };' },
+  },
 });
 
 let redis: OwnRedis;
@@ -49,7 +52,10 @@ async function expectOutageAnswers(): Promise<void> {
   expect(sync.status).toBe(200);
   expect(await sync.json()).toEqual({ during: 'outage' });
 
-  for (const [fn, type] of [['echo', 'Event'], ['limited', 'RequestResponse']] as const) {
+  for (const [fn, type] of [
+    ['echo', 'Event'],
+    ['limited', 'RequestResponse'],
+  ] as const) {
     const started = performance.now();
     const refused = await invoke(fn, type);
     expect(performance.now() - started).toBeLessThan(2000);
@@ -80,7 +86,11 @@ it('keeps sync working and refuses events quickly while Redis is killed, then he
   await redis.start();
   await expectHealed();
   // Its run may have finished while Redis was away; a lapsed lock then runs it again.
-  await waitFor(async () => (await statusOf(before.headers.get('x-amzn-requestid')!)) === 'succeeded', 45_000, 'the event accepted before the crash to succeed');
+  await waitFor(
+    async () => (await statusOf(before.headers.get('x-amzn-requestid')!)) === 'succeeded',
+    45_000,
+    'the event accepted before the crash to succeed',
+  );
 }, 90_000);
 
 /** Sends `count` calls at once; each answer's status and how long it took. */
@@ -101,7 +111,10 @@ it('answers within 2 s while Redis is frozen (connected, answering nothing), the
     await expectOutageAnswers();
     // The bound holds for each of many requests at once, not only for the first: commands
     // issued while an earlier pipeline waits on the frozen Redis get no more time than it did.
-    for (const [fn, type] of [['echo', 'Event'], ['limited', 'RequestResponse']] as const) {
+    for (const [fn, type] of [
+      ['echo', 'Event'],
+      ['limited', 'RequestResponse'],
+    ] as const) {
       const answers = await concurrently(20, fn, type);
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(503));
       expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(2000);

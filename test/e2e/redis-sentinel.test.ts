@@ -27,17 +27,37 @@ beforeAll(async () => {
   // Either may be the master after a failover, so both take the password as master and replica.
   master = await OwnRedis.create(fs.mkdtempSync(path.join(dir, 'a-')), { password: MASTER_PASSWORD, args: ['--masterauth', MASTER_PASSWORD] });
   await master.start();
-  replica = await OwnRedis.create(fs.mkdtempSync(path.join(dir, 'b-')), { password: MASTER_PASSWORD, args: ['--masterauth', MASTER_PASSWORD, '--replicaof', '127.0.0.1', String(master.port)] });
+  replica = await OwnRedis.create(fs.mkdtempSync(path.join(dir, 'b-')), {
+    password: MASTER_PASSWORD,
+    args: ['--masterauth', MASTER_PASSWORD, '--replicaof', '127.0.0.1', String(master.port)],
+  });
   await replica.start();
   sentinelPort = await freePort();
   // Sentinel rewrites its own config file, so it gets a file of its own.
   const conf = path.join(dir, 'sentinel.conf');
-  fs.writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel auth-pass mymaster ${MASTER_PASSWORD}\nrequirepass ${SENTINEL_PASSWORD}\n`);
+  fs.writeFileSync(
+    conf,
+    `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel auth-pass mymaster ${MASTER_PASSWORD}\nrequirepass ${SENTINEL_PASSWORD}\n`,
+  );
   sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  sentinelClient = new IORedis(sentinelPort, '127.0.0.1', { password: SENTINEL_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+  sentinelClient = new IORedis(sentinelPort, '127.0.0.1', {
+    password: SENTINEL_PASSWORD,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => 100,
+  });
   sentinelClient.on('error', () => undefined);
   await waitFor(async () => (await masterPort()) === master.port, 10_000, 'the Sentinel to know the master');
-  stack = await startStack(testConfig({ REDIS_URL: '', REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`, REDIS_SENTINEL_NAME: 'mymaster', REDIS_PASSWORD: MASTER_PASSWORD, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD, INVOQ_QUEUE_PREFIX: 'sentinel' }));
+  stack = await startStack(
+    testConfig({
+      REDIS_URL: '',
+      REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`,
+      REDIS_SENTINEL_NAME: 'mymaster',
+      REDIS_PASSWORD: MASTER_PASSWORD,
+      REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+      INVOQ_QUEUE_PREFIX: 'sentinel',
+    }),
+  );
 });
 afterAll(async () => {
   await stack?.close();
@@ -63,7 +83,10 @@ async function invokeBoth(via: string): Promise<void> {
   expect(await sync.json()).toEqual({ via });
   const event = await fetch(url, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: JSON.stringify({ via }) });
   expect(event.status).toBe(202);
-  const status = (await (await fetch(`${stack.base}/invocations/${event.headers.get('x-amzn-requestid')}?wait=10`)).json()) as { status: string; result: unknown };
+  const status = (await (await fetch(`${stack.base}/invocations/${event.headers.get('x-amzn-requestid')}?wait=10`)).json()) as {
+    status: string;
+    result: unknown;
+  };
   expect(status).toMatchObject({ status: 'succeeded', result: { via } });
 }
 
@@ -90,11 +113,15 @@ it('follows the master when the Sentinel fails over to the replica', async () =>
   const direct = new IORedis(replica.url, { maxRetriesPerRequest: 0 });
   direct.on('error', () => undefined);
   try {
-    await waitFor(async () => {
-      const info = String(await direct.info('replication').catch(() => ''));
-      const known = ((await sentinelClient.call('SENTINEL', 'replicas', 'mymaster').catch(() => [])) as unknown[]).length > 0;
-      return known && /master_link_status:up/.test(info);
-    }, 20_000, 'the Sentinel to know a replica in sync');
+    await waitFor(
+      async () => {
+        const info = String(await direct.info('replication').catch(() => ''));
+        const known = ((await sentinelClient.call('SENTINEL', 'replicas', 'mymaster').catch(() => [])) as unknown[]).length > 0;
+        return known && /master_link_status:up/.test(info);
+      },
+      20_000,
+      'the Sentinel to know a replica in sync',
+    );
   } finally {
     direct.disconnect();
   }
@@ -102,9 +129,17 @@ it('follows the master when the Sentinel fails over to the replica', async () =>
   await waitFor(async () => (await masterPort()) === replica.port, 20_000, 'the Sentinel to name the replica as master');
 
   // Both tiers find the new master by themselves: events are accepted and run again.
-  await waitFor(async () => {
-    const res = await fetch(`${stack.base}/2015-03-31/functions/echo/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: '{}' });
-    return res.status === 202;
-  }, 20_000, 'the API to accept events on the new master');
+  await waitFor(
+    async () => {
+      const res = await fetch(`${stack.base}/2015-03-31/functions/echo/invocations`, {
+        method: 'POST',
+        headers: { 'x-amz-invocation-type': 'Event' },
+        body: '{}',
+      });
+      return res.status === 202;
+    },
+    20_000,
+    'the API to accept events on the new master',
+  );
   await invokeBoth('after failover');
 }, 60_000);

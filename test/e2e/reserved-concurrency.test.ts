@@ -14,11 +14,19 @@ const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-reserved-'));
 const functionsDir = makeFunctionsDir({
   limited: {
     config: { handler: 'index.handler', reservedConcurrency: 2, environment: { MARKERS: markerDir } },
-    files: { 'index.js': `exports.handler = async (event) => { const start = Date.now(); await new Promise(r => setTimeout(r, 300)); require('node:fs').appendFileSync(process.env.MARKERS + '/' + event.kind, start + ' ' + Date.now() + '\\n'); return 'done'; };` },
+    files: {
+      'index.js': `exports.handler = async (event) => { const start = Date.now(); await new Promise(r => setTimeout(r, 300)); require('node:fs').appendFileSync(process.env.MARKERS + '/' + event.kind, start + ' ' + Date.now() + '\\n'); return 'done'; };`,
+    },
   },
 });
 const runs = (kind: string): Array<[number, number]> =>
-  fs.existsSync(path.join(markerDir, kind)) ? fs.readFileSync(path.join(markerDir, kind), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]) : [];
+  fs.existsSync(path.join(markerDir, kind))
+    ? fs
+        .readFileSync(path.join(markerDir, kind), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').map(Number) as [number, number])
+    : [];
 const maxOverlap = (spans: Array<[number, number]>) => Math.max(0, ...spans.map(([start]) => spans.filter(([s, e]) => s <= start && start < e).length));
 
 let apis: ApiService[];
@@ -40,7 +48,11 @@ const statusOf = async (id: string) =>
   (await (await fetch(`http://127.0.0.1:${apis[0]!.port}/invocations/${id}?wait=10`)).json()) as { status: string; attempts: number; history: unknown[] };
 
 const invoke = (api: ApiService, kind: string, type = 'RequestResponse') =>
-  fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/limited/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': type }, body: JSON.stringify({ kind }) });
+  fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/limited/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': type },
+    body: JSON.stringify({ kind }),
+  });
 
 it('10 parallel sync calls across two APIs: 429s, and never more than 2 running at once', async () => {
   const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => invoke(apis[i % 2]!, 'sync')));

@@ -12,7 +12,10 @@ const HEADERS_TIMEOUT_MS = 300;
 const REQUEST_TIMEOUT_MS = 600;
 let api: ApiService;
 beforeAll(async () => {
-  api = await startApi(testConfig({ INVOQ_QUEUE_PREFIX: uniquePrefix('slow-clients') }), silentLogger(), { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  api = await startApi(testConfig({ INVOQ_QUEUE_PREFIX: uniquePrefix('slow-clients') }), silentLogger(), {
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
 });
 afterAll(async () => {
   await api?.close();
@@ -74,7 +77,10 @@ it('serves other callers while slow clients trickle, and lets a slow function an
   expect(echo.status).toBe(200);
   expect(await echo.json()).toEqual({ ok: true });
   // The request timeout bounds receiving the request, not the answer: this run outlasts it.
-  const slow = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/slow/invocations`, { method: 'POST', body: JSON.stringify({ ms: REQUEST_TIMEOUT_MS + 200 }) });
+  const slow = await fetch(`http://127.0.0.1:${api.port}/2015-03-31/functions/slow/invocations`, {
+    method: 'POST',
+    body: JSON.stringify({ ms: REQUEST_TIMEOUT_MS + 200 }),
+  });
   expect(slow.status).toBe(200);
   expect(slow.headers.get('x-amz-function-error')).toBeNull();
   for (const { reply } of await Promise.all(slowClients)) expect(reply).toMatch(/^HTTP\/1\.1 408 /);

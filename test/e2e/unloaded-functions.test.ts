@@ -62,7 +62,11 @@ async function stop(service: { close(): Promise<void> }): Promise<void> {
 
 const base = (service: ApiService) => `http://127.0.0.1:${service.port}`;
 async function fire(service: ApiService, fn: string): Promise<string> {
-  const res = await fetch(`${base(service)}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { 'x-amz-invocation-type': 'Event' }, body: '{}' });
+  const res = await fetch(`${base(service)}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST',
+    headers: { 'x-amz-invocation-type': 'Event' },
+    body: '{}',
+  });
   expect(res.status).toBe(202);
   return res.headers.get('x-amzn-requestid')!;
 }
@@ -96,7 +100,10 @@ describe('a function whose folder was removed while its events were queued', () 
     }
     // An API without a worker accepts more; the function's maximum event age is set at run time.
     const before = await api(dir, prefix, capturingLogger().logger);
-    const put = await fetch(`${base(before)}/2019-09-25/functions/gone/event-invoke-config`, { method: 'PUT', body: JSON.stringify({ MaximumEventAgeInSeconds: 60 }) });
+    const put = await fetch(`${base(before)}/2019-09-25/functions/gone/event-invoke-config`, {
+      method: 'PUT',
+      body: JSON.stringify({ MaximumEventAgeInSeconds: 60 }),
+    });
     expect(put.status).toBe(200);
     for (let i = 0; i < 20; i++) young.push(await fire(before, 'gone'));
     await stop(before);
@@ -116,18 +123,26 @@ describe('a function whose folder was removed while its events were queued', () 
 
   it('warns at the start of each tier, with the function and the count of queued events', async () => {
     await waitFor(() => warnings(apiLog.lines, 'gone').length > 0, 5000, "the API's warning");
-    expect(warnings(apiLog.lines, 'gone')).toEqual([expect.objectContaining({ functionName: 'gone', queued: 20, msg: expect.stringMatching(/does not load/) })]);
+    expect(warnings(apiLog.lines, 'gone')).toEqual([
+      expect.objectContaining({ functionName: 'gone', queued: 20, msg: expect.stringMatching(/does not load/) }),
+    ]);
     // The worker counted before it swept: the aged ones were still queued.
-    expect(warnings(workerLog.lines, 'gone')[0]).toEqual(expect.objectContaining({ functionName: 'gone', queued: 25, msg: expect.stringMatching(/no worker loads/) }));
+    expect(warnings(workerLog.lines, 'gone')[0]).toEqual(
+      expect.objectContaining({ functionName: 'gone', queued: 25, msg: expect.stringMatching(/no worker loads/) }),
+    );
     expect(apiLog.lines.some((l) => l.functionName === 'kept' && l.level === 40)).toBe(false);
   });
 
   it('keeps counting it in the queue gauges of both tiers', async () => {
     for (const url of [`${base(apiTier)}/metrics`, `http://127.0.0.1:${workerTier.metricsPort}/metrics`]) {
-      const text = await waitFor(async () => {
-        const t = await scrape(url);
-        return /^invoq_unloaded_function_events\{function="gone"\} 20$/m.test(t) && t;
-      }, 10_000, `the gauges on ${url}`);
+      const text = await waitFor(
+        async () => {
+          const t = await scrape(url);
+          return /^invoq_unloaded_function_events\{function="gone"\} 20$/m.test(t) && t;
+        },
+        10_000,
+        `the gauges on ${url}`,
+      );
       expect(text).toMatch(/^invoq_queue_jobs\{function="gone",state="waiting"\} 20$/m);
       // Queued before the restart: older than nothing (how much older depends on this machine).
       expect(Number(/^invoq_queue_oldest_age_seconds\{function="gone"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
@@ -167,7 +182,11 @@ describe('a function whose folder was removed while its events were queued', () 
     const started = (await redrive.json()) as { redriven: number; redrives: Array<{ statusUrl: string }> };
     expect(started.redriven).toBe(5);
     // The entries go back in the background: the status URL says when all have.
-    await waitFor(async () => ((await (await fetch(`${base(apiTier)}${started.redrives[0]!.statusUrl}`)).json()) as { state: string }).state === 'finished', 10_000, 'the redrive to finish');
+    await waitFor(
+      async () => ((await (await fetch(`${base(apiTier)}${started.redrives[0]!.statusUrl}`)).json()) as { state: string }).state === 'finished',
+      10_000,
+      'the redrive to finish',
+    );
     for (const id of aged) expect((await status(apiTier, id, 20)).body).toMatchObject({ status: 'succeeded' });
   });
 });

@@ -30,7 +30,10 @@ const functionsDir = makeFunctionsDir({
   // A site behind a catch-all route open to anyone: it must never answer a Lambda API path.
   site: {
     config: { handler: 'index.handler', routes: [{ method: 'ANY', path: '/{proxy+}', auth: 'none' }] },
-    files: { 'index.js': 'exports.handler = async (e) => ({ statusCode: 200, headers: { "content-type": "text/html" }, body: "<html>site page for " + e.path + "</html>" });' },
+    files: {
+      'index.js':
+        'exports.handler = async (e) => ({ statusCode: 200, headers: { "content-type": "text/html" }, body: "<html>site page for " + e.path + "</html>" });',
+    },
   },
 });
 
@@ -44,7 +47,11 @@ let endpoint: string;
 const clients: LambdaClient[] = [];
 beforeAll(async () => {
   api = await startApi(
-    testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('unsup'), INVOQ_AWS_CREDENTIALS: `${user.accessKeyId}:${user.secretAccessKey}` }),
+    testConfig({
+      INVOQ_FUNCTIONS_DIR: functionsDir,
+      INVOQ_QUEUE_PREFIX: uniquePrefix('unsup'),
+      INVOQ_AWS_CREDENTIALS: `${user.accessKeyId}:${user.secretAccessKey}`,
+    }),
     logger,
   );
   endpoint = `http://127.0.0.1:${api.port}`;
@@ -110,7 +117,12 @@ describe('over plain HTTP', () => {
     // What follows the auth, on an API with auth off (loopback, no keys).
     const open = await startApi(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: uniquePrefix('unsup-open') }), logger);
     try {
-      for (const [method, p] of [['GET', '/2015-03-31/nope'], ['POST', '/2015-03-31/functions/echo/invocations/x'], ['GET', '/2021-10-31'], ['PATCH', '/2015-03-31/functions/echo']]) {
+      for (const [method, p] of [
+        ['GET', '/2015-03-31/nope'],
+        ['POST', '/2015-03-31/functions/echo/invocations/x'],
+        ['GET', '/2021-10-31'],
+        ['PATCH', '/2015-03-31/functions/echo'],
+      ]) {
         const res = await fetch(`http://127.0.0.1:${open.port}${p}`, { method });
         expect(res.status).toBe(400);
         expect(res.headers.get('x-amzn-errortype')).toBe('UnsupportedOperationException');
@@ -131,7 +143,12 @@ describe('a function with a catch-all route (ANY /{proxy+}, auth none)', () => {
     const page = await fetch(`${endpoint}/hello`);
     expect([page.status, await page.text()]).toEqual([200, '<html>site page for /hello</html>']);
     // Unauthenticated: the auth error, in Lambda's shape, not the page.
-    for (const p of ['/2016-08-19/account-settings', '/2016-08-19/account-settings/', '/2021-10-31/functions/echo/url', '/2014-11-13/functions/echo/invoke-async/']) {
+    for (const p of [
+      '/2016-08-19/account-settings',
+      '/2016-08-19/account-settings/',
+      '/2021-10-31/functions/echo/url',
+      '/2014-11-13/functions/echo/invoke-async/',
+    ]) {
       const res = await fetch(`${endpoint}${p}`);
       expect([p, res.status, res.headers.get('x-amzn-errortype')]).toEqual([p, 401, 'UnrecognizedClientException']);
       expect(await res.text()).not.toContain('site page');
@@ -166,7 +183,13 @@ describe('the AWS CLI v2', () => {
     const result = await promisify(execFile)(aws, ['lambda', 'get-account-settings', '--endpoint-url', endpoint], {
       cwd: home,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: home, AWS_ACCESS_KEY_ID: user.accessKeyId, AWS_SECRET_ACCESS_KEY: user.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        AWS_ACCESS_KEY_ID: user.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+      },
       timeout: 30_000,
     }).then(
       () => {
@@ -176,7 +199,9 @@ describe('the AWS CLI v2', () => {
     );
     expect(result.code).not.toBe(0);
     expect(result.stdout).toBe('');
-    expect(result.stderr.trim()).toBe('An error occurred (UnsupportedOperationException) when calling the GetAccountSettings operation: GetAccountSettings is not supported by invoq');
+    expect(result.stderr.trim()).toBe(
+      'An error occurred (UnsupportedOperationException) when calling the GetAccountSettings operation: GetAccountSettings is not supported by invoq',
+    );
     expect(received('/2016-08-19/account-settings/') + received('/2016-08-19/account-settings') - before).toBe(1);
   });
 });

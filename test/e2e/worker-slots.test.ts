@@ -36,7 +36,11 @@ afterAll(async () => {
 
 const runs = (name: string): Array<[number, number]> =>
   fs.existsSync(path.join(markerDir, name))
-    ? fs.readFileSync(path.join(markerDir, name), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number])
+    ? fs
+        .readFileSync(path.join(markerDir, name), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').map(Number) as [number, number])
     : [];
 
 it('runs at most INVOQ_WORKER_CONCURRENCY events at once, and serves a lone event in turn', async () => {
@@ -70,7 +74,10 @@ it('drains two functions whose backlogs were queued before the worker started', 
   const backlog = new EventProducer(backlogQueues);
   const before = { burst: runs('burst').length, lone: runs('lone').length };
   await Promise.all(['burst', 'lone'].flatMap((name) => Array.from({ length: 6 }, () => backlog.enqueue(name, randomUUID(), '{}'))));
-  const second = await startWorker(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: backlogPrefix, INVOQ_WORKER_CONCURRENCY: '2' }), silentLogger());
+  const second = await startWorker(
+    testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: backlogPrefix, INVOQ_WORKER_CONCURRENCY: '2' }),
+    silentLogger(),
+  );
   try {
     await waitFor(() => runs('burst').length === before.burst + 6 && runs('lone').length === before.lone + 6, 20_000, 'both backlogs to drain');
   } finally {

@@ -33,13 +33,22 @@ exports.handler = async (event, context) => {
   },
 });
 
-interface RunMark { id: string; pid: number; what: 'start' | 'end'; at: number }
+interface RunMark {
+  id: string;
+  pid: number;
+  what: 'start' | 'end';
+  at: number;
+}
 const marks = (): RunMark[] =>
   fs.existsSync(path.join(markerDir, 'runs'))
-    ? fs.readFileSync(path.join(markerDir, 'runs'), 'utf8').trim().split('\n').map((l) => {
-        const [id, pid, what, at] = l.split(' ');
-        return { id: id!, pid: Number(pid), what: what as RunMark['what'], at: Number(at) };
-      })
+    ? fs
+        .readFileSync(path.join(markerDir, 'runs'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [id, pid, what, at] = l.split(' ');
+          return { id: id!, pid: Number(pid), what: what as RunMark['what'], at: Number(at) };
+        })
     : [];
 const starts = (ids: string[]) => marks().filter((m) => m.what === 'start' && ids.includes(m.id));
 
@@ -69,7 +78,12 @@ function eventsUnder(label: string) {
   };
 }
 
-const workerEnv = (prefix: string) => ({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: prefix, INVOQ_MAX_ENVIRONMENTS: '2', INVOQ_WORKER_CONCURRENCY: '4' });
+const workerEnv = (prefix: string) => ({
+  INVOQ_FUNCTIONS_DIR: functionsDir,
+  INVOQ_QUEUE_PREFIX: prefix,
+  INVOQ_MAX_ENVIRONMENTS: '2',
+  INVOQ_WORKER_CONCURRENCY: '4',
+});
 
 it('holds no more events than it runs plus one waiting for an environment, and says running only for those that run', async () => {
   const events = eventsUnder('stop-status');
@@ -81,15 +95,24 @@ it('holds no more events than it runs plus one waiting for an environment, and s
     await waitFor(() => starts(ids).length === 2, 15_000, 'two runs to start');
     // The first wave runs for RUN_MS: meanwhile what the worker holds, and what status says.
     let maxHeld = 0;
-    const seen = await waitFor(async () => {
-      const active = (await events.queue.getActive()).map((j) => j.id!);
-      maxHeld = Math.max(maxHeld, active.length);
-      const statuses = await Promise.all(ids.map(async (id) => [id, (await events.status.status(id))?.status] as const));
-      const running = statuses.filter(([, s]) => s === 'running').map(([id]) => id).sort();
-      const started = starts(ids).map((m) => m.id).sort();
-      const settled = active.length === 3 && JSON.stringify(running) === JSON.stringify(started);
-      return settled && { active, running, started, statuses };
-    }, RUN_MS - 500, 'status to say running for exactly the started runs, with one more event held').catch((e: Error) => {
+    const seen = await waitFor(
+      async () => {
+        const active = (await events.queue.getActive()).map((j) => j.id!);
+        maxHeld = Math.max(maxHeld, active.length);
+        const statuses = await Promise.all(ids.map(async (id) => [id, (await events.status.status(id))?.status] as const));
+        const running = statuses
+          .filter(([, s]) => s === 'running')
+          .map(([id]) => id)
+          .sort();
+        const started = starts(ids)
+          .map((m) => m.id)
+          .sort();
+        const settled = active.length === 3 && JSON.stringify(running) === JSON.stringify(started);
+        return settled && { active, running, started, statuses };
+      },
+      RUN_MS - 500,
+      'status to say running for exactly the started runs, with one more event held',
+    ).catch((e: Error) => {
       throw new Error(`${e.message} (held at most ${maxHeld} events)`);
     });
     expect(seen.running).toHaveLength(2);
@@ -115,9 +138,16 @@ it('on SIGTERM hands back what has not started, lets started runs end, and exits
     await events.ready();
     const ids = await events.send(4);
     const firstPid = first.pid!;
-    await waitFor(async () => starts(ids).filter((m) => m.pid === firstPid).length === 2 && (await events.queue.getActiveCount()) >= 3, 20_000, 'the first worker to run two events and hold a third');
+    await waitFor(
+      async () => starts(ids).filter((m) => m.pid === firstPid).length === 2 && (await events.queue.getActiveCount()) >= 3,
+      20_000,
+      'the first worker to run two events and hold a third',
+    );
     // An idle second worker with room to spare.
-    second = await startWorker(testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: events.prefix, INVOQ_MAX_ENVIRONMENTS: '4', INVOQ_WORKER_CONCURRENCY: '4' }), silentLogger());
+    second = await startWorker(
+      testConfig({ INVOQ_FUNCTIONS_DIR: functionsDir, INVOQ_QUEUE_PREFIX: events.prefix, INVOQ_MAX_ENVIRONMENTS: '4', INVOQ_WORKER_CONCURRENCY: '4' }),
+      silentLogger(),
+    );
     const stoppedAt = Date.now();
     const exitCode = await stopProcess(first, 'SIGTERM');
     const atExit = marks().filter((m) => ids.includes(m.id));

@@ -40,10 +40,14 @@ export function startLauncher(env: Record<string, string>): Launcher {
     exited,
     output: () => text,
     async waitForOutput(pattern, timeoutMs = 20_000) {
-      const match = await waitFor(() => {
-        if (!running() && !pattern.exec(text)) throw new Error(`the launcher exited before printing ${pattern}; it printed:\n${text}`);
-        return pattern.exec(text) ?? undefined;
-      }, timeoutMs, `${pattern} in the launcher's output`);
+      const match = await waitFor(
+        () => {
+          if (!running() && !pattern.exec(text)) throw new Error(`the launcher exited before printing ${pattern}; it printed:\n${text}`);
+          return pattern.exec(text) ?? undefined;
+        },
+        timeoutMs,
+        `${pattern} in the launcher's output`,
+      );
       const end = match.index + match[0].length;
       return { at: arrivals.find((a) => a.end >= end)!.at, match };
     },

@@ -10,7 +10,12 @@ import { REPO_ROOT } from './harness';
  */
 export class OwnRedis {
   private server: RedisServer | undefined;
-  constructor(readonly dir: string, readonly port: number, readonly password?: string, private readonly extraArgs: string[] = []) {}
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly password?: string,
+    private readonly extraArgs: string[] = [],
+  ) {}
 
   /** `password`: the server's `requirepass` (the URL carries it); `args`: more redis-server flags. */
   static async create(dir: string, { password, args = [] }: { password?: string; args?: string[] } = {}): Promise<OwnRedis> {

@@ -61,7 +61,10 @@ function warnQueue(logger: Logger, { kind, state }: KnownQueueNotice): void {
   if (kind === 'no-worker') {
     logger.warn({ functionName, queued }, 'events are queued for a function this API loads but no worker does: they wait until a worker loads it');
   } else {
-    logger.warn({ functionName, queued, loadedByWorker }, 'events are queued for a function this API does not load: their status and DLQ entries are still served here');
+    logger.warn(
+      { functionName, queued, loadedByWorker },
+      'events are queued for a function this API does not load: their status and DLQ entries are still served here',
+    );
   }
 }
 
@@ -73,7 +76,12 @@ export interface ApiService {
 }
 
 /** Wires the API from its config: the composition root, shared by `main.ts` and the tests. */
-export async function startApi(config: ResolvedConfig, logger: Logger, limits: SlowClientLimits = SLOW_CLIENT_LIMITS, options: ApiOptions = {}): Promise<ApiService> {
+export async function startApi(
+  config: ResolvedConfig,
+  logger: Logger,
+  limits: SlowClientLimits = SLOW_CLIENT_LIMITS,
+  options: ApiOptions = {},
+): Promise<ApiService> {
   const redis = requireRedisTarget(config, 'API');
   const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
   // Colliding routes, or routes on invoq's own paths, stop the start here.
@@ -89,7 +97,11 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
       knownQueues: { ...options.knownQueues, onNotice: (notice) => warnQueue(logger, notice) },
     },
   );
-  const statusReader = new InvocationStatusReader(queues, () => known.names(), (name) => loaders.isLoaded(name));
+  const statusReader = new InvocationStatusReader(
+    queues,
+    () => known.names(),
+    (name) => loaders.isLoaded(name),
+  );
   const queuedEventsCap = new QueuedEventsCap(queues, () => known.names(), config.maxQueuedEvents);
   const redisMemory = new RedisMemoryHeadroom(connection, {
     maxPercent: config.maxRedisMemoryPercent,
@@ -112,7 +124,10 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   // Bulk redrives run here, in the API, not in the worker: they are the DLQ's admin work (Redis
   // calls, no function runs), and the worker's slots are for running events. Every replica runs
   // one; a function's redrive is run by whichever holds its lease in Redis.
-  const redrives = new RedriveRunner(new RedriveStore(queues, config.dlqRetentionSeconds), deadLetters, () => known.names(), { maxWaiting: config.redriveMaxWaiting, logger });
+  const redrives = new RedriveRunner(new RedriveStore(queues, config.dlqRetentionSeconds), deadLetters, () => known.names(), {
+    maxWaiting: config.redriveMaxWaiting,
+    logger,
+  });
   const app = createApp({
     config,
     registry,
@@ -132,9 +147,13 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
   const reachable = await waitForRedis(connection, 2000)
     .then(() => Promise.all([queuedEventsCap.refresh(), redisMemory.refresh()]))
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
   if (!reachable) logger.warn('Redis is not reachable yet: Event invokes answer 503 until it is');
-  if (redisMemory.lastReading?.maxBytes === 0) logger.info('Redis has no maxmemory: only INVOQ_MAX_QUEUED_EVENTS bounds the queue (set maxmemory for a byte budget)');
+  if (redisMemory.lastReading?.maxBytes === 0)
+    logger.info('Redis has no maxmemory: only INVOQ_MAX_QUEUED_EVENTS bounds the queue (set maxmemory for a byte budget)');
   // The first look at the queues in Redis (this connection fails at once while Redis is away:
   // the background refresh tries again). Status and the DLQ know the other queues once it is
   // done; a long SCAN goes on after the start.
@@ -149,17 +168,23 @@ export async function startApi(config: ResolvedConfig, logger: Logger, limits: S
   const memoryReadTimer = setInterval(() => void redisMemory.refresh(), MEMORY_GAUGE_REFRESH_MS);
   memoryReadTimer.unref();
 
-  const server = createServer({
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    // How often Node checks those deadlines (its default, 30 s, would let a slow client overstay).
-    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
-  }, app);
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node checks those deadlines (its default, 30 s, would let a slow client overstay).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs / 2),
+    },
+    app,
+  );
   server.on('clientError', answerClientError);
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(redis), functions: names, routes: routes.size }, 'invoq API listening');
+  logger.info(
+    { host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(redis), functions: names, routes: routes.size },
+    'invoq API listening',
+  );
 
   return {
     server,

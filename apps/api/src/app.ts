@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import type { DeadLetterStore, EventInvokeConfigStore, RedriveRunner, FunctionRegistry, InvocationStatusReader, Invoker, Logger, Metrics, ResolvedConfig, RouteTable } from '@invoq/core';
+import type {
+  DeadLetterStore,
+  EventInvokeConfigStore,
+  RedriveRunner,
+  FunctionRegistry,
+  InvocationStatusReader,
+  Invoker,
+  Logger,
+  Metrics,
+  ResolvedConfig,
+  RouteTable,
+} from '@invoq/core';
 import { createAuth } from './http/auth';
 import { createErrorHandler, notFound } from './http/error-handler';
 import { createDlqRouter } from './routes/dlq-router';
@@ -55,7 +66,13 @@ export function createApp(deps: AppDeps): Express {
     res.on('finish', () => {
       if (res.locals.invocationLogged) return;
       deps.logger.info(
-        { requestId: res.locals.requestId, method: req.method, path: req.route?.path ?? req.path.slice(0, 200), status: res.statusCode, durationMs: Math.round((performance.now() - started) * 100) / 100 },
+        {
+          requestId: res.locals.requestId,
+          method: req.method,
+          path: req.route?.path ?? req.path.slice(0, 200),
+          status: res.statusCode,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+        },
         'request',
       );
     });

@@ -1,4 +1,13 @@
-import { FairWorker, HOLD_ONLY_LIMITER, RUN_RETRY_DELAY_MS, functionQueueName, type EventJobData, type RedisClient, type ResolvedFunction, type SlotPool } from '@invoq/core';
+import {
+  FairWorker,
+  HOLD_ONLY_LIMITER,
+  RUN_RETRY_DELAY_MS,
+  functionQueueName,
+  type EventJobData,
+  type RedisClient,
+  type ResolvedFunction,
+  type SlotPool,
+} from '@invoq/core';
 import type { Processor } from 'bullmq';
 import { retryDelayFromError, type EventReturnValue } from './processor';
 
@@ -25,7 +34,11 @@ export interface FunctionWorkerOptions {
 }
 
 /** The BullMQ worker of one function's queue, as every worker process runs it. */
-export function createFunctionWorker(fn: ResolvedFunction, processor: Processor<EventJobData, EventReturnValue>, options: FunctionWorkerOptions): FunctionWorker {
+export function createFunctionWorker(
+  fn: ResolvedFunction,
+  processor: Processor<EventJobData, EventReturnValue>,
+  options: FunctionWorkerOptions,
+): FunctionWorker {
   return new FairWorker<EventJobData, EventReturnValue>(
     functionQueueName(fn.name),
     processor,

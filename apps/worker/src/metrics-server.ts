@@ -5,7 +5,11 @@ import type { Registry } from 'prom-client';
  * The worker's `/metrics`, `/healthz` and `/readyz`, on INVOQ_METRICS_PORT. `/readyz` is 503
  * when Redis does not answer, or while `notReadyReason` gives a reason (Redis out of memory).
  */
-export function createMetricsServer(registry: Registry, pingRedis: () => Promise<void>, notReadyReason: () => string | undefined = () => undefined): http.Server {
+export function createMetricsServer(
+  registry: Registry,
+  pingRedis: () => Promise<void>,
+  notReadyReason: () => string | undefined = () => undefined,
+): http.Server {
   return http.createServer((req, res) => {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'Content-Type': type }).end(body);

@@ -57,7 +57,12 @@ const THROTTLE_HOLD_MS = 100;
  * via RateLimitError. Over reservedConcurrency or with the breaker open, the function's queue is
  * held first (rather than each event, which leaves a backlog in order and idle).
  */
-async function handBack(deps: ProcessorDeps, fn: ResolvedFunction, requestId: string, result: Exclude<InvocationRunResult, { status: 'completed' }>): Promise<never> {
+async function handBack(
+  deps: ProcessorDeps,
+  fn: ResolvedFunction,
+  requestId: string,
+  result: Exclude<InvocationRunResult, { status: 'completed' }>,
+): Promise<never> {
   switch (result.status) {
     case 'lease-refused':
       // Other processes hold the leases: wait, as Lambda retries throttled events.

@@ -80,7 +80,10 @@ function warnNotLoaded(logger: Logger, { state }: KnownQueueNotice): void {
   if (loadedByWorker) {
     logger.warn({ functionName, queued, loadedByAnotherWorker: true }, 'events are queued for a function this worker does not load; another worker loads it');
   } else {
-    logger.warn({ functionName, queued }, 'events are queued for a function no worker loads: they wait until one does, and go to the DLQ as FunctionNotFound once older than its maximum event age');
+    logger.warn(
+      { functionName, queued },
+      'events are queued for a function no worker loads: they wait until one does, and go to the DLQ as FunctionNotFound once older than its maximum event age',
+    );
   }
 }
 
@@ -89,7 +92,11 @@ async function sweepUnloaded(sweeper: UnloadedEventSweeper, logger: Logger, stat
   for (const state of states) {
     if (state.loadedByWorker || state.queued === 0) continue;
     const moved = await sweeper.sweep(state.functionName);
-    if (moved > 0) logger.warn({ functionName: state.functionName, count: moved, reason: 'FunctionNotFound' }, 'events of a function no worker loads dead-lettered past their maximum event age');
+    if (moved > 0)
+      logger.warn(
+        { functionName: state.functionName, count: moved, reason: 'FunctionNotFound' },
+        'events of a function no worker loads dead-lettered past their maximum event age',
+      );
   }
 }
 
@@ -140,7 +147,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     },
     onFailedAttempt: (functionName, job, error, final) => {
       metrics.destinationFailures.inc({ function: functionName });
-      logger.warn({ functionName, requestId: job?.data.record.requestContext.requestId, attempt: job?.attemptsMade, final, error: error.message }, 'destination delivery failed');
+      logger.warn(
+        { functionName, requestId: job?.data.record.requestContext.requestId, attempt: job?.attemptsMade, final, error: error.message },
+        'destination delivery failed',
+      );
     },
     onWorkerError: (worker, error) => oomBackoff.handleWorkerError(worker, error),
     onWorkerActive: () => oomBackoff.markWritable(),
@@ -192,7 +202,11 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     return worker;
   });
 
-  const metricsServer = createMetricsServer(metrics.registry, () => pingRedis(connection), () => oomBackoff.notReadyReason());
+  const metricsServer = createMetricsServer(
+    metrics.registry,
+    () => pingRedis(connection),
+    () => oomBackoff.notReadyReason(),
+  );
   metricsServer.listen(config.metricsPort, config.host);
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;
@@ -220,7 +234,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // With Redis away, nothing running can be marked finished anyway, and BullMQ's fetches
       // wait on the shared connection for good (seen on a Cluster whose nodes were all gone):
       // end it now. What was running is handed back by the stalled check once Redis returns.
-      const reachable = await pingRedis(connection).then(() => true, () => false);
+      const reachable = await pingRedis(connection).then(
+        () => true,
+        () => false,
+      );
       if (!reachable) connection.disconnect();
       // Readers learn at once that this worker no longer runs its functions' events (with Redis
       // away this only stops the heartbeat; the word lapses by itself).

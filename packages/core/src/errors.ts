@@ -42,7 +42,11 @@ export class InvoqError extends Error {
   readonly reason: string | undefined;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(readonly code: InvoqErrorCode, message: string, details: InvoqErrorDetails = {}) {
+  constructor(
+    readonly code: InvoqErrorCode,
+    message: string,
+    details: InvoqErrorDetails = {},
+  ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.reason = details.reason;
     this.retryAfterSeconds = details.retryAfterSeconds;

@@ -3,7 +3,15 @@ export { API_SHUTDOWN_GRACE_MS, PROCESS_STOP_GRACE_MS, WORKER_SHUTDOWN_GRACE_MS 
 export { describeRedisTarget } from './config/describe-redis';
 export { InvoqError, NotStartedError, isNotStarted, coerceError, EXCEPTION_NAMES, type InvoqErrorCode, type FunctionError } from './errors';
 export { INVOQ_VERSION } from './version';
-export { FUNCTION_NAME_PATTERN, LAMBDA_ASYNC_DEFAULTS, functionSchema, type FunctionOptions, type ParsedFunction, type AsyncPolicy, type AsyncOptions } from './functions/function-schema';
+export {
+  FUNCTION_NAME_PATTERN,
+  LAMBDA_ASYNC_DEFAULTS,
+  functionSchema,
+  type FunctionOptions,
+  type ParsedFunction,
+  type AsyncPolicy,
+  type AsyncOptions,
+} from './functions/function-schema';
 export { loadFunctions, FunctionDefinitionError } from './functions/load-functions';
 export { FunctionRegistry } from './functions/function-registry';
 export { functionArn, type ResolvedFunction } from './functions/resolved-function';
@@ -14,7 +22,16 @@ export { formatLogTail, frameRunLog } from './execution/log-tail';
 export { LAMBDA_TIME_ZONE, RESERVED_ENVIRONMENT_VARIABLES, nodeRuntimeName } from './execution/lambda-environment';
 export { newTraceId, traceIdFromHeader, traceIdOfStoredEvent } from './invocation/trace-id';
 export { logInvocation } from './logging/invocation-log';
-export { createRedisConnection, type RedisClient, waitForRedis, checkRedisDurability, closeRedis, endBlockingConnections, pingRedis, REQUEST_REDIS_DEADLINE_MS } from './queue/redis-connection';
+export {
+  createRedisConnection,
+  type RedisClient,
+  waitForRedis,
+  checkRedisDurability,
+  closeRedis,
+  endBlockingConnections,
+  pingRedis,
+  REQUEST_REDIS_DEADLINE_MS,
+} from './queue/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, eventAgeStart, type EventJobData } from './queue/job-data';
 export { discoverFunctionQueues } from './queue/queue-discovery';
@@ -31,7 +48,15 @@ export { SlotPool } from './queue/slot-pool';
 export { FairWorker, type StartRoom } from './queue/fair-worker';
 export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './queue/queue-hold';
 export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
-export { decideAfterFailure, isEventTooOld, retryDelayMs, RETRY_JITTER, type DeadLetterReason, type FailureDecision, type RetryPolicy } from './policy/retry-policy';
+export {
+  decideAfterFailure,
+  isEventTooOld,
+  retryDelayMs,
+  RETRY_JITTER,
+  type DeadLetterReason,
+  type FailureDecision,
+  type RetryPolicy,
+} from './policy/retry-policy';
 export { createMetrics, initFunctionSeries, DURATION_BUCKETS, type Metrics, type InvocationType } from './metrics/metrics';
 export { registerQueueStats, type QueueNameSource } from './metrics/queue-stats-collector';
 export { createLogger, flushLogger, LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS, type Logger, type LoggerOptions } from './logging/logger';
@@ -47,7 +72,15 @@ export {
   type EffectiveEventInvokeConfig,
   type EventInvokeConfigSource,
 } from './functions/event-invoke-config';
-export { InvocationStatusReader, describeInvocation, currentRecords, REQUEST_ID_PATTERN, type InvocationStatus, type InvocationState, type AttemptHistoryEntry } from './queue/invocation-status';
+export {
+  InvocationStatusReader,
+  describeInvocation,
+  currentRecords,
+  REQUEST_ID_PATTERN,
+  type InvocationStatus,
+  type InvocationState,
+  type AttemptHistoryEntry,
+} from './queue/invocation-status';
 export type { RedriveRecord } from './queue/job-data';
 export { buildDestinationRecord, type DestinationRecord, type DestinationCondition } from './destinations/destination-record';
 export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/destination-signature';
@@ -55,7 +88,13 @@ export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type Delive
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
 export { QueuedEventsCap } from './protection/queued-events-cap';
 export { RedisOomBackoff, isRedisOomError, type RedisOomBackoffOptions } from './queue/redis-oom-backoff';
-export { RedisMemoryHeadroom, parseMemoryInfo, estimatedEventBytes, type RedisMemoryReading, type RedisMemoryHeadroomOptions } from './protection/redis-memory-headroom';
+export {
+  RedisMemoryHeadroom,
+  parseMemoryInfo,
+  estimatedEventBytes,
+  type RedisMemoryReading,
+  type RedisMemoryHeadroomOptions,
+} from './protection/redis-memory-headroom';
 export { ConcurrencyLeases, reservedConcurrencyExceeded } from './protection/concurrency-leases';
 export { Invoker, type InvokerDeps } from './invocation/invoker';
 export { InvocationPipeline, type InvocationPipelineDeps, type InvocationRunResult } from './invocation/invocation-pipeline';

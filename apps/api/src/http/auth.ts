@@ -15,7 +15,10 @@ function accessKeyOfBasic(user: string, password: string, secretDigests: Readonl
   const entry = secretDigests.get(user);
   if (!entry || !timingSafeEqual(createHash('sha256').update(password).digest(), entry.digest)) return undefined;
   if (!entry.key.admin) {
-    throw new InvoqError('FORBIDDEN', 'An access key id and secret as Basic credentials count only for an admin key (an INVOQ_AWS_CREDENTIALS entry with :admin); sign requests with SigV4 to use this key.');
+    throw new InvoqError(
+      'FORBIDDEN',
+      'An access key id and secret as Basic credentials count only for an admin key (an INVOQ_AWS_CREDENTIALS entry with :admin); sign requests with SigV4 to use this key.',
+    );
   }
   return entry.key;
 }
@@ -30,7 +33,9 @@ function accessKeyOfBasic(user: string, password: string, secretDigests: Readonl
 export function createAuth(auth: ResolvedConfig['auth']): RequestHandler {
   const apiKeyDigests = new Set([...auth.apiKeys].map(sha256));
   const adminKeyDigests = new Set([...auth.adminKeys].map(sha256));
-  const secretDigests = new Map([...auth.accessKeys.values()].map((key) => [key.accessKeyId, { key, digest: createHash('sha256').update(key.secret).digest() }]));
+  const secretDigests = new Map(
+    [...auth.accessKeys.values()].map((key) => [key.accessKeyId, { key, digest: createHash('sha256').update(key.secret).digest() }]),
+  );
   return async (req, res, next) => {
     if (!auth.enabled) {
       res.locals.admin = true;

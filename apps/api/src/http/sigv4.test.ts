@@ -15,8 +15,16 @@ const HOST = '127.0.0.1:3000';
  * too. The signer adds and signs `x-amz-content-sha256` (the body's hash) unless told otherwise.
  */
 async function signed(body: string, extra: Record<string, string> = {}, unsignableHeaders?: Set<string>) {
-  const signer = new SignatureV4({ credentials: { accessKeyId: KEY.accessKeyId, secretAccessKey: KEY.secret }, region: 'us-east-1', service: 'lambda', sha256: Hash.bind(null, 'sha256') });
-  const request = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: HOST, path: PATH, headers: { host: HOST, ...extra }, body }), { unsignableHeaders });
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: KEY.accessKeyId, secretAccessKey: KEY.secret },
+    region: 'us-east-1',
+    service: 'lambda',
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const request = await signer.sign(
+    new HttpRequest({ method: 'POST', protocol: 'http:', hostname: HOST, path: PATH, headers: { host: HOST, ...extra }, body }),
+    { unsignableHeaders },
+  );
   return { method: 'POST', rawPath: PATH, rawQuery: '', headers: request.headers, body: Buffer.from(body) };
 }
 const refusal = (p: Promise<unknown>) =>
@@ -77,6 +85,8 @@ describe('verifySigV4 and the payload hash', () => {
     const unhashed = await signed('{"a":1}', {}, new Set(['x-amz-content-sha256']));
     const { 'x-amz-content-sha256': _, ...headers } = unhashed.headers;
     await expect(verifySigV4({ ...unhashed, headers }, KEYS)).resolves.toBe(KEY);
-    expect((await refusal(verifySigV4({ ...unhashed, headers, body: Buffer.from('{"a":2}') }, KEYS)))?.message).toMatch(/signature we calculated does not match/);
+    expect((await refusal(verifySigV4({ ...unhashed, headers, body: Buffer.from('{"a":2}') }, KEYS)))?.message).toMatch(
+      /signature we calculated does not match/,
+    );
   });
 });

@@ -5,7 +5,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { InvoqError, coerceError, type AccessKey } from '@invoq/core';
 
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
 /** AWS accepts a request signed up to 15 minutes either side of its clock. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 const Sha256 = Hash.bind(null, 'sha256');
@@ -82,7 +83,10 @@ export async function verifySigV4(request: SignedRequest, accessKeys: ReadonlyMa
   // Refused whether the header is signed or not, so nobody is led to think it was honoured.
   const payloadHash = headerValue(request.headers['x-amz-content-sha256']);
   if (payloadHash !== undefined && (payloadHash.trim() === 'UNSIGNED-PAYLOAD' || payloadHash.trim().startsWith('STREAMING-'))) {
-    throw new InvoqError('INVALID_SIGNATURE', `x-amz-content-sha256: ${payloadHash.trim().slice(0, 64)} is not accepted: the payload must be signed (send the hex SHA-256 of the body, as the AWS SDKs do, or no such header).`);
+    throw new InvoqError(
+      'INVALID_SIGNATURE',
+      `x-amz-content-sha256: ${payloadHash.trim().slice(0, 64)} is not accepted: the payload must be signed (send the hex SHA-256 of the body, as the AWS SDKs do, or no such header).`,
+    );
   }
   // A signed payload hash must be the body's: otherwise the signature covers a different body.
   const claimedHash = headers['x-amz-content-sha256'];

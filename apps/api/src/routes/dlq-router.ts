@@ -26,7 +26,12 @@ function jsonBody(req: Request): Record<string, unknown> {
 const withStatusUrl = <T extends RedriveProgress>(p: T) => ({ ...p, statusUrl: `/dlq/redrives/${p.redriveId}` });
 
 /** The dead-letter queue: browse, inspect, redrive, delete. Admin keys only. */
-export function createDlqRouter(deps: { deadLetters: DeadLetterStore; redrives: RedriveRunner; registry: FunctionRegistry; isKnownFunction?: (name: string) => boolean }): Router {
+export function createDlqRouter(deps: {
+  deadLetters: DeadLetterStore;
+  redrives: RedriveRunner;
+  registry: FunctionRegistry;
+  isKnownFunction?: (name: string) => boolean;
+}): Router {
   const router = Router();
   const { deadLetters, redrives, registry } = deps;
   // A function not loaded here still has its DLQ entries listed and redriven while its queue exists.

@@ -25,7 +25,10 @@ function parseInput(req: Request): EventInvokeConfigInput {
   const parsed = eventInvokeConfigInputSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new InvoqError('INVALID_PARAMETER', `1 validation error detected: Value at '${issue?.path.join('.') || 'body'}' failed to satisfy constraint: ${issue?.message}`);
+    throw new InvoqError(
+      'INVALID_PARAMETER',
+      `1 validation error detected: Value at '${issue?.path.join('.') || 'body'}' failed to satisfy constraint: ${issue?.message}`,
+    );
   }
   if (setsNothing(parsed.data)) throw new InvoqError('INVALID_PARAMETER', NOTHING_TO_SET_MESSAGE);
   return parsed.data;

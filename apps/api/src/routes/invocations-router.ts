@@ -25,7 +25,8 @@ export function createInvocationsRouter(deps: { statusReader: InvocationStatusRe
       await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, deadline - Date.now())));
       status = await deps.statusReader.status(requestId);
     }
-    if (!status) throw new InvoqError('NOT_FOUND', `No invocation ${requestId.slice(0, 64)} (unknown, or finished more than INVOQ_STATUS_RETENTION_SECONDS ago)`);
+    if (!status)
+      throw new InvoqError('NOT_FOUND', `No invocation ${requestId.slice(0, 64)} (unknown, or finished more than INVOQ_STATUS_RETENTION_SECONDS ago)`);
     res.json(status);
   });
   return router;

@@ -35,7 +35,9 @@ export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): Router
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
-    queues: queues.map(([name, queue]) => new FunctionQueueAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` })),
+    queues: queues.map(
+      ([name, queue]) => new FunctionQueueAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'invoq queues' } },
   });

@@ -17,9 +17,7 @@ export function createUnsupportedOperationHandler(): RequestHandler {
     next(
       new InvoqError(
         'UNSUPPORTED_OPERATION',
-        operation
-          ? `${operation.name} is not supported by invoq`
-          : `${req.method} ${rawPath.slice(0, 200)}: this Lambda API path is not supported by invoq`,
+        operation ? `${operation.name} is not supported by invoq` : `${req.method} ${rawPath.slice(0, 200)}: this Lambda API path is not supported by invoq`,
       ),
     );
   };

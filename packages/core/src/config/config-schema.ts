@@ -7,7 +7,12 @@ const nonNegativeInt = z.coerce.number().int().nonnegative();
 const csv = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
 
 /** `host:port,…` (empty entries dropped); a bare IPv6 address goes in brackets: `[::1]:6379`. */
 const hostPorts = csv.pipe(
@@ -51,7 +56,10 @@ const secretFileSchema = Object.fromEntries(SECRET_VARIABLES.map((name) => [`${n
  */
 export const envSchema = z.object({
   ...secretFileSchema,
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   REDIS_CLUSTER_NODES: hostPorts,
   REDIS_SENTINELS: hostPorts,
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
@@ -85,7 +93,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only (no ":" or braces)')
     .default('invoq'),
-  INVOQ_REGION: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+  INVOQ_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region name such as us-east-1')
+    .default('us-east-1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().optional(),
 });

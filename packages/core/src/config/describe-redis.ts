@@ -5,7 +5,8 @@ import type { RedisTarget } from './load-config';
  * or Sentinel's credentials are never in it.
  */
 export function describeRedisTarget(target: RedisTarget): string {
-  const hosts = (list: { host: string; port: number }[]) => list.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)).join(',');
+  const hosts = (list: { host: string; port: number }[]) =>
+    list.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)).join(',');
   switch (target.kind) {
     case 'standalone':
       return maskPassword(target.url);

@@ -72,18 +72,31 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_URL: 'redis://r:6379/2' }).redis).toEqual({ kind: 'standalone', url: 'redis://r:6379/2' });
     expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001,[::1]:7002' }).redis).toEqual({
       kind: 'cluster',
-      nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }, { host: '::1', port: 7002 }],
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
     });
     expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'mymaster' }).redis).toEqual({
       kind: 'sentinel',
-      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
       masterName: 'mymaster',
     });
   });
 
   it('gives a Cluster or a Sentinel-named master the REDIS_USERNAME / REDIS_PASSWORD, and Sentinels theirs', () => {
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_PASSWORD: 'pw' }).redis).toEqual({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }], auth: { password: 'pw' } });
-    expect(loadConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm', REDIS_USERNAME: 'invoq', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw' }).redis).toEqual({
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_PASSWORD: 'pw' }).redis).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: 'a', port: 7000 }],
+      auth: { password: 'pw' },
+    });
+    expect(
+      loadConfig({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm', REDIS_USERNAME: 'invoq', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw' }).redis,
+    ).toEqual({
       kind: 'sentinel',
       sentinels: [{ host: 's', port: 26379 }],
       masterName: 'm',

@@ -118,7 +118,8 @@ function redisTarget(
   if (e.REDIS_CLUSTER_NODES.length > 0 && e.REDIS_SENTINELS.length > 0) {
     throw new ConfigError('REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them');
   }
-  if (e.REDIS_SENTINELS.length > 0 && !e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name of the master to follow');
+  if (e.REDIS_SENTINELS.length > 0 && !e.REDIS_SENTINEL_NAME)
+    throw new ConfigError('REDIS_SENTINEL_NAME: REDIS_SENTINELS needs the name of the master to follow');
   if (e.REDIS_SENTINEL_NAME && e.REDIS_SENTINELS.length === 0) throw new ConfigError('REDIS_SENTINELS: REDIS_SENTINEL_NAME is set but no sentinel is');
   const instead = e.REDIS_CLUSTER_NODES.length > 0 ? 'REDIS_CLUSTER_NODES' : e.REDIS_SENTINELS.length > 0 ? 'REDIS_SENTINELS' : undefined;
   if (instead && e.REDIS_URL) notices.push(`REDIS_URL is ignored: ${instead} is set`);
@@ -129,7 +130,10 @@ function redisTarget(
     return { kind: 'sentinel', sentinels: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_NAME!, auth, sentinelPassword: e.REDIS_SENTINEL_PASSWORD };
   }
   // One URL says it all; a password beside it would be silently one of two.
-  if (auth) throw new ConfigError(`${e.REDIS_PASSWORD ? 'REDIS_PASSWORD' : 'REDIS_USERNAME'}: only for REDIS_CLUSTER_NODES or REDIS_SENTINELS; with REDIS_URL, put it in the URL (redis://user:password@host:6379)`);
+  if (auth)
+    throw new ConfigError(
+      `${e.REDIS_PASSWORD ? 'REDIS_PASSWORD' : 'REDIS_USERNAME'}: only for REDIS_CLUSTER_NODES or REDIS_SENTINELS; with REDIS_URL, put it in the URL (redis://user:password@host:6379)`,
+    );
   return e.REDIS_URL ? { kind: 'standalone', url: e.REDIS_URL } : undefined;
 }
 
@@ -165,7 +169,9 @@ export function loadConfig(env: Record<string, string | undefined>, readSecretFi
   }
   if (enabled && !hasKeys) {
     if (production) {
-      throw new ConfigError('INVOQ_API_KEYS: NODE_ENV=production needs INVOQ_API_KEYS, INVOQ_ADMIN_KEYS or INVOQ_AWS_CREDENTIALS (or INVOQ_AUTH=off on loopback)');
+      throw new ConfigError(
+        'INVOQ_API_KEYS: NODE_ENV=production needs INVOQ_API_KEYS, INVOQ_ADMIN_KEYS or INVOQ_AWS_CREDENTIALS (or INVOQ_AUTH=off on loopback)',
+      );
     }
     if (!loopback) {
       throw new ConfigError(`INVOQ_API_KEYS: no keys configured and HOST ${e.HOST} is not loopback; set keys or bind to 127.0.0.1`);

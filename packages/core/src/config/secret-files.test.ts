@@ -27,7 +27,15 @@ const failure = (env: Record<string, string>): string => {
 describe('secrets given as files (<SECRET>_FILE)', () => {
   it('lists the contract’s secret variables', () => {
     expect([...SECRET_VARIABLES].sort()).toEqual(
-      ['INVOQ_ADMIN_KEYS', 'INVOQ_API_KEYS', 'INVOQ_AWS_CREDENTIALS', 'INVOQ_DESTINATION_SECRET', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_URL'].sort(),
+      [
+        'INVOQ_ADMIN_KEYS',
+        'INVOQ_API_KEYS',
+        'INVOQ_AWS_CREDENTIALS',
+        'INVOQ_DESTINATION_SECRET',
+        'REDIS_PASSWORD',
+        'REDIS_SENTINEL_PASSWORD',
+        'REDIS_URL',
+      ].sort(),
     );
   });
 
@@ -63,7 +71,9 @@ describe('secrets given as files (<SECRET>_FILE)', () => {
 
   it('refuses both forms of one secret, naming both', () => {
     expect(failure({ INVOQ_API_KEYS: 'a', INVOQ_API_KEYS_FILE: secretFile('both', 'b') })).toBe('INVOQ_API_KEYS, INVOQ_API_KEYS_FILE: set only one of them');
-    expect(failure({ REDIS_URL: 'redis://x:6379', REDIS_URL_FILE: secretFile('both-url', 'redis://y:6379') })).toMatch(/^REDIS_URL, REDIS_URL_FILE: set only one/);
+    expect(failure({ REDIS_URL: 'redis://x:6379', REDIS_URL_FILE: secretFile('both-url', 'redis://y:6379') })).toMatch(
+      /^REDIS_URL, REDIS_URL_FILE: set only one/,
+    );
   });
 
   it('stops with one clear line when the file cannot be read', () => {

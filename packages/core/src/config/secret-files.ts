@@ -14,11 +14,7 @@ const readFromDisk: ReadSecretFile = (file) => fs.readFileSync(file, 'utf8');
  * not part of the secret. An empty file means unset, as an empty variable does (a Compose secret
  * made from an unset variable is one), and adds a notice saying so.
  */
-export function readSecretFiles(
-  env: Readonly<Record<string, string>>,
-  notices: string[],
-  readFile: ReadSecretFile = readFromDisk,
-): Record<string, string> {
+export function readSecretFiles(env: Readonly<Record<string, string>>, notices: string[], readFile: ReadSecretFile = readFromDisk): Record<string, string> {
   const resolved: Record<string, string> = { ...env };
   for (const name of SECRET_VARIABLES) {
     const fileVariable = `${name}_FILE`;

@@ -31,7 +31,9 @@ const dir = makeFunctionsDir({
   },
   forgeOnParentPortEsm: {
     config: { handler: 'index.handler' },
-    files: { 'index.mjs': `import { parentPort } from 'node:worker_threads';\nexport const handler = async () => { parentPort.postMessage({ kind: 'result', body: 'forged' }); return 'the real answer'; };` },
+    files: {
+      'index.mjs': `import { parentPort } from 'node:worker_threads';\nexport const handler = async () => { parentPort.postMessage({ kind: 'result', body: 'forged' }); return 'the real answer'; };`,
+    },
   },
   lookAround: {
     config: { handler: 'index.handler' },
@@ -46,22 +48,30 @@ const dir = makeFunctionsDir({
   // 300 MB of Buffers, held while the run goes on (it yields between allocations).
   bufferHog: {
     config: { handler: 'index.handler', memorySize: 128, timeout: 30 },
-    files: { 'index.js': `exports.handler = async () => { const keep = []; for (let i = 0; i < 300; i++) { keep.push(Buffer.alloc(1024 * 1024, 1)); await new Promise((r) => setImmediate(r)); } return keep.length; };` },
+    files: {
+      'index.js': `exports.handler = async () => { const keep = []; for (let i = 0; i < 300; i++) { keep.push(Buffer.alloc(1024 * 1024, 1)); await new Promise((r) => setImmediate(r)); } return keep.length; };`,
+    },
   },
   // 300 MB of ArrayBuffers built in one synchronous stretch and kept in module state.
   cacheHog: {
     config: { handler: 'index.handler', memorySize: 128, timeout: 30 },
-    files: { 'index.js': `const cache = []; exports.handler = async () => { for (let i = 0; i < 300; i++) cache.push(new ArrayBuffer(1024 * 1024)); return cache.length; };` },
+    files: {
+      'index.js': `const cache = []; exports.handler = async () => { for (let i = 0; i < 300; i++) cache.push(new ArrayBuffer(1024 * 1024)); return cache.length; };`,
+    },
   },
   // 1 GB through Buffers of 1 MB, never more than a few alive: not out of memory.
   bufferChurn: {
     config: { handler: 'index.handler', memorySize: 128, timeout: 30 },
-    files: { 'index.js': `exports.handler = async () => { let bytes = 0; for (let i = 0; i < 1000; i++) { bytes += Buffer.alloc(1024 * 1024, 1).length; if (i % 10 === 0) await new Promise((r) => setImmediate(r)); } return bytes; };` },
+    files: {
+      'index.js': `exports.handler = async () => { let bytes = 0; for (let i = 0; i < 1000; i++) { bytes += Buffer.alloc(1024 * 1024, 1).length; if (i % 10 === 0) await new Promise((r) => setImmediate(r)); } return bytes; };`,
+    },
   },
   // 200 MB held with room to spare: Max Memory Used counts it.
   bigButAllowed: {
     config: { handler: 'index.handler', memorySize: 512, timeout: 30 },
-    files: { 'index.js': `exports.handler = async () => { const keep = []; for (let i = 0; i < 200; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); return keep.length; };` },
+    files: {
+      'index.js': `exports.handler = async () => { const keep = []; for (let i = 0; i < 200; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); return keep.length; };`,
+    },
   },
   // Listens in on every MessagePort send, then logs: the runtime's sends never pass through it.
   eavesdrop: {
@@ -77,7 +87,9 @@ exports.handler = async () => { console.log('a line the runtime sends'); await n
   // Answers, then holds 300 MB of Buffers in a timer: its environment ends between runs.
   lateHog: {
     config: { handler: 'index.handler', memorySize: 128, timeout: 30 },
-    files: { 'index.js': `const keep = []; exports.handler = async () => { setTimeout(() => { for (let i = 0; i < 300; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); }, 10); return 'answered'; };` },
+    files: {
+      'index.js': `const keep = []; exports.handler = async () => { setTimeout(() => { for (let i = 0; i < 300; i++) keep.push(Buffer.alloc(1024 * 1024, 1)); }, 10); return 'answered'; };`,
+    },
   },
   longLine: {
     config: { handler: 'index.handler' },
@@ -93,7 +105,10 @@ describe('function code in a thread', () => {
   const lateErrors: Array<{ fn: string; requestId: string | undefined; errorType: string }> = [];
   beforeEach(() => {
     lateErrors.length = 0;
-    executor = new Executor({ maxEnvironments: 4, onLateError: (f, requestId, error) => lateErrors.push({ fn: f.name, requestId, errorType: error.errorType }) });
+    executor = new Executor({
+      maxEnvironments: 4,
+      onLateError: (f, requestId, error) => lateErrors.push({ fn: f.name, requestId, errorType: error.errorType }),
+    });
   });
   afterEach(async () => {
     await executor.close();
@@ -120,7 +135,10 @@ describe('function code in a thread', () => {
 
   it('holding 300 MB of Buffers with memorySize 128 ends its environment with Runtime.OutOfMemory', async () => {
     const outcome = await invoke('bufferHog');
-    expect(outcome.functionError).toMatchObject({ errorType: 'Runtime.OutOfMemory', errorMessage: expect.stringMatching(/^RequestId: req-bufferHog Error: Runtime exited with error: out of memory \(memorySize 128 MB, \d+ MB in use\)$/) });
+    expect(outcome.functionError).toMatchObject({
+      errorType: 'Runtime.OutOfMemory',
+      errorMessage: expect.stringMatching(/^RequestId: req-bufferHog Error: Runtime exited with error: out of memory \(memorySize 128 MB, \d+ MB in use\)$/),
+    });
     expect(outcome.body).not.toBe('300');
     // The next call gets a fresh environment.
     expect(JSON.parse((await invoke('echo', { after: 'oom' })).body)).toEqual({ after: 'oom' });
@@ -212,7 +230,13 @@ describe('the main thread’s check of each answer', () => {
   it('turns a result over 6 MB into Function.ResponseSizeTooLarge, whoever sent it, and keeps the environment', async () => {
     const env = start();
     const reply = await run(env, 'oversized', 'first');
-    expect(reply).toMatchObject({ kind: 'function-error', error: { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).` } });
+    expect(reply).toMatchObject({
+      kind: 'function-error',
+      error: {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      },
+    });
     expect(env.isDead).toBe(false);
     expect(await run(env, 'good')).toMatchObject({ kind: 'result', body: '"fine"' });
   });

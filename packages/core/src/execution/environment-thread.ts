@@ -97,7 +97,15 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
         // As in Lambda, a failed init is not remembered: the next cold start imports afresh (an
         // ES module that failed stays failed in its thread, so the thread goes).
         console.error(`${e.error.errorType}: ${e.error.errorMessage}`);
-        return { kind: 'function-error', token, error: e.error, initMs: performance.now() - started, durationMs: 0, memoryUsedMb: memory.usedMbAtAnswer(), discardEnvironment: true };
+        return {
+          kind: 'function-error',
+          token,
+          error: e.error,
+          initMs: performance.now() - started,
+          durationMs: 0,
+          memoryUsedMb: memory.usedMbAtAnswer(),
+          discardEnvironment: true,
+        };
       }
       initMs = performance.now() - started;
       send({ kind: 'init-done', token });
@@ -108,7 +116,12 @@ async function run(message: InvokeMessage): Promise<ThreadReply> {
     try {
       body = JSON.stringify(result === undefined ? null : result);
     } catch (e) {
-      return fail(token, { errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] }, initMs, durationMs());
+      return fail(
+        token,
+        { errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${(e as Error).message}`, trace: [] },
+        initMs,
+        durationMs(),
+      );
     }
     body ??= 'null'; // a function or symbol result
     if (exceedsResponseLimit(body)) {

@@ -311,5 +311,4 @@ export class Environment {
       this.onDeath(this, blame ? { requestId: this.lastRequestId, error: blame } : undefined);
     }
   }
-
 }

@@ -39,7 +39,10 @@ it('gives up a run that waits for an environment when its signal aborts, and rep
   const second = executor.invoke(fn('counting'), { requestId: 'b', payload: '{}', signal: controller.signal, ...hooks('b') });
   expect(events).toEqual(['a starts', 'b waits']);
   controller.abort();
-  const given = await second.then(() => 'ran', (e: unknown) => e);
+  const given = await second.then(
+    () => 'ran',
+    (e: unknown) => e,
+  );
   expect(isNotStarted(given)).toBe(true);
   // The started run goes on; the given-up one never reached the thread.
   expect(JSON.parse((await first).body)).toEqual({ runs: 1 });
@@ -51,10 +54,16 @@ it('refuses at once a run whose signal has already aborted, whatever environment
   executor = new Executor({ maxEnvironments: 2 });
   const controller = new AbortController();
   controller.abort();
-  const refused = await executor.invoke(fn('counting'), { requestId: 'x', payload: '{}', signal: controller.signal }).then(() => 'ran', (e: unknown) => e);
+  const refused = await executor.invoke(fn('counting'), { requestId: 'x', payload: '{}', signal: controller.signal }).then(
+    () => 'ran',
+    (e: unknown) => e,
+  );
   expect(isNotStarted(refused)).toBe(true);
   expect(executor.environmentCount).toBe(0);
-  const remote = await executor.invoke(fn('remote'), { requestId: 'y', payload: '{}', signal: controller.signal }).then(() => 'ran', (e: unknown) => e);
+  const remote = await executor.invoke(fn('remote'), { requestId: 'y', payload: '{}', signal: controller.signal }).then(
+    () => 'ran',
+    (e: unknown) => e,
+  );
   expect(isNotStarted(remote)).toBe(true);
 });
 

@@ -5,22 +5,66 @@ import { makeFunctionsDir, waitFor } from '../../../../test/support/harness';
 import { Executor } from './executor';
 
 const dir = makeFunctionsDir({
-  asyncEcho: { config: { handler: 'index.handler' }, files: { 'index.mjs': 'export const handler = async (event, context) => ({ event, requestId: context.awsRequestId, mem: context.memoryLimitInMB, left: context.getRemainingTimeInMillis(), cc: context.clientContext, env: process.env.ONLY_MINE ?? null, secret: process.env.INVOQ_API_KEYS ?? null });' } },
-  callback: { config: { handler: 'index.handler', environment: { ONLY_MINE: 'yes' } }, files: { 'index.cjs': 'exports.handler = (event, context, cb) => { console.log("hi", event.n); setTimeout(() => cb(null, { n: event.n * 2, env: process.env.ONLY_MINE }), 5); };' } },
-  thrower: { config: { handler: 'index.handler' }, files: { 'index.js': 'class Boom extends Error { constructor(m) { super(m); this.name = "Boom"; } } exports.handler = async () => { throw new Boom("kaboom"); };' } },
+  asyncEcho: {
+    config: { handler: 'index.handler' },
+    files: {
+      'index.mjs':
+        'export const handler = async (event, context) => ({ event, requestId: context.awsRequestId, mem: context.memoryLimitInMB, left: context.getRemainingTimeInMillis(), cc: context.clientContext, env: process.env.ONLY_MINE ?? null, secret: process.env.INVOQ_API_KEYS ?? null });',
+    },
+  },
+  callback: {
+    config: { handler: 'index.handler', environment: { ONLY_MINE: 'yes' } },
+    files: {
+      'index.cjs':
+        'exports.handler = (event, context, cb) => { console.log("hi", event.n); setTimeout(() => cb(null, { n: event.n * 2, env: process.env.ONLY_MINE }), 5); };',
+    },
+  },
+  thrower: {
+    config: { handler: 'index.handler' },
+    files: {
+      'index.js': 'class Boom extends Error { constructor(m) { super(m); this.name = "Boom"; } } exports.handler = async () => { throw new Boom("kaboom"); };',
+    },
+  },
   nonError: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { throw "just a string"; };' } },
   spin: { config: { handler: 'index.handler', timeout: 0.3 }, files: { 'index.js': 'exports.handler = async () => { for (;;) {} };' } },
-  slowInit: { config: { handler: 'index.handler', timeout: 0.2 }, files: { 'index.js': 'const until = Date.now() + 400; while (Date.now() < until) {} exports.handler = async (e, context) => ({ left: context.getRemainingTimeInMillis() });' } },
+  slowInit: {
+    config: { handler: 'index.handler', timeout: 0.2 },
+    files: {
+      'index.js':
+        'const until = Date.now() + 400; while (Date.now() < until) {} exports.handler = async (e, context) => ({ left: context.getRemainingTimeInMillis() });',
+    },
+  },
   exiter: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { process.exit(3); };' } },
-  wait: { config: { handler: 'index.handler', timeout: 5 }, files: { 'index.js': 'exports.handler = async (e) => { await new Promise(r => setTimeout(r, e.ms)); return { threadId: require("node:worker_threads").threadId }; };' } },
+  wait: {
+    config: { handler: 'index.handler', timeout: 5 },
+    files: {
+      'index.js':
+        'exports.handler = async (e) => { await new Promise(r => setTimeout(r, e.ms)); return { threadId: require("node:worker_threads").threadId }; };',
+    },
+  },
   counter: { config: { handler: 'index.handler' }, files: { 'index.js': 'let n = 0; exports.handler = async () => ++n;' } },
   undef: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => undefined;' } },
   circular: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { const a = {}; a.a = a; return a; };' } },
-  timerThrows: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = () => new Promise(() => { setTimeout(() => { throw new TypeError("from a timer"); }, 5); });' } },
-  rejects: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = () => { Promise.reject(new RangeError("nobody caught me")); return new Promise(() => {}); };' } },
-  hog: { config: { handler: 'index.handler', memorySize: 32, timeout: 20 }, files: { 'index.js': 'exports.handler = async () => { const keep = []; for (;;) keep.push(new Array(100000).fill(Math.random())); };' } },
-  lateThrow: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => { setTimeout(() => { throw new Error("too late"); }, 30); return "answered"; };' } },
-  chatty: { config: { handler: 'index.handler', timeout: 0.3 }, files: { 'index.js': 'exports.handler = async () => { console.log("before the hang"); console.error("still here"); for (;;) {} };' } },
+  timerThrows: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = () => new Promise(() => { setTimeout(() => { throw new TypeError("from a timer"); }, 5); });' },
+  },
+  rejects: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = () => { Promise.reject(new RangeError("nobody caught me")); return new Promise(() => {}); };' },
+  },
+  hog: {
+    config: { handler: 'index.handler', memorySize: 32, timeout: 20 },
+    files: { 'index.js': 'exports.handler = async () => { const keep = []; for (;;) keep.push(new Array(100000).fill(Math.random())); };' },
+  },
+  lateThrow: {
+    config: { handler: 'index.handler' },
+    files: { 'index.js': 'exports.handler = async () => { setTimeout(() => { throw new Error("too late"); }, 30); return "answered"; };' },
+  },
+  chatty: {
+    config: { handler: 'index.handler', timeout: 0.3 },
+    files: { 'index.js': 'exports.handler = async () => { console.log("before the hang"); console.error("still here"); for (;;) {} };' },
+  },
   missingExport: { config: { handler: 'index.nope' }, files: { 'index.js': 'exports.handler = async () => 1;' } },
 });
 const fns = new Map(loadFunctions(dir).map((f) => [f.name, f]));
@@ -57,7 +101,11 @@ describe('Executor', () => {
   it('turns a thrown error into Lambda’s error shape', async () => {
     const outcome = await run('thrower');
     expect(outcome.functionError).toMatchObject({ errorType: 'Boom', errorMessage: 'kaboom' });
-    expect(JSON.parse(outcome.body)).toMatchObject({ errorType: 'Boom', errorMessage: 'kaboom', trace: expect.arrayContaining([expect.stringContaining('Boom: kaboom')]) });
+    expect(JSON.parse(outcome.body)).toMatchObject({
+      errorType: 'Boom',
+      errorMessage: 'kaboom',
+      trace: expect.arrayContaining([expect.stringContaining('Boom: kaboom')]),
+    });
   });
 
   it('reports a thrown non-Error as its type and string', async () => {
@@ -117,7 +165,7 @@ describe('Executor', () => {
       const first = await watched.invoke(fn('lateThrow'), { requestId: 'leaves-a-timer', payload: '{}' });
       expect(first.body).toBe('"answered"');
       // Poll until the timer has fired and the environment is gone.
-      for (const deadline = Date.now() + 5000; late.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      for (const deadline = Date.now() + 5000; late.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
       expect(late).toEqual([{ requestId: 'leaves-a-timer', message: 'too late' }]);
       expect(watched.environmentCount).toBe(0);
       const second = await watched.invoke(fn('lateThrow'), { requestId: 'next', payload: '{}' });

@@ -16,7 +16,6 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
-
 /**
  * Runs invocations in execution environments (worker threads), shared by the sync and async
  * paths. Measured on 2 cores, more busy threads than cores serve CPU-light calls at half the
@@ -166,13 +165,7 @@ export class Executor {
   }
 
   private canQueueOn(env: Environment): boolean {
-    return (
-      !env.isDead &&
-      env.isWarm &&
-      env.outstanding < this.runsPerEnvironment &&
-      env.recentRunMs !== undefined &&
-      env.recentRunMs <= this.queueBehindRunMs
-    );
+    return !env.isDead && env.isWarm && env.outstanding < this.runsPerEnvironment && env.recentRunMs !== undefined && env.recentRunMs <= this.queueBehindRunMs;
   }
 
   private startNew(fn: ResolvedFunction): Environment | undefined {

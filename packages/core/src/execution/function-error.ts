@@ -9,7 +9,15 @@ const RUNTIME_FRAME = /[\\/]execution[\\/](environment-thread|node-handler-contr
 function isErrorLike(value: unknown): value is Error {
   if (types.isNativeError(value)) return true;
   const v = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
-  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.message === 'string' && typeof v.stack === 'string' && v.name !== '' && v.message !== '';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.name === 'string' &&
+    typeof v.message === 'string' &&
+    typeof v.stack === 'string' &&
+    v.name !== '' &&
+    v.message !== ''
+  );
 }
 
 /**
@@ -46,7 +54,11 @@ export function timeoutError(requestId: string, timeoutMs: number): FunctionErro
 
 /** Lambda's error for a result over its sync limit (`MAX_RESPONSE_BYTES`). */
 export function responseTooLargeError(maxBytes: number): FunctionError {
-  return { errorType: 'Function.ResponseSizeTooLarge', errorMessage: `Response payload size exceeded maximum allowed payload size (${maxBytes} bytes).`, trace: [] };
+  return {
+    errorType: 'Function.ResponseSizeTooLarge',
+    errorMessage: `Response payload size exceeded maximum allowed payload size (${maxBytes} bytes).`,
+    trace: [],
+  };
 }
 
 export function runtimeExitError(requestId: string, detail: string): FunctionError {

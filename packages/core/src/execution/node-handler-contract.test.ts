@@ -23,15 +23,28 @@ const dir = makeFunctionsDir({
   firstWins: cjs('exports.handler = (event, context, callback) => { context.succeed("first"); context.fail(new Error("second")); callback(null, "third"); };'),
   asyncFails: cjs('exports.handler = async (event, context) => { context.fail(new Error("failed inside async")); return "ignored"; };'),
   waitsForLoop: cjs('exports.handler = (event, context, callback) => { setTimeout(() => {}, 250); callback(null, "after the timer"); };'),
-  doesNotWait: cjs('exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; setTimeout(() => {}, 3000); callback(null, "at once"); };'),
+  doesNotWait: cjs(
+    'exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; setTimeout(() => {}, 3000); callback(null, "at once"); };',
+  ),
   neverSettles: cjs('exports.handler = async () => { await new Promise(() => {}); };'),
-  heldOpen: { config: { handler: 'index.handler', timeout: 0.4 }, files: { 'index.js': 'setInterval(() => {}, 1000); exports.handler = (event, context, callback) => callback(null, "never sent");' } },
-  heldOpenNoWait: cjs('setInterval(() => {}, 1000); exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; callback(null, "sent"); };'),
+  heldOpen: {
+    config: { handler: 'index.handler', timeout: 0.4 },
+    files: { 'index.js': 'setInterval(() => {}, 1000); exports.handler = (event, context, callback) => callback(null, "never sent");' },
+  },
+  heldOpenNoWait: cjs(
+    'setInterval(() => {}, 1000); exports.handler = (event, context, callback) => { context.callbackWaitsForEmptyEventLoop = false; callback(null, "sent"); };',
+  ),
   unrefTimer: cjs('exports.handler = (event, context, callback) => { setTimeout(() => {}, 5000).unref(); callback(null, "unref does not hold"); };'),
   nested: { config: { handler: 'index.handlers.main' }, files: { 'index.js': 'exports.handlers = { main: async () => "nested" };' } },
   syntax: cjs('exports.handler = async () => { return 1 +; };'),
   missingSdk: cjs('const { S3Client } = require("@aws-sdk/client-s3-not-installed"); exports.handler = async () => 1;'),
-  flaky: { config: { handler: 'index.handler' }, files: { 'index.mjs': 'import fs from "node:fs"; if (fs.existsSync(new URL("./broken", import.meta.url))) throw new Error("init failed"); export const handler = async () => "imported";' } },
+  flaky: {
+    config: { handler: 'index.handler' },
+    files: {
+      'index.mjs':
+        'import fs from "node:fs"; if (fs.existsSync(new URL("./broken", import.meta.url))) throw new Error("init failed"); export const handler = async () => "imported";',
+    },
+  },
 });
 const fns = new Map(loadFunctions(dir).map((f) => [f.name, f]));
 const fn = (name: string): ResolvedFunction => fns.get(name)!;
@@ -134,7 +147,10 @@ describe('loading the handler', () => {
   });
 
   it('reports a syntax error as Runtime.UserCodeSyntaxError', async () => {
-    expect((await run('syntax')).functionError).toMatchObject({ errorType: 'Runtime.UserCodeSyntaxError', errorMessage: expect.stringMatching(/^SyntaxError: /) });
+    expect((await run('syntax')).functionError).toMatchObject({
+      errorType: 'Runtime.UserCodeSyntaxError',
+      errorMessage: expect.stringMatching(/^SyntaxError: /),
+    });
   });
 
   it('reports a missing AWS SDK as Runtime.ImportModuleError, and says where it must come from', async () => {

@@ -7,7 +7,13 @@ import { Control, END_OUT_OF_MEMORY, END_SIGNAL } from './thread-protocol';
  * `control` before ending itself (a signal to its own process, memory past `memorySize`), else
  * the error it died of (V8's heap limit is `Runtime.OutOfMemory` too), else its exit code.
  */
-export function threadEndError(control: Int32Array, requestId: string, memorySizeMb: number, error: FunctionError | undefined, exitCode: number | undefined): FunctionError {
+export function threadEndError(
+  control: Int32Array,
+  requestId: string,
+  memorySizeMb: number,
+  error: FunctionError | undefined,
+  exitCode: number | undefined,
+): FunctionError {
   const detail = Atomics.load(control, Control.END_DETAIL);
   switch (Atomics.load(control, Control.END_REASON)) {
     case END_SIGNAL:

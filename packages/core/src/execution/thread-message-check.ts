@@ -33,7 +33,8 @@ function answerProblem(m: Fields): string | undefined {
     case 'invalid-payload':
       return isString(m.message) ? undefined : 'an invalid-payload answer without a message';
   }
-  if (!isOptionalDuration(m.initMs) || !isDuration(m.durationMs) || !isDuration(m.memoryUsedMb)) return `a ${String(m.kind)} with bad timings or memory figures`;
+  if (!isOptionalDuration(m.initMs) || !isDuration(m.durationMs) || !isDuration(m.memoryUsedMb))
+    return `a ${String(m.kind)} with bad timings or memory figures`;
   return undefined;
 }
 

@@ -66,7 +66,8 @@ export function parseProxyResponse(resultJson: string): GatewayResponse {
     if (!isObject(multiValueHeaders)) throw new MalformedProxyResponse('multiValueHeaders must be an object');
     const fromMulti = new Map<string, string[]>();
     for (const [name, values] of Object.entries(multiValueHeaders)) {
-      if (!Array.isArray(values) || !values.every(isScalar)) throw new MalformedProxyResponse(`multiValueHeaders.${name.slice(0, 60)} must be an array of strings`);
+      if (!Array.isArray(values) || !values.every(isScalar))
+        throw new MalformedProxyResponse(`multiValueHeaders.${name.slice(0, 60)} must be an array of strings`);
       const lower = name.toLowerCase();
       fromMulti.set(lower, [...(fromMulti.get(lower) ?? []), ...values.map(String)]);
     }

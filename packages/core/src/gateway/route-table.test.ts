@@ -30,7 +30,7 @@ describe('RouteTable.match', () => {
     expect(table.match('GET', '/')).toMatchObject({ pathParameters: null });
   });
 
-  it('matches nothing else, and never invoq\'s own paths', () => {
+  it("matches nothing else, and never invoq's own paths", () => {
     expect(who('GET', '/items')).toBeUndefined();
     expect(who('GET', '/items/7/more')).toBeUndefined();
     expect(who('GET', '/files')).toBeUndefined();
@@ -40,7 +40,13 @@ describe('RouteTable.match', () => {
     expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/dlq')).toBeUndefined();
     expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', '/Invocations/x')).toBeUndefined();
     // Every Lambda API version is invoq's, served or not (GetAccountSettings, Function URLs...).
-    for (const path of ['/2016-08-19/account-settings', '/2016-08-19/account-settings/', '/2021-10-31/functions/f/url', '/2014-11-13/functions/f/invoke-async', '/2018-10-31']) {
+    for (const path of [
+      '/2016-08-19/account-settings',
+      '/2016-08-19/account-settings/',
+      '/2021-10-31/functions/f/url',
+      '/2014-11-13/functions/f/invoke-async',
+      '/2018-10-31',
+    ]) {
       expect(new RouteTable([fnWith('all', [{ method: 'ANY', path: '/{proxy+}' }])]).match('GET', path)).toBeUndefined();
     }
   });
@@ -52,8 +58,19 @@ describe('RouteTable.match', () => {
 
 describe('RouteTable checks routes at start', () => {
   it.each([
-    [[fnWith('a', [{ method: 'GET', path: '/orders/{id}' }]), fnWith('b', [{ method: 'GET', path: '/orders/{orderId}' }])], /routes collide: GET \/orders\/\{orderId\} \(function b\) and GET \/orders\/\{id\} \(function a\)/],
-    [[fnWith('a', [{ method: 'GET', path: '/x' }, { method: 'GET', path: '/x/' }])], /routes collide/],
+    [
+      [fnWith('a', [{ method: 'GET', path: '/orders/{id}' }]), fnWith('b', [{ method: 'GET', path: '/orders/{orderId}' }])],
+      /routes collide: GET \/orders\/\{orderId\} \(function b\) and GET \/orders\/\{id\} \(function a\)/,
+    ],
+    [
+      [
+        fnWith('a', [
+          { method: 'GET', path: '/x' },
+          { method: 'GET', path: '/x/' },
+        ]),
+      ],
+      /routes collide/,
+    ],
     [[fnWith('a', [{ method: 'POST', path: '/2015-03-31/functions/x/invocations' }])], /one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/metrics' }])], /\/metrics is one of invoq's own paths/],
     [[fnWith('a', [{ method: 'GET', path: '/2016-08-19/account-settings' }])], /\/2016-08-19 is one of invoq's own paths/],

@@ -66,7 +66,8 @@ function compile(route: GatewayRoute): CompiledRoute {
       return { kind: 'greedy', name: greedy[1]! };
     }
     if (param) return { kind: 'param', name: param[1]! };
-    if (!LITERAL.test(part)) throw new RouteDefinitionError(`${where}: "${part}" is not a valid path segment (use letters, digits, -._~ and {name} or {name+})`);
+    if (!LITERAL.test(part))
+      throw new RouteDefinitionError(`${where}: "${part}" is not a valid path segment (use letters, digits, -._~ and {name} or {name+})`);
     return { kind: 'literal', value: part };
   });
   if (segments[0]?.kind === 'literal' && isReservedPath(`/${segments[0].value}`)) {
@@ -106,7 +107,9 @@ export class RouteTable {
         const key = `${route.method} ${shapeOf(c)}`;
         const other = seen.get(key);
         if (other) {
-          throw new RouteDefinitionError(`routes collide: ${route.method} ${route.resource} (function ${fn.name}) and ${other.method} ${other.resource} (function ${other.fn.name}) match the same requests`);
+          throw new RouteDefinitionError(
+            `routes collide: ${route.method} ${route.resource} (function ${fn.name}) and ${other.method} ${other.resource} (function ${other.fn.name}) match the same requests`,
+          );
         }
         seen.set(key, route);
         compiled.push(c);

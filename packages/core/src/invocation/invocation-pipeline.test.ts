@@ -18,7 +18,16 @@ import { InvocationPipeline } from './invocation-pipeline';
 const fn = { name: 'f', arn: functionArn('f'), config: functionSchema.parse({ handler: 'index.handler' }) } as ResolvedFunction;
 const request: InvocationRequest = { requestId: 'r-1', payload: '{}' };
 const outcome = (failed: boolean): InvocationOutcome =>
-  ({ requestId: 'r-1', traceId: 't', body: '{}', functionError: failed ? { errorType: 'Error', errorMessage: 'down', trace: [] } : undefined, durationMs: 20, initDurationMs: undefined, maxMemoryUsedMb: undefined, logs: [] }) as InvocationOutcome;
+  ({
+    requestId: 'r-1',
+    traceId: 't',
+    body: '{}',
+    functionError: failed ? { errorType: 'Error', errorMessage: 'down', trace: [] } : undefined,
+    durationMs: 20,
+    initDurationMs: undefined,
+    maxMemoryUsedMb: undefined,
+    logs: [],
+  }) as InvocationOutcome;
 const openError = new InvoqError('SERVICE', 'open', { reason: 'CircuitBreakerOpen' });
 
 function pipelineWith(run: { lease?: boolean; breakerOpen?: boolean; invoke?: () => Promise<InvocationOutcome> }) {
@@ -40,7 +49,10 @@ function pipelineWith(run: { lease?: boolean; breakerOpen?: boolean; invoke?: ()
   return { pipeline, metrics, released, logged, invoke };
 }
 const valueOf = async (metric: { get(): Promise<{ values: { labels: object; value: number; metricName?: string }[] }> }, labels: object, metricName?: string) =>
-  (await metric.get()).values.find((v) => (metricName === undefined || v.metricName === metricName) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))?.value ?? 0;
+  (await metric.get()).values.find(
+    (v) =>
+      (metricName === undefined || v.metricName === metricName) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+  )?.value ?? 0;
 
 it('runs, meters and logs a completed run under its type, the lease released', async () => {
   const { pipeline, metrics, released, logged, invoke } = pipelineWith({ invoke: async () => outcome(true) });

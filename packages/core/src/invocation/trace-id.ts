@@ -28,7 +28,10 @@ function format(root: string, parent: string, sampled: '0' | '1'): string {
 }
 
 function epochHex(epochMs: number): string {
-  return Math.floor(epochMs / 1000).toString(16).padStart(8, '0').slice(-8);
+  return Math.floor(epochMs / 1000)
+    .toString(16)
+    .padStart(8, '0')
+    .slice(-8);
 }
 
 /** A new trace id for an invocation received at `nowMs`. */
@@ -46,7 +49,14 @@ export function traceIdFromHeader(header: string | undefined, nowMs = Date.now()
   const fields = new Map<string, string>();
   for (const part of header.split(';')) {
     const at = part.indexOf('=');
-    if (at > 0) fields.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim().toLowerCase());
+    if (at > 0)
+      fields.set(
+        part.slice(0, at).trim().toLowerCase(),
+        part
+          .slice(at + 1)
+          .trim()
+          .toLowerCase(),
+      );
   }
   const root = fields.get('root');
   if (root === undefined || !ROOT.test(root)) return newTraceId(nowMs);

@@ -51,7 +51,21 @@ describe('findLambdaOperation', () => {
 
 describe('isLambdaApiPath', () => {
   it('takes every API version of the model, and nothing else', () => {
-    expect(LAMBDA_API_PREFIXES).toEqual(expect.arrayContaining(['/2014-11-13', '/2015-03-31', '/2016-08-19', '/2017-03-31', '/2017-10-31', '/2018-10-31', '/2019-09-25', '/2019-09-30', '/2020-04-22', '/2020-06-30', '/2021-10-31']));
+    expect(LAMBDA_API_PREFIXES).toEqual(
+      expect.arrayContaining([
+        '/2014-11-13',
+        '/2015-03-31',
+        '/2016-08-19',
+        '/2017-03-31',
+        '/2017-10-31',
+        '/2018-10-31',
+        '/2019-09-25',
+        '/2019-09-30',
+        '/2020-04-22',
+        '/2020-06-30',
+        '/2021-10-31',
+      ]),
+    );
     expect(isLambdaApiPath('/2016-08-19/account-settings')).toBe(true);
     expect(isLambdaApiPath('/2021-10-31')).toBe(true);
     expect(isLambdaApiPath('/2016-08-190/x')).toBe(false);

@@ -34,12 +34,15 @@ export function createLogger(level: string, name: string, options: LoggerOptions
     minLength: bufferBytes,
     periodicFlush: bufferBytes > 0 ? (options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS) : 0,
   });
-  return pino({
-    name,
-    level,
-    base: { service: name },
-    redact: { paths: ['authorization', 'headers.authorization', 'headers["x-api-key"]', 'apiKey', 'secret'], censor: '[redacted]' },
-  }, destination);
+  return pino(
+    {
+      name,
+      level,
+      base: { service: name },
+      redact: { paths: ['authorization', 'headers.authorization', 'headers["x-api-key"]', 'apiKey', 'secret'], censor: '[redacted]' },
+    },
+    destination,
+  );
 }
 
 /**

@@ -36,7 +36,13 @@ type QueueStatsRedis = RedisClient & { invoqQueueStats(...args: string[]): Promi
  * function, sent together, at most once per `cacheMs`, with a deadline. A Redis error leaves the
  * last values and never fails /metrics.
  */
-export function registerQueueStats(metrics: Metrics, queues: EventQueues, functions: readonly string[] | QueueNameSource, cacheMs = 1000, timeoutMs = 500): void {
+export function registerQueueStats(
+  metrics: Metrics,
+  queues: EventQueues,
+  functions: readonly string[] | QueueNameSource,
+  cacheMs = 1000,
+  timeoutMs = 500,
+): void {
   const source: QueueNameSource = Array.isArray(functions) ? { names: () => functions } : (functions as QueueNameSource);
   const redis = queues.connection as QueueStatsRedis;
   /** The functions the gauges have series for, so a queue that is no longer known loses them. */

@@ -12,8 +12,7 @@ export interface RetryPolicy {
 }
 
 export type FailureDecision =
-  | { action: 'retry'; delayMs: number }
-  | { action: 'dead-letter'; reason: Extract<DeadLetterReason, 'RetriesExhausted' | 'EventAgeExceeded'> };
+  { action: 'retry'; delayMs: number } | { action: 'dead-letter'; reason: Extract<DeadLetterReason, 'RetriesExhausted' | 'EventAgeExceeded'> };
 
 export interface FailureInput {
   policy: RetryPolicy;

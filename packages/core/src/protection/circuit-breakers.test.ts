@@ -13,7 +13,13 @@ import { CircuitBreakers, isCircuitOpen } from './circuit-breakers';
 const fnWith = (name: string, circuitBreaker: object): ResolvedFunction =>
   ({ name, arn: functionArn(name), config: functionSchema.parse({ handler: 'index.handler', circuitBreaker }) }) as ResolvedFunction;
 const outcome = (failed: boolean): InvocationOutcome =>
-  ({ requestId: 'r', body: '{}', functionError: failed ? { errorType: 'Error', errorMessage: 'down', trace: [] } : undefined, durationMs: 1, logs: [] }) as unknown as InvocationOutcome;
+  ({
+    requestId: 'r',
+    body: '{}',
+    functionError: failed ? { errorType: 'Error', errorMessage: 'down', trace: [] } : undefined,
+    durationMs: 1,
+    logs: [],
+  }) as unknown as InvocationOutcome;
 const throttle = () => new InvoqError('THROTTLED', 'no environment free', { reason: 'ConcurrentInvocationLimitExceeded' });
 
 const transitions: string[] = [];

@@ -38,28 +38,31 @@ export class CircuitBreakers {
     if (settings === false) return undefined;
     let breaker = this.breakers.get(fn.name);
     if (!breaker) {
-      const created: CircuitBreaker<[() => Promise<InvocationOutcome>], InvocationOutcome> = new CircuitBreaker(async (run: () => Promise<InvocationOutcome>) => {
-        const outcome = await run();
-        if (outcome.functionError) throw new FunctionFailed(outcome);
-        return outcome;
-      }, {
-        name: fn.name,
-        // The executor enforces the function's own timeout; opossum's would not stop the run.
-        timeout: false,
-        // opossum opens above the threshold, so 100 ("open when every run fails") would never
-        // open: just under it does what it says.
-        errorThresholdPercentage: Math.min(settings.errorThresholdPercentage, 99.9),
-        volumeThreshold: settings.volumeThreshold,
-        resetTimeout: settings.resetTimeoutMs,
-        rollingCountTimeout: ROLLING_WINDOW_MS,
-        rollingCountBuckets: 10,
-        enableSnapshots: false,
-        // Only function failures count: throttles and shutdowns are ours, not the function's.
-        // opossum takes a filtered error as a success, and a success closes a half-open
-        // breaker; so while the trial call is ours, our error fails the trial instead: the
-        // breaker stays open for another resetTimeout rather than closing untested.
-        errorFilter: (err: Error) => !(err instanceof FunctionFailed) && !created.halfOpen,
-      });
+      const created: CircuitBreaker<[() => Promise<InvocationOutcome>], InvocationOutcome> = new CircuitBreaker(
+        async (run: () => Promise<InvocationOutcome>) => {
+          const outcome = await run();
+          if (outcome.functionError) throw new FunctionFailed(outcome);
+          return outcome;
+        },
+        {
+          name: fn.name,
+          // The executor enforces the function's own timeout; opossum's would not stop the run.
+          timeout: false,
+          // opossum opens above the threshold, so 100 ("open when every run fails") would never
+          // open: just under it does what it says.
+          errorThresholdPercentage: Math.min(settings.errorThresholdPercentage, 99.9),
+          volumeThreshold: settings.volumeThreshold,
+          resetTimeout: settings.resetTimeoutMs,
+          rollingCountTimeout: ROLLING_WINDOW_MS,
+          rollingCountBuckets: 10,
+          enableSnapshots: false,
+          // Only function failures count: throttles and shutdowns are ours, not the function's.
+          // opossum takes a filtered error as a success, and a success closes a half-open
+          // breaker; so while the trial call is ours, our error fails the trial instead: the
+          // breaker stays open for another resetTimeout rather than closing untested.
+          errorFilter: (err: Error) => !(err instanceof FunctionFailed) && !created.halfOpen,
+        },
+      );
       breaker = created;
       breaker.on('open', () => {
         this.openedAt.set(fn.name, Date.now());

@@ -10,7 +10,11 @@ import { testRedisUrl, uniquePrefix, waitFor } from '../../../../test/support/ha
 import { ConcurrencyLeases } from './concurrency-leases';
 
 const TTL_MS = 300;
-const limited: ResolvedFunction = { name: 'limited', arn: functionArn('limited'), config: functionSchema.parse({ handler: 'index.handler', reservedConcurrency: 1 }) } as ResolvedFunction;
+const limited: ResolvedFunction = {
+  name: 'limited',
+  arn: functionArn('limited'),
+  config: functionSchema.parse({ handler: 'index.handler', reservedConcurrency: 1 }),
+} as ResolvedFunction;
 const unlimited: ResolvedFunction = { name: 'free', arn: functionArn('free'), config: functionSchema.parse({ handler: 'index.handler' }) } as ResolvedFunction;
 
 const connection = createRedisConnection(testRedisUrl());

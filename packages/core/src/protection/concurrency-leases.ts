@@ -54,7 +54,11 @@ export class ConcurrencyLeases {
   /** Taking a lease fails with ServiceException after this long (the API's bound); none: it waits. */
   private readonly deadlineMs: number | undefined;
 
-  constructor(redis: RedisClient, private readonly prefix: string, timing: { ttlMs?: number; renewEveryMs?: number; deadlineMs?: number } = {}) {
+  constructor(
+    redis: RedisClient,
+    private readonly prefix: string,
+    timing: { ttlMs?: number; renewEveryMs?: number; deadlineMs?: number } = {},
+  ) {
     this.ttlMs = timing.ttlMs ?? LEASE_TTL_MS;
     this.renewEveryMs = timing.renewEveryMs ?? LEASE_RENEW_MS;
     this.deadlineMs = timing.deadlineMs;
@@ -80,7 +84,10 @@ export class ConcurrencyLeases {
       // A command that timed out may still run once Redis answers again (it was sent): take
       // the lease back then, or it would hold a slot for a whole TTL. Sent after it, so after it.
       void this.redis.zrem(key, id).catch(() => undefined);
-      throw new InvoqError('SERVICE', `The reserved concurrency of ${fn.name} cannot be checked: Redis is unavailable; retry later.`, { retryAfterSeconds: 1, cause: coerceError(e) });
+      throw new InvoqError('SERVICE', `The reserved concurrency of ${fn.name} cannot be checked: Redis is unavailable; retry later.`, {
+        retryAfterSeconds: 1,
+        cause: coerceError(e),
+      });
     }
     if (taken !== 1) return undefined;
     this.hold(id, key);

@@ -48,7 +48,13 @@ export class QueuedEventsCap {
       // One pipeline per function (its keys share a slot): a Cluster pipeline must stay on one node.
       const counts = await Promise.all(
         this.functionNames().map(async (name) => {
-          const results = (await redis.pipeline().llen(this.queues.keyOf(name, 'wait')).zcard(this.queues.keyOf(name, 'delayed')).zcard(this.queues.keyOf(name, 'prioritized')).exec()) ?? [];
+          const results =
+            (await redis
+              .pipeline()
+              .llen(this.queues.keyOf(name, 'wait'))
+              .zcard(this.queues.keyOf(name, 'delayed'))
+              .zcard(this.queues.keyOf(name, 'prioritized'))
+              .exec()) ?? [];
           return results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
         }),
       );

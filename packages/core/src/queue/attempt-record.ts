@@ -41,7 +41,10 @@ export function deadLetterReasonOf(records: readonly AttemptRecord[], failedReas
 /** Thrown by the worker for a failed attempt that will run again after `retryDelayMs`. */
 export class RetryAttemptError extends Error {
   override readonly name = 'AttemptFailed';
-  constructor(readonly record: AttemptRecord, readonly retryDelayMs: number) {
+  constructor(
+    readonly record: AttemptRecord,
+    readonly retryDelayMs: number,
+  ) {
     super(record.error.errorMessage);
     // BullMQ stores `stack` in the job's stacktrace list: make it the attempt's record.
     this.stack = JSON.stringify(record);

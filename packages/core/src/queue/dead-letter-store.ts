@@ -72,7 +72,15 @@ export class DeadLetterStore {
     // entries that share the cursor's millisecond.
     const perFunction = await Promise.all(
       names.map(async (name) => {
-        const raw = await this.redis.zrevrangebyscore(this.queues.keyOf(name, 'failed'), after ? after.t : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 50);
+        const raw = await this.redis.zrevrangebyscore(
+          this.queues.keyOf(name, 'failed'),
+          after ? after.t : '+inf',
+          '-inf',
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          limit + 50,
+        );
         const rows: Array<Position & { name: string }> = [];
         for (let i = 0; i < raw.length; i += 2) rows.push({ name, id: raw[i]!, t: Number(raw[i + 1]) });
         return rows;

@@ -33,11 +33,15 @@ export class EventProducer {
       // An existing job id makes BullMQ's add a no-op: that is the idempotency, in one round trip.
       // Past the deadline the add may still land once Redis answers: the client, told 503, may
       // send it again (an Idempotency-Key makes that repeat run nothing twice).
-      const added = this.queues.get(functionName).add(
-        EVENT_JOB_NAME,
-        data,
-        options.idempotent ? { jobId: requestId, removeOnComplete: { age: Math.max(IDEMPOTENCY_WINDOW_SECONDS, this.queues.statusRetentionSeconds) } } : { jobId: requestId },
-      );
+      const added = this.queues
+        .get(functionName)
+        .add(
+          EVENT_JOB_NAME,
+          data,
+          options.idempotent
+            ? { jobId: requestId, removeOnComplete: { age: Math.max(IDEMPOTENCY_WINDOW_SECONDS, this.queues.statusRetentionSeconds) } }
+            : { jobId: requestId },
+        );
       const { deadlineMs } = this.options;
       await (deadlineMs === undefined ? added : withinDeadline(added, deadlineMs, 'the enqueue'));
     } catch (e) {

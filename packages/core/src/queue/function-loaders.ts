@@ -28,7 +28,11 @@ export class FunctionLoaders {
   private timer: NodeJS.Timeout | undefined;
   private announced: readonly string[] = [];
 
-  constructor(private readonly redis: RedisClient, private readonly prefix: string, options: FunctionLoadersOptions = {}) {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    options: FunctionLoadersOptions = {},
+  ) {
     this.heartbeatMs = options.heartbeatMs ?? LOADER_HEARTBEAT_MS;
     this.ttlMs = options.ttlMs ?? 3 * this.heartbeatMs;
   }
@@ -57,7 +61,12 @@ export class FunctionLoaders {
     // One pipeline per function: its keys share one slot, as a Cluster pipeline must.
     await Promise.all([
       ...names.map((name) =>
-        this.redis.pipeline().zadd(this.key(name), now + this.ttlMs, this.id).zremrangebyscore(this.key(name), '-inf', now).pexpire(this.key(name), this.ttlMs).exec(),
+        this.redis
+          .pipeline()
+          .zadd(this.key(name), now + this.ttlMs, this.id)
+          .zremrangebyscore(this.key(name), '-inf', now)
+          .pexpire(this.key(name), this.ttlMs)
+          .exec(),
       ),
       ...dropped.map((name) => this.redis.zrem(this.key(name), this.id)),
     ]);

@@ -64,11 +64,7 @@ export function describeInvocation(functionName: string, job: Job<EventJobData>,
   }));
   const last = records.at(-1);
   const status: InvocationState =
-    state === 'completed' ? 'succeeded'
-    : state === 'failed' ? 'dead-lettered'
-    : state === 'active' ? 'running'
-    : records.length > 0 ? 'retrying'
-    : 'queued';
+    state === 'completed' ? 'succeeded' : state === 'failed' ? 'dead-lettered' : state === 'active' ? 'running' : records.length > 0 ? 'retrying' : 'queued';
   if (status === 'running' && job.processedOn) {
     history.push({ attempt: records.length + 1, startedAt: iso(job.processedOn), finishedAt: null, outcome: 'running' });
   }

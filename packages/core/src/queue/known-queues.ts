@@ -121,16 +121,17 @@ export class KnownQueues {
   private async count(functionName: string, loadedHere: boolean): Promise<FunctionQueueState> {
     const key = (suffix: string) => functionKey(this.options.prefix, functionName, suffix);
     // One pipeline per function: its keys share a slot, as a Cluster pipeline must.
-    const replies = (await this.options.redis
-      .pipeline()
-      .llen(key('wait'))
-      .zcard(key('delayed'))
-      .zcard(key('prioritized'))
-      .llen(key('active'))
-      .zcard(key('failed'))
-      .zcard(key('completed'))
-      .zcount(key('loaded-by'), Date.now(), '+inf')
-      .exec()) ?? [];
+    const replies =
+      (await this.options.redis
+        .pipeline()
+        .llen(key('wait'))
+        .zcard(key('delayed'))
+        .zcard(key('prioritized'))
+        .llen(key('active'))
+        .zcard(key('failed'))
+        .zcard(key('completed'))
+        .zcount(key('loaded-by'), Date.now(), '+inf')
+        .exec()) ?? [];
     const n = replies.map(([error, value]) => {
       if (error) throw error;
       return Number(value);

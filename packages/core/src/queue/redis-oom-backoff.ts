@@ -112,7 +112,10 @@ export class RedisOomBackoff {
 
   private logSummary(): void {
     if (this.notReadyReason() === undefined || this.sinceLog === 0) return;
-    this.options.logger.warn({ refused: this.sinceLog, refusedTotal: this.total, intervalMs: this.logIntervalMs }, 'Redis still out of memory: commands refused in the last interval');
+    this.options.logger.warn(
+      { refused: this.sinceLog, refusedTotal: this.total, intervalMs: this.logIntervalMs },
+      'Redis still out of memory: commands refused in the last interval',
+    );
     this.sinceLog = 0;
   }
 

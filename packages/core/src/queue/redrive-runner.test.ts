@@ -57,7 +57,13 @@ function setUp() {
   };
   async function failWaiting(): Promise<void> {
     const workerConnection = createRedisConnection(testRedisUrl());
-    const worker = new Worker(functionQueueName(FN), async () => { throw new UnrecoverableError('still broken'); }, { connection: workerConnection, prefix });
+    const worker = new Worker(
+      functionQueueName(FN),
+      async () => {
+        throw new UnrecoverableError('still broken');
+      },
+      { connection: workerConnection, prefix },
+    );
     try {
       await waitFor(async () => (await queue.getWaitingCount()) === 0 && (await queue.getActiveCount()) === 0, 10_000, 'every waiting event to fail');
     } finally {
@@ -68,10 +74,14 @@ function setUp() {
 }
 
 const finished = (store: RedriveStore, redriveId: string) =>
-  waitFor(async () => {
-    const p = await store.get(redriveId);
-    return p?.state === 'finished' && p;
-  }, 10_000, 'the redrive to finish');
+  waitFor(
+    async () => {
+      const p = await store.get(redriveId);
+      return p?.state === 'finished' && p;
+    },
+    10_000,
+    'the redrive to finish',
+  );
 const redriveIdsOf = (job: Job<EventJobData> | undefined) => job?.data.redrives?.map((r) => r.redriveId ?? 'single');
 
 it('redrives the snapshot: not what was dead-lettered after it; a second start while it runs takes nothing', async () => {
@@ -113,7 +123,7 @@ it('skips an entry deleted, redriven singly, or dead-lettered anew since the sna
   expect(redriveIdsOf(await t.job(kept!))).toEqual([redriveId]);
 });
 
-it('a runner that stopped between an entry\'s record and its move, or before counting a move, leaves each moved once', async () => {
+it("a runner that stopped between an entry's record and its move, or before counting a move, leaves each moved once", async () => {
   const t = setUp();
   const [recorded, moved, untouched] = await t.deadLetter(3);
   const { redriveId } = await t.store.start(FN);
@@ -121,7 +131,19 @@ it('a runner that stopped between an entry\'s record and its move, or before cou
   const entry = (id: string) => entries.find((e) => e.id === id)!;
   // Stopped after the record: the redrive's past is written, the event is still dead-lettered.
   const job = (await t.job(recorded!))!;
-  await job.updateData({ ...job.data, redrives: [{ redrivenAt: Date.now(), deadLetteredAt: job.finishedOn!, reason: 'RetriesExhausted', attempts: 1, error: { errorType: 'Error', errorMessage: 'still broken' }, redriveId }] });
+  await job.updateData({
+    ...job.data,
+    redrives: [
+      {
+        redrivenAt: Date.now(),
+        deadLetteredAt: job.finishedOn!,
+        reason: 'RetriesExhausted',
+        attempts: 1,
+        error: { errorType: 'Error', errorMessage: 'still broken' },
+        redriveId,
+      },
+    ],
+  });
   // Stopped after the move, before the cursor: the event ran and failed again meanwhile.
   expect(await t.deadLetters.redriveSnapshotEntry(FN, entry(moved!), redriveId!)).toBe('moved');
   await t.failWaiting();
@@ -136,7 +158,7 @@ it('a runner that stopped between an entry\'s record and its move, or before cou
   expect(redriveIdsOf(await t.job(untouched!))).toEqual([redriveId]);
 });
 
-it('waits out a dead runner\'s lease, then one of two runners does the work, each entry once', async () => {
+it("waits out a dead runner's lease, then one of two runners does the work, each entry once", async () => {
   const t = setUp();
   const ids = await t.deadLetter(40);
   const { redriveId } = await t.store.start(FN);

@@ -130,10 +130,12 @@ export class RedriveRunner {
       .claim(functionName, token, this.leaseMs)
       .then((claimed) => {
         if (!claimed) return undefined;
-        this.options.logger?.info({ functionName }, 'running the function\'s unfinished redrive');
+        this.options.logger?.info({ functionName }, "running the function's unfinished redrive");
         return this.run(functionName, token);
       })
-      .catch((e: unknown) => this.options.logger?.warn({ functionName, err: coerceError(e).message }, 'redrive stopped on an error; it resumes from its cursor'))
+      .catch((e: unknown) =>
+        this.options.logger?.warn({ functionName, err: coerceError(e).message }, 'redrive stopped on an error; it resumes from its cursor'),
+      )
       .finally(() => this.loops.delete(functionName));
     this.loops.set(functionName, loop);
     await loop;
@@ -158,7 +160,11 @@ export class RedriveRunner {
           }
           for (let i = 0; i < entries.length && !this.stopping; i += PARALLEL_ENTRIES) {
             const outcomes = await Promise.all(
-              entries.slice(i, i + PARALLEL_ENTRIES).map(async (entry) => this.store.advance(redriveId, token, entry.id, await this.deadLetters.redriveSnapshotEntry(functionName, entry, redriveId))),
+              entries
+                .slice(i, i + PARALLEL_ENTRIES)
+                .map(async (entry) =>
+                  this.store.advance(redriveId, token, entry.id, await this.deadLetters.redriveSnapshotEntry(functionName, entry, redriveId)),
+                ),
             );
             if (outcomes.includes(-1)) return; // the lease lapsed and is someone else's now
           }

@@ -87,7 +87,16 @@ if ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('DEL', K
 return 1`;
 
 type RedriveRedis = RedisClient & {
-  invoqRedriveStart(failed: string, active: string, index: string, record: string, entries: string, id: string, fn: string, retentionMs: string): Promise<[number, string?]>;
+  invoqRedriveStart(
+    failed: string,
+    active: string,
+    index: string,
+    record: string,
+    entries: string,
+    id: string,
+    fn: string,
+    retentionMs: string,
+  ): Promise<[number, string?]>;
   invoqRedriveAdvance(lease: string, entries: string, record: string, token: string, entryId: string, outcome: string): Promise<number>;
   invoqRedriveFinish(lease: string, entries: string, record: string, active: string, token: string, id: string, retentionMs: string): Promise<number>;
   invoqRedriveLease(lease: string, token: string, ttlMs?: string): Promise<number>;
@@ -104,7 +113,10 @@ export class RedriveStore {
   private readonly redis: RedriveRedis;
   private readonly retentionMs: string;
 
-  constructor(private readonly queues: EventQueues, retentionSeconds: number) {
+  constructor(
+    private readonly queues: EventQueues,
+    retentionSeconds: number,
+  ) {
     this.redis = queues.connection as RedriveRedis;
     this.retentionMs = String(retentionSeconds * 1000);
     const commands: Array<[keyof RedriveRedis & string, number, string]> = [
@@ -195,7 +207,17 @@ export class RedriveStore {
     const functionName = functionOfRedrive(redriveId)!;
     const record = this.recordKey(functionName, redriveId);
     const lease = this.key(functionName, 'redrive:lease');
-    return (await this.redis.invoqRedriveFinish(lease, `${record}:entries`, record, this.key(functionName, 'redrive:active'), token, redriveId, this.retentionMs)) === 1;
+    return (
+      (await this.redis.invoqRedriveFinish(
+        lease,
+        `${record}:entries`,
+        record,
+        this.key(functionName, 'redrive:active'),
+        token,
+        redriveId,
+        this.retentionMs,
+      )) === 1
+    );
   }
 
   /** Takes the function's lease unless a live holder has it. */
@@ -214,7 +236,8 @@ export class RedriveStore {
 
   /** Events of the function waiting to be taken by a worker (not delayed retries). */
   async waitingCount(functionName: string): Promise<number> {
-    const results = (await this.redis.pipeline().llen(this.queues.keyOf(functionName, 'wait')).zcard(this.queues.keyOf(functionName, 'prioritized')).exec()) ?? [];
+    const results =
+      (await this.redis.pipeline().llen(this.queues.keyOf(functionName, 'wait')).zcard(this.queues.keyOf(functionName, 'prioritized')).exec()) ?? [];
     return results.reduce((sum, [error, value]) => {
       if (error) throw error;
       return sum + Number(value);

@@ -81,7 +81,17 @@ export class UnloadedEventSweeper {
           errorType: 'FunctionNotFound',
           errorMessage: `Function not found: ${functionName} (no worker loads it), and the event is older than its maximum event age (${policy.maximumEventAgeInSeconds} s)`,
         };
-        await job.moveToFailed(new DeadLetterError({ attempt: job.attemptsMade + 1, startedAt: now, finishedAt: now, outcome: 'error', error, deadLetterReason: 'FunctionNotFound' }), token);
+        await job.moveToFailed(
+          new DeadLetterError({
+            attempt: job.attemptsMade + 1,
+            startedAt: now,
+            finishedAt: now,
+            outcome: 'error',
+            error,
+            deadLetterReason: 'FunctionNotFound',
+          }),
+          token,
+        );
         this.options.onDeadLettered(functionName, job);
         moved += 1;
       }

@@ -26,7 +26,8 @@ export interface TierFoundationDeps {
 
 /** `config.redis`, or a `ConfigError` naming the variables to set for `tier` run alone. */
 export function requireRedisTarget(config: ResolvedConfig, tier: 'API' | 'worker'): RedisTarget {
-  if (!config.redis) throw new ConfigError(`REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the ${tier} alone)`);
+  if (!config.redis)
+    throw new ConfigError(`REDIS_URL: not set, nor REDIS_CLUSTER_NODES or REDIS_SENTINELS (npm start sets REDIS_URL; set one when running the ${tier} alone)`);
   return config.redis;
 }
 
@@ -93,7 +94,10 @@ export function createTierFoundation({ config, redis, registry, logger }: TierFo
     maxEnvironments: config.maxEnvironments,
     ...options.executor,
     onLateError: (fn, requestId, error) =>
-      logger.error({ functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage }, 'late error after the run answered; environment replaced'),
+      logger.error(
+        { functionName: fn.name, requestId, errorType: error.errorType, errorMessage: error.errorMessage },
+        'late error after the run answered; environment replaced',
+      ),
   });
   const breakers = new CircuitBreakers({
     onStateChange: (functionName, state) => {
