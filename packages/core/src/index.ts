@@ -31,23 +31,24 @@ export {
   endBlockingConnections,
   pingRedis,
   REQUEST_REDIS_DEADLINE_MS,
-} from './queue/redis-connection';
+} from './redis/redis-connection';
 export { functionQueueName, functionOfQueue, functionKey } from './queue/queue-names';
 export { EVENT_JOB_NAME, isEventJobData, eventAgeStart, type EventJobData } from './queue/job-data';
-export { discoverFunctionQueues } from './queue/queue-discovery';
-export { FunctionLoaders, LOADER_HEARTBEAT_MS, type FunctionLoadersOptions } from './queue/function-loaders';
-export { KnownQueues, type KnownQueuesOptions, type KnownQueueNotice, type FunctionQueueState } from './queue/known-queues';
-export { UnloadedEventSweeper, type UnloadedEventSweeperOptions } from './queue/unloaded-event-sweeper';
+export { discoverFunctionQueues } from './status/queue-discovery';
+export { FunctionLoaders, LOADER_HEARTBEAT_MS, type FunctionLoadersOptions } from './status/function-loaders';
+export { KnownQueues, type KnownQueuesOptions, type KnownQueueNotice, type FunctionQueueState } from './status/known-queues';
+export { UnloadedEventSweeper, type UnloadedEventSweeperOptions } from './dlq/unloaded-event-sweeper';
 export { EventQueues, BACKOFF_TYPE, BACKSTOP_ATTEMPTS, type EventQueueOptions } from './queue/event-queues';
 export { EventProducer, idempotentRequestId, IDEMPOTENCY_WINDOW_SECONDS } from './queue/event-producer';
-export { DeadLetterStore, type DeadLetterEntry } from './queue/dead-letter-store';
-export { RedriveStore, type RedriveProgress, type RedriveState, type SnapshotEntry } from './queue/redrive-store';
-export { RedriveRunner, type RedriveRunnerOptions, type RedriveStart } from './queue/redrive-runner';
-export { parseAttemptRecords, deadLetterReasonOf, RetryAttemptError, DeadLetterError, type AttemptRecord } from './queue/attempt-record';
-export { SlotPool } from './queue/slot-pool';
-export { FairWorker, type StartRoom } from './queue/fair-worker';
-export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './queue/queue-hold';
-export { RUN_RETRY_DELAY_MS } from './queue/worker-timing';
+export { DeadLetterStore, type DeadLetterEntry } from './dlq/dead-letter-store';
+export { RedriveStore, type RedriveProgress, type RedriveState, type SnapshotEntry } from './dlq/redrive-store';
+export { RedriveRunner, type RedriveRunnerOptions, type RedriveStart } from './dlq/redrive-runner';
+export { parseAttemptRecords, deadLetterReasonOf, type AttemptRecord } from './queue/attempt-record';
+export { RetryAttemptError, DeadLetterError } from './worker/attempt-errors';
+export { SlotPool } from './worker/slot-pool';
+export { FairWorker, type StartRoom } from './worker/fair-worker';
+export { HOLD_ONLY_LIMITER, queueHoldRemainingMs } from './worker/queue-hold';
+export { RUN_RETRY_DELAY_MS } from './worker/worker-timing';
 export {
   decideAfterFailure,
   isEventTooOld,
@@ -80,14 +81,14 @@ export {
   type InvocationStatus,
   type InvocationState,
   type AttemptHistoryEntry,
-} from './queue/invocation-status';
+} from './status/invocation-status';
 export type { RedriveRecord } from './queue/job-data';
 export { buildDestinationRecord, type DestinationRecord, type DestinationCondition } from './destinations/destination-record';
 export { signDelivery, verifyDelivery, SIGNATURE_HEADER } from './destinations/destination-signature';
 export { DestinationQueues, destinationQueueName, DELIVERY_ATTEMPTS, type DeliveryJobData } from './destinations/destination-queues';
 export { CircuitBreakers, CIRCUIT_STATE, isCircuitOpen } from './protection/circuit-breakers';
 export { QueuedEventsCap } from './protection/queued-events-cap';
-export { RedisOomBackoff, isRedisOomError, type RedisOomBackoffOptions } from './queue/redis-oom-backoff';
+export { RedisOomBackoff, isRedisOomError, type RedisOomBackoffOptions } from './redis/redis-oom-backoff';
 export {
   RedisMemoryHeadroom,
   parseMemoryInfo,
@@ -104,5 +105,5 @@ export { buildProxyEvent, GATEWAY_STAGE, type ApiGatewayProxyEvent, type Gateway
 export { parseProxyResponse, MalformedProxyResponse, type GatewayResponse } from './gateway/proxy-response';
 export { destinationSchema, isFunctionDestination } from './destinations/destination-target';
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
-export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './queue/environment-wait-mark';
+export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './worker/environment-wait-mark';
 export { createTierFoundation, requireRedisTarget } from './startup/tier-foundation';

@@ -5,7 +5,7 @@ import { functionQueueName } from '../queue/queue-names';
 import { isFunctionDestination } from './destination-target';
 import type { DestinationRecord } from './destination-record';
 import { SIGNATURE_HEADER, signDelivery } from './destination-signature';
-import { RUN_RETRY_DELAY_MS } from '../queue/worker-timing';
+import { RUN_RETRY_DELAY_MS } from '../worker/worker-timing';
 
 export interface DeliveryJobData {
   v: 1;

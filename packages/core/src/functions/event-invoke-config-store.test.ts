@@ -3,7 +3,7 @@
  * state (nothing set, function.json's block, Put, Update, Delete), where it is kept, and the
  * workers' cache, on a clock the test moves.
  */
-import { closeRedis, createRedisConnection } from '../queue/redis-connection';
+import { closeRedis, createRedisConnection } from '../redis/redis-connection';
 import { testRedisUrl, uniquePrefix } from '../../../../test/support/harness';
 import { EventInvokeConfigStore } from './event-invoke-config-store';
 import { functionSchema } from './function-schema';

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../queue/redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 import { InvoqError, coerceError } from '../errors';
 import type { RetryPolicy } from '../policy/retry-policy';
 import { functionKey } from '../queue/queue-names';

@@ -3,7 +3,7 @@
  * run lasts (longer than its TTL), and a lease nobody renews (a crashed process's) lapses, so
  * its slot comes back.
  */
-import { closeRedis, createRedisConnection } from '../queue/redis-connection';
+import { closeRedis, createRedisConnection } from '../redis/redis-connection';
 import { functionSchema } from '../functions/function-schema';
 import { functionArn, type ResolvedFunction } from '../functions/resolved-function';
 import { testRedisUrl, uniquePrefix, waitFor } from '../../../../test/support/harness';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { withinDeadline, type RedisClient } from '../queue/redis-connection';
+import { withinDeadline, type RedisClient } from '../redis/redis-connection';
 import { InvoqError, coerceError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { functionKey } from '../queue/queue-names';

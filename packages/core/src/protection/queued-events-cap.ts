@@ -1,4 +1,4 @@
-import type { RedisClient } from '../queue/redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 import { InvoqError } from '../errors';
 import type { EventQueues } from '../queue/event-queues';
 

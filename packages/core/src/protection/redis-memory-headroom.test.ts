@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvoqError } from '../errors';
-import { closeRedis, createRedisConnection, waitForRedis, type RedisClient } from '../queue/redis-connection';
+import { closeRedis, createRedisConnection, waitForRedis, type RedisClient } from '../redis/redis-connection';
 import { OwnRedis } from '../../../../test/support/processes';
 import { OwnRedisCluster } from '../../../../test/support/redis-cluster';
 import { RedisMemoryHeadroom, estimatedEventBytes, parseMemoryInfo } from './redis-memory-headroom';

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import { InvoqError } from '../errors';
-import type { RedisClient } from '../queue/redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** What one Redis node says about its memory (`INFO memory`). */
 export interface RedisMemoryReading {

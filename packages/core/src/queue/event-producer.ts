@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvoqError, coerceError } from '../errors';
 import type { EventQueues } from './event-queues';
-import { withinDeadline } from './redis-connection';
+import { withinDeadline } from '../redis/redis-connection';
 import { newTraceId } from '../invocation/trace-id';
 import { EVENT_JOB_NAME, type EventJobData } from './job-data';
 

@@ -10,9 +10,9 @@ import { registerQueueStats } from '../metrics/queue-stats-collector';
 import { CIRCUIT_STATE, CircuitBreakers } from '../protection/circuit-breakers';
 import { ConcurrencyLeases } from '../protection/concurrency-leases';
 import { EventQueues } from '../queue/event-queues';
-import { FunctionLoaders, type FunctionLoadersOptions } from '../queue/function-loaders';
-import { KnownQueues, type KnownQueuesOptions } from '../queue/known-queues';
-import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from '../queue/redis-connection';
+import { FunctionLoaders, type FunctionLoadersOptions } from '../status/function-loaders';
+import { KnownQueues, type KnownQueuesOptions } from '../status/known-queues';
+import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/redis-connection';
 import { INVOQ_VERSION } from '../version';
 
 /** What a tier needs before it can be wired: its config, Redis, its functions and its logger. */

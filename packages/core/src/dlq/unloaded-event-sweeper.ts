@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { RetryPolicy } from '../policy/retry-policy';
-import { DeadLetterError } from './attempt-record';
-import type { EventQueues } from './event-queues';
-import { eventAgeStart, isEventJobData, type EventJobData } from './job-data';
-import { functionQueueName } from './queue-names';
-import type { RedisClient } from './redis-connection';
+import { DeadLetterError } from '../worker/attempt-errors';
+import type { EventQueues } from '../queue/event-queues';
+import { eventAgeStart, isEventJobData, type EventJobData } from '../queue/job-data';
+import { functionQueueName } from '../queue/queue-names';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** BullMQ scores a delayed job `timestamp × 0x1000 + counter`. */
 const DELAYED_SCORE_SHIFT = 0x1000;

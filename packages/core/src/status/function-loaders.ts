@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { functionKey } from './queue-names';
-import type { RedisClient } from './redis-connection';
+import { functionKey } from '../queue/queue-names';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** How often a worker says again which functions it loads. */
 export const LOADER_HEARTBEAT_MS = 5_000;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from './redis-connection';
-import type { EventQueues } from './event-queues';
+import type { RedisClient } from '../redis/redis-connection';
+import type { EventQueues } from '../queue/event-queues';
 
 /** Where a bulk redrive is: `running` until every entry of its snapshot was handled. */
 export type RedriveState = 'running' | 'finished';

@@ -7,11 +7,11 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { testRedisUrl, uniquePrefix, waitFor } from '../../../../test/support/harness';
 import { DeadLetterStore } from './dead-letter-store';
-import { EventQueues } from './event-queues';
-import { InvocationStatusReader } from './invocation-status';
-import type { EventJobData } from './job-data';
-import { functionQueueName } from './queue-names';
-import { closeRedis, createRedisConnection } from './redis-connection';
+import { EventQueues } from '../queue/event-queues';
+import { InvocationStatusReader } from '../status/invocation-status';
+import type { EventJobData } from '../queue/job-data';
+import { functionQueueName } from '../queue/queue-names';
+import { closeRedis, createRedisConnection } from '../redis/redis-connection';
 import { RedriveRunner } from './redrive-runner';
 import { RedriveStore } from './redrive-store';
 

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { RedisClient } from './redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 
 /**
  * A field of an event's BullMQ job hash, set while a worker holds the event but waits for an

@@ -1,7 +1,7 @@
 import type { FunctionLoaders } from './function-loaders';
-import { functionKey } from './queue-names';
+import { functionKey } from '../queue/queue-names';
 import { discoverFunctionQueues } from './queue-discovery';
-import type { RedisClient } from './redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** What one function's queue holds, and who loads the function, at the last refresh. */
 export interface FunctionQueueState {

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
-import { functionOfQueue } from './queue-names';
-import type { RedisClient } from './redis-connection';
+import { functionOfQueue } from '../queue/queue-names';
+import type { RedisClient } from '../redis/redis-connection';
 
 /** Keys SCAN looks at per call: few round trips, each short enough not to stall Redis. */
 const SCAN_COUNT = 1000;

@@ -1,10 +1,10 @@
 import type { Job } from 'bullmq';
 import type { DeadLetterReason } from '../policy/retry-policy';
-import { deadLetterReasonOf, parseAttemptRecords, type AttemptRecord } from './attempt-record';
-import type { EventQueues } from './event-queues';
-import { isWaitingForEnvironment } from './environment-wait-mark';
-import type { RedisClient } from './redis-connection';
-import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
+import { deadLetterReasonOf, parseAttemptRecords, type AttemptRecord } from '../queue/attempt-record';
+import type { EventQueues } from '../queue/event-queues';
+import { isWaitingForEnvironment } from '../worker/environment-wait-mark';
+import type { RedisClient } from '../redis/redis-connection';
+import { isEventJobData, type EventJobData, type RedriveRecord } from '../queue/job-data';
 
 export type InvocationState = 'queued' | 'running' | 'retrying' | 'succeeded' | 'dead-lettered';
 

@@ -1,10 +1,10 @@
 import type { Job } from 'bullmq';
-import type { RedisClient } from './redis-connection';
+import type { RedisClient } from '../redis/redis-connection';
 import type { DeadLetterReason } from '../policy/retry-policy';
-import { deadLetterReasonOf } from './attempt-record';
-import type { EventQueues } from './event-queues';
-import { currentRecords, type InvocationStatusReader } from './invocation-status';
-import { isEventJobData, type EventJobData, type RedriveRecord } from './job-data';
+import { deadLetterReasonOf } from '../queue/attempt-record';
+import type { EventQueues } from '../queue/event-queues';
+import { currentRecords, type InvocationStatusReader } from '../status/invocation-status';
+import { isEventJobData, type EventJobData, type RedriveRecord } from '../queue/job-data';
 import type { SnapshotEntry } from './redrive-store';
 
 /** A dead-lettered event as the API shows it. */
