@@ -20,7 +20,7 @@ import { createFunctionsRouter } from './routes/functions-router';
 import { createGatewayRouter } from './routes/gateway-router';
 import { createInvocationsRouter } from './routes/invocations-router';
 import { createHealthRouter } from './routes/health-router';
-import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-router';
+import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-handler';
 import { QUEUE_BOARD_PATH } from './routes/queue-board';
 import { createUnsupportedOperationHandler } from './routes/unsupported-operation-router';
 import { requireAdmin } from './http/auth';

@@ -113,11 +113,11 @@ export class Environment {
     };
     // The function's environment and Lambda's variables; the service's own never (but the
     // process's initial environment stays readable in /proc/self/environ: see docs/functions.md).
-    const env = lambdaEnvironment(fn, { region: settings.region, logStreamName, runtimeDir: path.dirname(THREAD_ENTRY), serviceEnv: process.env });
+    const variables = lambdaEnvironment(fn, { region: settings.region, logStreamName, runtimeDir: path.dirname(THREAD_ENTRY), serviceEnv: process.env });
     this.worker = new Worker(settings.threadEntry ?? THREAD_ENTRY, {
       workerData: data,
       transferList: [port2],
-      env,
+      env: variables,
       resourceLimits: { maxOldGenerationSizeMb: fn.config.memorySize },
       stdout: false,
       stderr: false,
