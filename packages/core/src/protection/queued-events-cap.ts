@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/redis-connection';
 import { InvoqError } from '../errors';
 import type { EventQueues } from '../queue/event-queues';
+import { readQueuedCount } from '../queue/queued-count';
 
 /**
  * INVOQ_MAX_QUEUED_EVENTS: past it, `Event` answers 429 instead of letting Redis fill up. The
@@ -48,13 +49,7 @@ export class QueuedEventsCap {
       // One pipeline per function (its keys share a slot): a Cluster pipeline must stay on one node.
       const counts = await Promise.all(
         this.functionNames().map(async (name) => {
-          const results =
-            (await redis
-              .pipeline()
-              .llen(this.queues.keyOf(name, 'wait'))
-              .zcard(this.queues.keyOf(name, 'delayed'))
-              .zcard(this.queues.keyOf(name, 'prioritized'))
-              .exec()) ?? [];
+          const results = (await readQueuedCount(redis.pipeline(), (suffix) => this.queues.keyOf(name, suffix)).exec()) ?? [];
           return results.reduce((sum, [error, value]) => sum + (error ? 0 : Number(value)), 0);
         }),
       );

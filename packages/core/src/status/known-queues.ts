@@ -1,5 +1,6 @@
 import type { FunctionLoaders } from './function-loaders';
 import { functionKey } from '../queue/queue-names';
+import { readQueuedCount } from '../queue/queued-count';
 import { discoverFunctionQueues } from './queue-discovery';
 import type { RedisClient } from '../redis/redis-connection';
 
@@ -122,11 +123,7 @@ export class KnownQueues {
     const key = (suffix: string) => functionKey(this.options.prefix, functionName, suffix);
     // One pipeline per function: its keys share a slot, as a Cluster pipeline must.
     const replies =
-      (await this.options.redis
-        .pipeline()
-        .llen(key('wait'))
-        .zcard(key('delayed'))
-        .zcard(key('prioritized'))
+      (await readQueuedCount(this.options.redis.pipeline(), key)
         .llen(key('active'))
         .zcard(key('failed'))
         .zcard(key('completed'))
