@@ -10,6 +10,10 @@ export const EXCEPTION_NAMES = {
   INVALID_PARAMETER: 'InvalidParameterValueException',
   PAYLOAD_TOO_LARGE: 'RequestTooLargeException',
   THROTTLED: 'TooManyRequestsException',
+  // The management API's: the resource exists or is busy (an update in progress, a folder
+  // function), and a RevisionId that is no longer the current one.
+  RESOURCE_CONFLICT: 'ResourceConflictException',
+  PRECONDITION_FAILED: 'PreconditionFailedException',
   MISSING_CREDENTIALS: 'UnrecognizedClientException',
   UNKNOWN_CREDENTIALS: 'UnrecognizedClientException',
   INVALID_SIGNATURE: 'InvalidSignatureException',

@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FUNCTION_NAME_PATTERN, functionSchema } from './function-schema';
+import { handlerModuleNames, locateHandler } from './handler-location';
 import { DEFAULT_REGION, functionArn, type ResolvedFunction } from './resolved-function';
 
 /** A bad function definition: the message names the file and the field. */
 export class FunctionDefinitionError extends Error {
   override readonly name = 'FunctionDefinitionError';
 }
-
-const HANDLER_EXTENSIONS = ['.js', '.cjs', '.mjs'];
 
 /**
  * Loads every `<dir>/<name>/function.json`. Throws `FunctionDefinitionError` naming the file
@@ -50,18 +49,12 @@ function loadFunction(name: string, directory: string, file: string, region: str
   let handlerFile: string | undefined;
   let handlerExport: string | undefined;
   if (config.runtime === 'nodejs' && config.handler) {
-    // As Lambda reads `src/index.a.handler`: the module is `src/index`, up to the first dot of
-    // the last path segment, and the rest is the handler's path inside it (here `a.handler`).
-    const slash = config.handler.lastIndexOf('/');
-    const dot = config.handler.indexOf('.', slash + 1);
-    const base = config.handler.slice(0, dot);
-    handlerExport = config.handler.slice(dot + 1);
-    handlerFile = HANDLER_EXTENSIONS.map((ext) => path.resolve(directory, base + ext)).find((f) => fs.existsSync(f));
-    if (!handlerFile || !handlerFile.startsWith(directory + path.sep)) {
-      throw new FunctionDefinitionError(
-        `${file}: field "handler" names ${base}{${HANDLER_EXTENSIONS.join(',')}}, which does not exist in ${directory}`,
-      );
+    const location = locateHandler(directory, config.handler);
+    if (!location) {
+      throw new FunctionDefinitionError(`${file}: field "handler" names ${handlerModuleNames(config.handler)}, which does not exist in ${directory}`);
     }
+    handlerFile = location.file;
+    handlerExport = location.exportPath;
   }
   return {
     name,
