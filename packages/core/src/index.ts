@@ -118,3 +118,10 @@ export {
   type AliasRecord,
 } from './deployment/deployed-function';
 export { FunctionStore, type StoreChange } from './deployment/function-store';
+export {
+  FunctionDeployments,
+  type FunctionDeploymentsDeps,
+  type CreateFunctionInput,
+  type ConfigurationPatch,
+  type AliasInput,
+} from './deployment/function-deployments';
