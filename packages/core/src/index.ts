@@ -107,3 +107,5 @@ export { destinationSchema, isFunctionDestination } from './destinations/destina
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
 export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './worker/environment-wait-mark';
 export { createTierFoundation, requireRedisTarget } from './startup/tier-foundation';
+export { CodeArchiveError, LAMBDA_CODE_LIMITS, codeSha256, extractArchive, type CodeLimits, type ArchiveErrorKind } from './deployment/code-archive';
+export { CodeCache } from './deployment/code-cache';
