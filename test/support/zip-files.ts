@@ -1,4 +1,4 @@
-import { zipSync, type Zippable, type ZipInputFile } from 'fflate';
+import { zipSync, type Zippable } from 'fflate';
 
 export interface ZipEntrySpec {
   name: string;
@@ -34,7 +34,7 @@ export function makeZip(entries: ZipEntrySpec[]): Buffer {
     const data = spec.symlinkTo ?? spec.content ?? '';
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data);
     const attributes = unixAttributes(spec) ?? { os: 0, attrs: spec.directory ? 0x10 : 0 };
-    files[name] = [bytes, { level: spec.level ?? 6, mtime: new Date('2024-01-01T00:00:00Z'), ...attributes }] as ZipInputFile;
+    files[name] = [bytes, { level: spec.level ?? 6, mtime: new Date('2024-01-01T00:00:00Z'), ...attributes }];
   }
   return Buffer.from(zipSync(files));
 }

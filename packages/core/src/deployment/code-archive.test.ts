@@ -64,17 +64,33 @@ describe('extractArchive', () => {
     expect((await refusal(zip)).kind).toBe('not-a-zip');
   });
 
-  it.each(['../x', 'a/../../x', '/etc/x', 'C:\\x', 'C:/x', 'dir\\..\\..\\x', 'a/..\\..\\x'])('refuses the entry name %j without writing outside', async (name) => {
-    const target = freshTarget();
-    const error = await refusal(makeZip([{ name: 'ok.js', content: 'ok' }, { name, content: 'escaped' }]), target);
-    expect(error).toMatchObject({ kind: 'unsafe-entry', message: expect.stringContaining(name) });
-    expect(fs.existsSync(path.join(path.dirname(target), 'x'))).toBe(false);
-    expect(fs.existsSync(path.join(base, 'x'))).toBe(false);
-  });
+  it.each(['../x', 'a/../../x', '/etc/x', 'C:\\x', 'C:/x', 'dir\\..\\..\\x', 'a/..\\..\\x'])(
+    'refuses the entry name %j without writing outside',
+    async (name) => {
+      const target = freshTarget();
+      const error = await refusal(
+        makeZip([
+          { name: 'ok.js', content: 'ok' },
+          { name, content: 'escaped' },
+        ]),
+        target,
+      );
+      expect(error).toMatchObject({ kind: 'unsafe-entry', message: expect.stringContaining(name) });
+      expect(fs.existsSync(path.join(path.dirname(target), 'x'))).toBe(false);
+      expect(fs.existsSync(path.join(base, 'x'))).toBe(false);
+    },
+  );
 
   it('creates a symlink pointing inside the folder', async () => {
     const target = freshTarget();
-    await extractArchive(makeZip([{ name: 'lib/v1/index.js', content: 'v1' }, { name: 'lib/current', symlinkTo: 'v1' }]), target, LAMBDA_CODE_LIMITS);
+    await extractArchive(
+      makeZip([
+        { name: 'lib/v1/index.js', content: 'v1' },
+        { name: 'lib/current', symlinkTo: 'v1' },
+      ]),
+      target,
+      LAMBDA_CODE_LIMITS,
+    );
     expect(fs.lstatSync(path.join(target, 'lib/current')).isSymbolicLink()).toBe(true);
     expect(fs.readFileSync(path.join(target, 'lib/current/index.js'), 'utf8')).toBe('v1');
   });
@@ -82,8 +98,20 @@ describe('extractArchive', () => {
   it.each([
     ['absolute', [{ name: 'evil', symlinkTo: '/etc' }]],
     ['climbing out', [{ name: 'a/evil', symlinkTo: '../../x' }]],
-    ['climbing out through a link to its own folder', [{ name: 'a', symlinkTo: '.' }, { name: 'b', symlinkTo: 'a/..' }]],
-    ['climbing after descending', [{ name: 'sub/', directory: true }, { name: 'b', symlinkTo: 'sub/../../x' }]],
+    [
+      'climbing out through a link to its own folder',
+      [
+        { name: 'a', symlinkTo: '.' },
+        { name: 'b', symlinkTo: 'a/..' },
+      ],
+    ],
+    [
+      'climbing after descending',
+      [
+        { name: 'sub/', directory: true },
+        { name: 'b', symlinkTo: 'sub/../../x' },
+      ],
+    ],
   ])('refuses a symlink %s', async (_what, entries) => {
     const error = await refusal(makeZip([{ name: 'index.js', content: 'x' }, ...entries]));
     expect(error.kind).toBe('unsafe-entry');
@@ -93,9 +121,20 @@ describe('extractArchive', () => {
   it('never writes through an extracted symlink', async () => {
     const outside = path.join(base, `outside-${++counter}`);
     fs.mkdirSync(outside);
-    const throughAbsolute = await refusal(makeZip([{ name: 'evil', symlinkTo: outside }, { name: 'evil/x', content: 'pwned' }]));
+    const throughAbsolute = await refusal(
+      makeZip([
+        { name: 'evil', symlinkTo: outside },
+        { name: 'evil/x', content: 'pwned' },
+      ]),
+    );
     expect(throughAbsolute.kind).toBe('unsafe-entry');
-    const throughInside = await refusal(makeZip([{ name: 'sub/', directory: true }, { name: 'link', symlinkTo: 'sub' }, { name: 'link/x', content: 'x' }]));
+    const throughInside = await refusal(
+      makeZip([
+        { name: 'sub/', directory: true },
+        { name: 'link', symlinkTo: 'sub' },
+        { name: 'link/x', content: 'x' },
+      ]),
+    );
     expect(throughInside).toMatchObject({ kind: 'unsafe-entry', message: expect.stringMatching(/"link\/x" would be written through the symlink "link"/) });
     expect(fs.readdirSync(outside)).toEqual([]);
   });
@@ -106,7 +145,10 @@ describe('extractArchive', () => {
     ['a block device', 0o060644],
     ['a socket', 0o140644],
   ])('refuses %s', async (_what, mode) => {
-    expect(await refusal(makeZip([{ name: 'special', content: '', mode }]))).toMatchObject({ kind: 'unsafe-entry', message: expect.stringContaining('special file') });
+    expect(await refusal(makeZip([{ name: 'special', content: '', mode }]))).toMatchObject({
+      kind: 'unsafe-entry',
+      message: expect.stringContaining('special file'),
+    });
   });
 
   it('refuses an encrypted entry', async () => {
@@ -115,7 +157,15 @@ describe('extractArchive', () => {
   });
 
   it('refuses a name that appears twice', async () => {
-    const zip = Buffer.from(makeZip([{ name: 'a.js', content: '1' }, { name: 'b.js', content: '2' }]).toString('latin1').replaceAll('b.js', 'a.js'), 'latin1');
+    const zip = Buffer.from(
+      makeZip([
+        { name: 'a.js', content: '1' },
+        { name: 'b.js', content: '2' },
+      ])
+        .toString('latin1')
+        .replaceAll('b.js', 'a.js'),
+      'latin1',
+    );
     expect(await refusal(zip)).toMatchObject({ kind: 'unsafe-entry', message: expect.stringContaining('"a.js" appears twice') });
   });
 
@@ -126,7 +176,10 @@ describe('extractArchive', () => {
   });
 
   it('refuses a zip over maxZippedBytes, and declared sizes over maxUnzippedBytes', async () => {
-    const zip = makeZip([{ name: 'a.js', content: 'a'.repeat(600) }, { name: 'b.js', content: 'b'.repeat(600) }]);
+    const zip = makeZip([
+      { name: 'a.js', content: 'a'.repeat(600) },
+      { name: 'b.js', content: 'b'.repeat(600) },
+    ]);
     expect((await refusal(zip, freshTarget(), { ...LAMBDA_CODE_LIMITS, maxZippedBytes: zip.length - 1 })).kind).toBe('too-large');
     expect(await refusal(zip, freshTarget(), { ...LAMBDA_CODE_LIMITS, maxUnzippedBytes: 1000 })).toMatchObject({ kind: 'too-large', message: /1000 bytes/ });
     await expect(extractArchive(zip, freshTarget(), { ...LAMBDA_CODE_LIMITS, maxUnzippedBytes: 1200 })).resolves.toMatchObject({ unzippedBytes: 1200 });
@@ -175,7 +228,15 @@ describe('extractArchive', () => {
 
   it('gives 0644 files and 0755 folders to a zip without Unix attributes', async () => {
     const target = freshTarget();
-    await extractArchive(makeZip([{ name: 'lib/', directory: true }, { name: 'lib/a.js', content: 'a' }, { name: 'deep/er/b.js', content: 'b' }]), target, LAMBDA_CODE_LIMITS);
+    await extractArchive(
+      makeZip([
+        { name: 'lib/', directory: true },
+        { name: 'lib/a.js', content: 'a' },
+        { name: 'deep/er/b.js', content: 'b' },
+      ]),
+      target,
+      LAMBDA_CODE_LIMITS,
+    );
     expect(fs.statSync(path.join(target, 'lib/a.js')).mode & 0o7777).toBe(0o644);
     expect(fs.statSync(path.join(target, 'deep/er/b.js')).mode & 0o7777).toBe(0o644);
     for (const folder of ['lib', 'deep', 'deep/er']) expect(fs.statSync(path.join(target, folder)).mode & 0o7777).toBe(0o755);
@@ -183,7 +244,14 @@ describe('extractArchive', () => {
 
   it('removes what it wrote when a later entry is refused, naming the entry', async () => {
     const target = freshTarget();
-    const error = await refusal(makeZip([{ name: 'index.js', content: 'fine' }, { name: 'lib/x.js', content: 'fine' }, { name: 'lib/bad', symlinkTo: '/etc/passwd' }]), target);
+    const error = await refusal(
+      makeZip([
+        { name: 'index.js', content: 'fine' },
+        { name: 'lib/x.js', content: 'fine' },
+        { name: 'lib/bad', symlinkTo: '/etc/passwd' },
+      ]),
+      target,
+    );
     expect(error.message).toBe('entry "lib/bad" is a symlink to "/etc/passwd", an absolute path');
   });
 

@@ -150,7 +150,9 @@ class Extraction {
         entryBytes += chunk.length;
         this.unzippedBytes += chunk.length;
         if (this.unzippedBytes > this.limits.maxUnzippedBytes) {
-          return done(new CodeArchiveError('too-large', `unzipped size must be smaller than ${this.limits.maxUnzippedBytes} bytes (reached at entry "${planned.name}")`));
+          return done(
+            new CodeArchiveError('too-large', `unzipped size must be smaller than ${this.limits.maxUnzippedBytes} bytes (reached at entry "${planned.name}")`),
+          );
         }
         if (entryBytes > maxEntryBytes) return done(unsafe(planned.name, `is a symlink longer than ${maxEntryBytes} bytes`));
         done(null, chunk);
@@ -171,7 +173,8 @@ class Extraction {
 
 /** Extracts `zip` into `targetDir` (which must not exist yet; created), safely: see the checks in archive-entry.ts and Extraction. */
 export async function extractArchive(zip: Buffer, targetDir: string, limits: CodeLimits): Promise<{ entries: number; unzippedBytes: number }> {
-  if (zip.length > limits.maxZippedBytes) throw new CodeArchiveError('too-large', `the zip is ${zip.length} bytes, more than the ${limits.maxZippedBytes} allowed`);
+  if (zip.length > limits.maxZippedBytes)
+    throw new CodeArchiveError('too-large', `the zip is ${zip.length} bytes, more than the ${limits.maxZippedBytes} allowed`);
   const zipfile = await openZip(zip);
   try {
     const planned = await planEntries(zipfile, limits);
