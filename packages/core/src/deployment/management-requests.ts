@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvoqError } from '../errors';
 import { DEPLOYABLE_RUNTIMES } from './deployed-function';
-import type { AliasInput, ConfigurationPatch, CreateFunctionInput } from './function-deployments';
+import type { AliasInput, ConfigurationPatch, CreateFunctionInput } from './deployment-inputs';
 
 /**
  * The request bodies of Lambda's management calls, as the SDKs send them (PascalCase JSON),
