@@ -133,3 +133,10 @@ export {
 } from './deployment/management-requests';
 export { describeDeployedVersion, describeAlias, versionOf, type DeployedFunctionConfiguration, type DescribeOptions } from './deployment/deployed-configuration';
 export { CODE_PATH_PREFIX, CODE_URL_TTL_SECONDS, signedCodePath, checkCodeUrl, hexOfCodeSha256, type CodeUrlCheck } from './deployment/code-url';
+export {
+  FunctionDeployments,
+  type FunctionDeploymentsDeps,
+  type CreateFunctionInput,
+  type ConfigurationPatch,
+  type AliasInput,
+} from './deployment/function-deployments';

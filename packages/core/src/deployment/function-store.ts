@@ -107,12 +107,17 @@ export class FunctionStore {
     return found;
   }
 
-  /** Read-modify-write with compare-and-set on `etag`, retried on conflict; see StoreChange. */
+  /**
+   * Read-modify-write with compare-and-set on `etag`, retried on conflict; see StoreChange.
+   * `change` may hand back `current` itself to leave the function as it is (nothing written or announced).
+   */
   async update(name: string, change: (current: DeployedFunction | undefined) => StoreChange | Promise<StoreChange>): Promise<DeployedFunction | null> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const current = await this.get(name);
       const { next, code } = await change(current);
+      // Nothing to write: no function and none wanted, or the change handed back the document as it was.
       if (!current && !next) return null;
+      if (current && next === current) return current;
       const written = next && { ...next, name, etag: (current?.etag ?? 0) + 1 };
       if (await this.compareAndSet(name, current, written, code)) return written;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));

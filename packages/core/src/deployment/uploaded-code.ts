@@ -1,0 +1,48 @@
+/** A zip handed to CreateFunction or UpdateFunctionCode, checked and extracted before it is stored. */
+import { createHash } from 'node:crypto';
+import { InvoqError } from '../errors';
+import { handlerModuleNames, locateHandler } from '../functions/handler-location';
+
+export type PrepareCode = (sha256: string, zip: Buffer) => Promise<string>;
+
+/** A zip ready to store: its hash (Lambda's CodeSha256), and the folder its code was extracted to. */
+export interface PreparedCode {
+  sha256: string;
+  zip: Buffer;
+  directory: string;
+}
+
+/** Refused before anything else is done with it, as Lambda refuses the request. */
+export function checkZipSize(zip: Buffer, maxZippedBytes: number): void {
+  if (zip.length > maxZippedBytes) {
+    throw new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${maxZippedBytes} bytes for the UpdateFunctionCode and CreateFunction operations`);
+  }
+}
+
+/** Hashes and extracts a zip; with `handler`, checks its module is in it. */
+export async function prepareUpload(prepareCode: PrepareCode, zip: Buffer, handler?: string): Promise<PreparedCode> {
+  const sha256 = createHash('sha256').update(zip).digest('base64');
+  const directory = await codeDirectory(prepareCode, sha256, zip);
+  if (handler !== undefined) checkHandler(directory, handler);
+  return { sha256, zip, directory };
+}
+
+/** The folder of a zip's extracted code; a zip that cannot be extracted is the caller's error. */
+export async function codeDirectory(prepareCode: PrepareCode, sha256: string, zip: Buffer): Promise<string> {
+  try {
+    return await prepareCode(sha256, zip);
+  } catch (e) {
+    // Matched by name: the archive's error class lives with the code cache, which may be another build's.
+    if (e instanceof Error && e.name === 'CodeArchiveError') throw new InvoqError('INVALID_PARAMETER', `Could not unzip uploaded file. ${e.message}`);
+    throw e;
+  }
+}
+
+export function checkHandler(directory: string, handler: string): void {
+  if (!locateHandler(directory, handler)) {
+    throw new InvoqError(
+      'INVALID_PARAMETER',
+      `The handler ${handler} cannot be found in the function's code: no module ${handlerModuleNames(handler)} in the zip`,
+    );
+  }
+}
