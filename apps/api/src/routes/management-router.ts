@@ -52,6 +52,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
     return describe(fn, publish && newest ? newest : fn.latest);
   };
   const nameOf = (req: Request) => unqualifiedName(req.params.functionName as string);
+  const aliasOf = (req: Request) => req.params.aliasName as string;
   const aliasNotFound = (name: string, alias: string) => new InvoqError('NOT_FOUND', `Alias not found: ${functionArn(name, region)}:${alias}`);
 
   router.post(['/2015-03-31/functions', '/2015-03-31/functions/'], requireAdmin, async (req, res) => {
@@ -70,7 +71,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
   });
 
   router.delete(FUNCTION, requireAdmin, async (req, res) => {
-    const { name, qualifier } = parseFunctionName(req.params.functionName, qualifierOf(req));
+    const { name, qualifier } = parseFunctionName(req.params.functionName as string, qualifierOf(req));
     await deployments.delete(name, qualifier);
     res.status(204).end();
   });
@@ -83,12 +84,15 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
   router.get(`${FUNCTION}/versions`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
     const folder = registry.get(name);
-    // A folder function has only `$LATEST`.
-    const versions = folder
-      ? [{ ...describeFunction(folder, { includeEnvironment: true }), FunctionArn: `${folder.arn}:$LATEST` }]
-      : ((fn) => [fn.latest, ...Object.values(fn.versions)].map((record) => ({ ...describe(fn, record), FunctionArn: `${functionArn(fn.name, region)}:${record.version}` })))(
-          await requireDeployed(deployments, name, region),
-        );
+    // A folder function has only `$LATEST`. Listed versions name themselves in their ARN, `$LATEST` too.
+    const versions: Array<{ Version: string; FunctionArn: string }> = [];
+    if (folder) versions.push({ ...describeFunction(folder, { includeEnvironment: true }), FunctionArn: `${folder.arn}:$LATEST` });
+    else {
+      const fn = await requireDeployed(deployments, name, region);
+      for (const record of [fn.latest, ...Object.values(fn.versions)]) {
+        versions.push(describeDeployedVersion(fn, record, { region, now: now(), includeEnvironment: true, arnQualifier: record.version }));
+      }
+    }
     versions.sort((a, b) => byVersionNumber(a.Version, b.Version));
     const { page, nextMarker } = listPage(req, versions, (v) => v.Version, byVersionNumber);
     res.json({ Versions: page, NextMarker: nextMarker });
@@ -114,19 +118,19 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
   router.get(`${FUNCTION}/aliases/:aliasName`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
     const fn = registry.get(name) ? undefined : await requireDeployed(deployments, name, region);
-    const alias = fn?.aliases[req.params.aliasName];
-    if (!fn || !alias) throw aliasNotFound(name, req.params.aliasName);
+    const alias = fn?.aliases[aliasOf(req)];
+    if (!fn || !alias) throw aliasNotFound(name, aliasOf(req));
     res.json(describeAlias(fn, alias, region));
   });
 
   router.put(`${FUNCTION}/aliases/:aliasName`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
-    const alias = await deployments.updateAlias(name, req.params.aliasName, parseUpdateAlias(body(req)));
+    const alias = await deployments.updateAlias(name, aliasOf(req), parseUpdateAlias(body(req)));
     res.json(describeAlias(await requireDeployed(deployments, name, region), alias, region));
   });
 
   router.delete(`${FUNCTION}/aliases/:aliasName`, requireAdmin, async (req, res) => {
-    await deployments.deleteAlias(nameOf(req), req.params.aliasName);
+    await deployments.deleteAlias(nameOf(req), aliasOf(req));
     res.status(204).end();
   });
 
@@ -138,7 +142,8 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
   router.get('/2019-09-30/functions/:functionName/concurrency', requireAdmin, async (req, res) => {
     const name = nameOf(req);
     // A folder function's comes from its function.json; Lambda answers `{}` when none is set.
-    const reserved = registry.get(name)?.config.reservedConcurrency ?? (registry.get(name) ? undefined : (await requireDeployed(deployments, name, region)).reservedConcurrency);
+    const folder = registry.get(name);
+    const reserved = folder ? folder.config.reservedConcurrency : (await requireDeployed(deployments, name, region)).reservedConcurrency;
     res.json(reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved });
   });
 
