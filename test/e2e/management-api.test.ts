@@ -20,7 +20,7 @@ import {
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
   LambdaClient,
-  LambdaServiceException,
+  type LambdaServiceException,
   ListAliasesCommand,
   ListFunctionsCommand,
   ListTagsCommand,
@@ -106,7 +106,11 @@ const waiter = () => ({ client: client(), maxWaitTime: 30, minDelay: 1, maxDelay
 
 const codeV1 = makeZip([
   { name: 'index.js', content: 'const dep = require("dep"); exports.handler = async () => dep.answer();', mode: 0o644 },
-  { name: 'node_modules/dep/index.js', content: 'exports.answer = () => require("fs").readFileSync(__dirname + "/../../data/answer.txt", "utf8");', mode: 0o644 },
+  {
+    name: 'node_modules/dep/index.js',
+    content: 'exports.answer = () => require("fs").readFileSync(__dirname + "/../../data/answer.txt", "utf8");',
+    mode: 0o644,
+  },
   { name: 'data/answer.txt', content: '42', mode: 0o644 },
 ]);
 const codeV2 = makeZip([{ name: 'index.js', content: 'exports.handler = async () => "v2";', mode: 0o644 }]);
@@ -259,7 +263,13 @@ describe('a function through its life', () => {
 
   it('aliases: 201 with their routing weights, read, updated (stale RevisionId 412), listed by version, deleted', async () => {
     const created = await client().send(
-      new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '1', Description: 'prod', RoutingConfig: { AdditionalVersionWeights: { '2': 0.25 } } }),
+      new CreateAliasCommand({
+        FunctionName: name,
+        Name: 'live',
+        FunctionVersion: '1',
+        Description: 'prod',
+        RoutingConfig: { AdditionalVersionWeights: { '2': 0.25 } },
+      }),
     );
     expect(created.$metadata.httpStatusCode).toBe(201);
     expect(created).toMatchObject({
@@ -285,7 +295,13 @@ describe('a function through its life', () => {
       412,
     );
     const updated = await client().send(
-      new UpdateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '2', RoutingConfig: { AdditionalVersionWeights: {} }, RevisionId: created.RevisionId }),
+      new UpdateAliasCommand({
+        FunctionName: name,
+        Name: 'live',
+        FunctionVersion: '2',
+        RoutingConfig: { AdditionalVersionWeights: {} },
+        RevisionId: created.RevisionId,
+      }),
     );
     expect(updated).toMatchObject({ FunctionVersion: '2', Description: 'prod' });
     expect(updated.RoutingConfig).toBeUndefined();
@@ -295,11 +311,18 @@ describe('a function through its life', () => {
 
     const deleted = await client().send(new DeleteAliasCommand({ FunctionName: name, Name: 'beta' }));
     expect(deleted.$metadata.httpStatusCode).toBe(204);
-    await expectFailure(client().send(new GetAliasCommand({ FunctionName: name, Name: 'beta' })), 'ResourceNotFoundException', 404, /Alias not found: .*:beta$/);
+    await expectFailure(
+      client().send(new GetAliasCommand({ FunctionName: name, Name: 'beta' })),
+      'ResourceNotFoundException',
+      404,
+      /Alias not found: .*:beta$/,
+    );
   });
 
   it('reserved concurrency: put, read (also in GetFunction and the account settings), deleted; a folder function keeps its function.json’s', async () => {
-    expect((await client().send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 3 }))).ReservedConcurrentExecutions).toBe(3);
+    expect((await client().send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 3 }))).ReservedConcurrentExecutions).toBe(
+      3,
+    );
     expect((await client().send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions).toBe(3);
     expect((await client().send(new GetFunctionCommand({ FunctionName: name }))).Concurrency).toEqual({ ReservedConcurrentExecutions: 3 });
     const settings = await client(user).send(new GetAccountSettingsCommand({}));
@@ -361,7 +384,12 @@ describe('a function through its life', () => {
     expect((await client().send(new ListVersionsByFunctionCommand({ FunctionName: name }))).Versions?.map((v) => v.Version)).toEqual(['$LATEST', '2']);
     const whole = await client().send(new DeleteFunctionCommand({ FunctionName: name }));
     expect(whole.$metadata.httpStatusCode).toBe(204);
-    await expectFailure(client().send(new GetFunctionCommand({ FunctionName: name })), 'ResourceNotFoundException', 404, new RegExp(`Function not found: ${arnOf(name)}$`));
+    await expectFailure(
+      client().send(new GetFunctionCommand({ FunctionName: name })),
+      'ResourceNotFoundException',
+      404,
+      new RegExp(`Function not found: ${arnOf(name)}$`),
+    );
     await expectFailure(client().send(new DeleteFunctionCommand({ FunctionName: name })), 'ResourceNotFoundException', 404);
   });
 });
@@ -369,7 +397,12 @@ describe('a function through its life', () => {
 describe('refusals', () => {
   it('an existing name, a folder function’s name', async () => {
     await client().send(new CreateFunctionCommand(createInput('mgmt-taken')));
-    await expectFailure(client().send(new CreateFunctionCommand(createInput('mgmt-taken'))), 'ResourceConflictException', 409, /Function already exist: mgmt-taken/);
+    await expectFailure(
+      client().send(new CreateFunctionCommand(createInput('mgmt-taken'))),
+      'ResourceConflictException',
+      409,
+      /Function already exist: mgmt-taken/,
+    );
     await expectFailure(
       client().send(new CreateFunctionCommand(createInput('folderfn'))),
       'ResourceConflictException',
@@ -395,14 +428,29 @@ describe('refusals', () => {
 
   it.each([
     ['not a zip', Buffer.from('this is not a zip file'), /Could not unzip uploaded file/],
-    ['an entry climbing out with ../', makeZip([{ name: 'index.js', content: 'exports.handler = async () => 1;' }, { name: '../evil.js', content: 'x' }]), /Could not unzip/],
+    [
+      'an entry climbing out with ../',
+      makeZip([
+        { name: 'index.js', content: 'exports.handler = async () => 1;' },
+        { name: '../evil.js', content: 'x' },
+      ]),
+      /Could not unzip/,
+    ],
     [
       'a symlink pointing out of the code',
-      makeZip([{ name: 'index.js', content: 'exports.handler = async () => 1;' }, { name: 'passwd', symlinkTo: '/etc/passwd' }]),
+      makeZip([
+        { name: 'index.js', content: 'exports.handler = async () => 1;' },
+        { name: 'passwd', symlinkTo: '/etc/passwd' },
+      ]),
       /Could not unzip/,
     ],
   ])('code that is %s: 400 InvalidParameterValueException', async (_what, zip, message) => {
-    await expectFailure(client().send(new CreateFunctionCommand(createInput('mgmt-badzip', { Code: { ZipFile: zip } }))), 'InvalidParameterValueException', 400, message);
+    await expectFailure(
+      client().send(new CreateFunctionCommand(createInput('mgmt-badzip', { Code: { ZipFile: zip } }))),
+      'InvalidParameterValueException',
+      400,
+      message,
+    );
   });
 
   it('code over INVOQ_MAX_CODE_BYTES: 413 RequestTooLargeException, whether the zip or the whole body is too large', async () => {
@@ -439,7 +487,13 @@ describe('refusals', () => {
     const badTimeout = await post({ ...base, Timeout: 'long', Code: { ZipFile: codeV1.toString('base64') } });
     expect([badTimeout.status, (await badTimeout.json()).Message]).toEqual([400, expect.stringMatching(/Value at 'Timeout' failed to satisfy constraint/)]);
     // Members invoq ignores pass, and so do ones a newer SDK may add.
-    const ignored = await post({ ...base, FunctionName: 'mgmt-ignored', Code: { ZipFile: codeV1.toString('base64') }, TracingConfig: { Mode: 'Active' }, SomeFutureMember: 1 });
+    const ignored = await post({
+      ...base,
+      FunctionName: 'mgmt-ignored',
+      Code: { ZipFile: codeV1.toString('base64') },
+      TracingConfig: { Mode: 'Active' },
+      SomeFutureMember: 1,
+    });
     expect(ignored.status).toBe(201);
   });
 });

@@ -131,7 +131,13 @@ export {
   parsePutFunctionConcurrency,
   parseTagResource,
 } from './deployment/management-requests';
-export { describeDeployedVersion, describeAlias, versionOf, type DeployedFunctionConfiguration, type DescribeOptions } from './deployment/deployed-configuration';
+export {
+  describeDeployedVersion,
+  describeAlias,
+  versionOf,
+  type DeployedFunctionConfiguration,
+  type DescribeOptions,
+} from './deployment/deployed-configuration';
 export { CODE_PATH_PREFIX, CODE_URL_TTL_SECONDS, signedCodePath, checkCodeUrl, hexOfCodeSha256, type CodeUrlCheck } from './deployment/code-url';
 export {
   FunctionDeployments,

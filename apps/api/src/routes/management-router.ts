@@ -111,7 +111,12 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
     const aliases = Object.values(fn?.aliases ?? {})
       .filter((a) => version === undefined || a.functionVersion === version || a.additionalVersionWeights[version] !== undefined)
       .sort((a, b) => a.name.localeCompare(b.name));
-    const { page, nextMarker } = listPage(req, aliases, (a) => a.name, (a, b) => a.localeCompare(b));
+    const { page, nextMarker } = listPage(
+      req,
+      aliases,
+      (a) => a.name,
+      (a, b) => a.localeCompare(b),
+    );
     res.json({ Aliases: page.map((a) => describeAlias(fn!, a, region)), NextMarker: nextMarker });
   });
 

@@ -27,9 +27,13 @@ function taggedName(req: Request): string {
   const resource = req.params.resource as string;
   const parsed = parseFunctionName(resource);
   if (!resource.startsWith('arn:')) {
-    throw new InvoqError('INVALID_PARAMETER', `1 validation error detected: Value '${resource.slice(0, 140)}' at 'resource' failed to satisfy constraint: Member must be a function ARN`);
+    throw new InvoqError(
+      'INVALID_PARAMETER',
+      `1 validation error detected: Value '${resource.slice(0, 140)}' at 'resource' failed to satisfy constraint: Member must be a function ARN`,
+    );
   }
-  if (parsed.qualifiedInName) throw new InvoqError('INVALID_PARAMETER', 'Tags on function aliases and versions are not supported. Please specify a function ARN.');
+  if (parsed.qualifiedInName)
+    throw new InvoqError('INVALID_PARAMETER', 'Tags on function aliases and versions are not supported. Please specify a function ARN.');
   return parsed.name;
 }
 
@@ -50,7 +54,8 @@ export function createTagsAndAccountRouter(deps: TagsAndAccountRouterDeps): Rout
       const name = taggedName(req);
       const raw = req.query.tagKeys;
       const keys = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((k): k is string => typeof k === 'string');
-      if (keys.length === 0) throw new InvoqError('INVALID_PARAMETER', "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must not be null");
+      if (keys.length === 0)
+        throw new InvoqError('INVALID_PARAMETER', "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must not be null");
       await deployments.untag(name, keys);
       res.status(204).end();
     });

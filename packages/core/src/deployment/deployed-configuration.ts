@@ -48,11 +48,23 @@ export interface DescribeOptions {
  * with LastUpdateStatus InProgress (AWS says "being created" for updates too). Published
  * versions are copies of a settled `$LATEST`, so always Active and Successful.
  */
-function lifecycle(fn: DeployedFunction, record: VersionRecord, now: number): Pick<DeployedFunctionConfiguration, 'State' | 'StateReason' | 'StateReasonCode' | 'LastUpdateStatus' | 'LastUpdateStatusReason' | 'LastUpdateStatusReasonCode'> {
+function lifecycle(
+  fn: DeployedFunction,
+  record: VersionRecord,
+  now: number,
+): Pick<
+  DeployedFunctionConfiguration,
+  'State' | 'StateReason' | 'StateReasonCode' | 'LastUpdateStatus' | 'LastUpdateStatusReason' | 'LastUpdateStatusReasonCode'
+> {
   const settling = record.version === '$LATEST' && now < fn.settlesAt;
   if (settling && fn.lastChange === 'create') return { State: 'Pending', StateReason: 'The function is being created.', StateReasonCode: 'Creating' };
   if (settling) {
-    return { State: 'Active', LastUpdateStatus: 'InProgress', LastUpdateStatusReason: 'The function is being created.', LastUpdateStatusReasonCode: 'Creating' };
+    return {
+      State: 'Active',
+      LastUpdateStatus: 'InProgress',
+      LastUpdateStatusReason: 'The function is being created.',
+      LastUpdateStatusReasonCode: 'Creating',
+    };
   }
   return { State: 'Active', LastUpdateStatus: 'Successful' };
 }

@@ -1,6 +1,13 @@
 import { InvoqError } from '../errors';
 import { checkCodeUrl, hexOfCodeSha256, signedCodePath } from './code-url';
-import { HOST_ARCHITECTURE, parseCreateAlias, parseCreateFunction, parseUpdateAlias, parseUpdateFunctionCode, parseUpdateFunctionConfiguration } from './management-requests';
+import {
+  HOST_ARCHITECTURE,
+  parseCreateAlias,
+  parseCreateFunction,
+  parseUpdateAlias,
+  parseUpdateFunctionCode,
+  parseUpdateFunctionConfiguration,
+} from './management-requests';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const create = { FunctionName: 'f', Runtime: 'nodejs22.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: 'UEsFBg==' } };
@@ -15,7 +22,9 @@ const refusal = (call: () => unknown) => {
 };
 
 test('CreateFunction: PascalCase members become the input; ZipFile is decoded; unknown members are ignored', () => {
-  const input = parseCreateFunction(json({ ...create, Environment: { Variables: { A: '1' } }, Publish: true, TracingConfig: { Mode: 'Active' }, NewMember: 1 }));
+  const input = parseCreateFunction(
+    json({ ...create, Environment: { Variables: { A: '1' } }, Publish: true, TracingConfig: { Mode: 'Active' }, NewMember: 1 }),
+  );
   expect(input).toEqual({
     name: 'f',
     runtime: 'nodejs22.x',

@@ -76,8 +76,14 @@ const zipFile = z.string().transform((value, ctx) => {
 // Lambda's model's patterns for these members.
 const role = z
   .string()
-  .regex(/^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/, 'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+');
-const handler = z.string().max(128).regex(/^[^\s]+$/, 'Member must satisfy regular expression pattern: [^\\s]+');
+  .regex(
+    /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/,
+    'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+',
+  );
+const handler = z
+  .string()
+  .max(128)
+  .regex(/^[^\s]+$/, 'Member must satisfy regular expression pattern: [^\\s]+');
 const description = z.string().max(256);
 const variables = z.record(z.string(), z.string());
 const environment = z.object({ Variables: variables.optional() });
