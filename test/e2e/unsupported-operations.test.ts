@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   AddPermissionCommand,
-  GetAccountSettingsCommand,
+  GetPolicyCommand,
   GetFunctionUrlConfigCommand,
   GetLayerVersionByArnCommand,
   LambdaClient,
@@ -76,17 +76,17 @@ const failure = (promise: Promise<unknown>) =>
   );
 
 describe('the AWS SDK v3', () => {
-  it('raises UnsupportedOperationException naming GetAccountSettings, after one request', async () => {
-    const before = received('/2016-08-19/account-settings');
-    const error = await failure(client().send(new GetAccountSettingsCommand({})));
+  it('raises UnsupportedOperationException naming GetPolicy, after one request', async () => {
+    const before = received('/2015-03-31/functions/echo/policy');
+    const error = await failure(client().send(new GetPolicyCommand({ FunctionName: 'echo' })));
     expect(error).toBeInstanceOf(LambdaServiceException);
     expect(error).not.toBeInstanceOf(ResourceNotFoundException);
     expect(error.name).toBe('UnsupportedOperationException');
-    expect(error.message).toBe('GetAccountSettings is not supported by invoq');
+    expect(error.message).toBe('GetPolicy is not supported by invoq');
     expect(error.$fault).toBe('client');
     expect(error.$metadata).toMatchObject({ httpStatusCode: 400, attempts: 1, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect((error as unknown as { Type: string }).Type).toBe('User');
-    expect(received('/2016-08-19/account-settings') - before).toBe(1);
+    expect(received('/2015-03-31/functions/echo/policy') - before).toBe(1);
   });
 
   it.each([
@@ -97,7 +97,7 @@ describe('the AWS SDK v3', () => {
     ['AddPermission', new AddPermissionCommand({ FunctionName: 'echo', StatementId: 's1', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com' })],
     ['ListEventSourceMappings', new ListEventSourceMappingsCommand({})],
   ])('names %s', async (name, command) => {
-    const error = await failure(client().send(command as GetAccountSettingsCommand));
+    const error = await failure(client().send(command as GetPolicyCommand));
     expect([error.name, error.message, error.$metadata.attempts]).toEqual(['UnsupportedOperationException', `${name} is not supported by invoq`, 1]);
   });
 
@@ -130,8 +130,8 @@ describe('over plain HTTP', () => {
         expect(res.headers.get('content-type')).toMatch(/^application\/json/);
         expect(await res.json()).toEqual({ Type: 'User', Message: `${method} ${p}: this Lambda API path is not supported by invoq` });
       }
-      const named = await fetch(`http://127.0.0.1:${open.port}/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aecho`);
-      expect(await named.json()).toEqual({ Type: 'User', Message: 'ListTags is not supported by invoq' });
+      const named = await fetch(`http://127.0.0.1:${open.port}/2015-03-31/functions/echo/policy`);
+      expect(await named.json()).toEqual({ Type: 'User', Message: 'GetPolicy is not supported by invoq' });
     } finally {
       await open.close();
     }
@@ -154,8 +154,8 @@ describe('a function with a catch-all route (ANY /{proxy+}, auth none)', () => {
       expect(await res.text()).not.toContain('site page');
     }
     // Signed: the operation's name.
-    const error = await failure(client().send(new GetAccountSettingsCommand({})));
-    expect(error.message).toBe('GetAccountSettings is not supported by invoq');
+    const error = await failure(client().send(new ListLayersCommand({})));
+    expect(error.message).toBe('ListLayers is not supported by invoq');
   });
 });
 
@@ -175,12 +175,12 @@ describe('the AWS CLI v2', () => {
   const cliTest = skipCli ? it.skip : it;
   const cliNote = skipCli ? ' (no AWS CLI v2 on this machine: apt-get install awscli)' : '';
 
-  cliTest(`aws lambda get-account-settings fails, naming the operation, after one request${cliNote}`, async () => {
+  cliTest(`aws lambda list-layers fails, naming the operation, after one request${cliNote}`, async () => {
     if (!aws) throw new Error('CI=true but no AWS CLI v2 is installed (.ci/run installs Debian awscli)');
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-cli-'));
-    const before = received('/2016-08-19/account-settings/') + received('/2016-08-19/account-settings');
+    const before = received('/2018-10-31/layers/') + received('/2018-10-31/layers');
     // Asynchronously: the API under test runs in this process. The CLI's default retries stay on.
-    const result = await promisify(execFile)(aws, ['lambda', 'get-account-settings', '--endpoint-url', endpoint], {
+    const result = await promisify(execFile)(aws, ['lambda', 'list-layers', '--endpoint-url', endpoint], {
       cwd: home,
       encoding: 'utf8',
       env: {
@@ -200,8 +200,8 @@ describe('the AWS CLI v2', () => {
     expect(result.code).not.toBe(0);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim()).toBe(
-      'An error occurred (UnsupportedOperationException) when calling the GetAccountSettings operation: GetAccountSettings is not supported by invoq',
+      'An error occurred (UnsupportedOperationException) when calling the ListLayers operation: ListLayers is not supported by invoq',
     );
-    expect(received('/2016-08-19/account-settings/') + received('/2016-08-19/account-settings') - before).toBe(1);
+    expect(received('/2018-10-31/layers/') + received('/2018-10-31/layers') - before).toBe(1);
   });
 });

@@ -3,6 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   API_SHUTDOWN_GRACE_MS,
+  CodeCache,
+  FunctionDeployments,
+  FunctionStore,
+  LAMBDA_CODE_LIMITS,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
@@ -128,6 +132,17 @@ export async function startApi(
     maxWaiting: config.redriveMaxWaiting,
     logger,
   });
+  // Lambda's management API: functions deployed at run time, kept in Redis; their zips are
+  // checked and extracted here (the cache is this host's) before a change is accepted.
+  const functionStore = new FunctionStore(connection, config.queuePrefix);
+  const codeCache = new CodeCache({ directory: config.codeCacheDir, limits: { ...LAMBDA_CODE_LIMITS, maxZippedBytes: config.maxCodeBytes } });
+  const deployments = new FunctionDeployments({
+    store: functionStore,
+    prepareCode: (sha256, zip) => codeCache.directoryFor(sha256, () => Promise.resolve(zip)),
+    isFolderFunction: (name) => registry.get(name) !== undefined,
+    region: config.region,
+    maxZippedBytes: config.maxCodeBytes,
+  });
   const app = createApp({
     config,
     registry,
@@ -142,6 +157,8 @@ export async function startApi(
     metrics,
     logger,
     pingRedis: () => pingRedis(connection),
+    deployments,
+    functionStore,
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.

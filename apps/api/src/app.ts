@@ -7,6 +7,8 @@ import type {
   FunctionRegistry,
   InvocationStatusReader,
   Invoker,
+  FunctionDeployments,
+  FunctionStore,
   Logger,
   Metrics,
   ResolvedConfig,
@@ -14,11 +16,14 @@ import type {
 } from '@invoq/core';
 import { createAuth } from './http/auth';
 import { createErrorHandler, notFound } from './http/error-handler';
+import { createCodeDownloadRouter } from './routes/code-download-router';
 import { createDlqRouter } from './routes/dlq-router';
 import { createEventInvokeConfigRouter } from './routes/event-invoke-config-router';
 import { createFunctionsRouter } from './routes/functions-router';
 import { createGatewayRouter } from './routes/gateway-router';
 import { createInvocationsRouter } from './routes/invocations-router';
+import { createManagementRouter } from './routes/management-router';
+import { createTagsAndAccountRouter } from './routes/tags-and-account-router';
 import { createHealthRouter } from './routes/health-router';
 import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-handler';
 import { QUEUE_BOARD_PATH } from './routes/queue-board';
@@ -47,7 +52,14 @@ export interface AppDeps {
   pingRedis: () => Promise<void>;
   /** The queue dashboard's router (bull-board), served at /admin/queues to admin keys. */
   queueBoard?: Router;
+  /** Lambda's management API (CreateFunction and the rest); without it those calls are "not supported". */
+  deployments?: FunctionDeployments;
+  /** Where deployed code is read from for GetFunction's `Code.Location` downloads, and the key that signs them. */
+  functionStore?: FunctionStore;
 }
+
+/** JSON's overhead around a CreateFunction's base64 zip: the rest of its members (Environment alone may be 4 KB). */
+const CODE_BODY_SLACK_BYTES = 1_048_576;
 
 /** The API's HTTP surface. No I/O happens here: everything it talks to comes in `deps`. */
 export function createApp(deps: AppDeps): Express {
@@ -86,6 +98,15 @@ export function createApp(deps: AppDeps): Express {
   // Invoke first: the hot path crosses as few of express's layers as it can.
   app.post(INVOKE_PATH, readBody, auth, createInvokeHandler(deps));
   app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
+  // Code downloads carry their own credential (a signature), like a presigned S3 URL.
+  if (deps.functionStore) app.use(createCodeDownloadRouter({ functionStore: deps.functionStore }));
+  // CreateFunction and UpdateFunctionCode carry a base64 zip (4/3 of INVOQ_MAX_CODE_BYTES) in
+  // JSON: their own, larger limit. The generic reader below then finds the body already read.
+  const readCodeBody = express.raw({ type: () => true, limit: Math.ceil(deps.config.maxCodeBytes / 3) * 4 + CODE_BODY_SLACK_BYTES });
+  if (deps.deployments) {
+    app.post(['/2015-03-31/functions', '/2015-03-31/functions/'], readCodeBody);
+    app.put('/2015-03-31/functions/:functionName/code', readCodeBody);
+  }
   app.use(readBody);
   // Gateway routes next (each decides whether it needs a key); invoq's own paths, every Lambda
   // API version among them, pass through.
@@ -93,6 +114,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(auth);
   // Lambda's API: what invoq serves, then a "not supported" answer for the rest of it.
   app.use(createFunctionsRouter(deps));
+  if (deps.deployments) app.use(createManagementRouter({ ...deps, deployments: deps.deployments }));
+  app.use(createTagsAndAccountRouter(deps));
   app.use(createEventInvokeConfigRouter(deps));
   app.use(createUnsupportedOperationHandler());
   app.use(createInvocationsRouter(deps));

@@ -118,6 +118,27 @@ export {
   type AliasRecord,
 } from './deployment/deployed-function';
 export { FunctionStore, type StoreChange } from './deployment/function-store';
+export { parseFunctionName, type ParsedFunctionName } from './functions/function-name';
+export {
+  HOST_ARCHITECTURE,
+  IGNORED_MEMBERS,
+  parseCreateFunction,
+  parseUpdateFunctionCode,
+  parseUpdateFunctionConfiguration,
+  parsePublishVersion,
+  parseCreateAlias,
+  parseUpdateAlias,
+  parsePutFunctionConcurrency,
+  parseTagResource,
+} from './deployment/management-requests';
+export {
+  describeDeployedVersion,
+  describeAlias,
+  versionOf,
+  type DeployedFunctionConfiguration,
+  type DescribeOptions,
+} from './deployment/deployed-configuration';
+export { CODE_PATH_PREFIX, CODE_URL_TTL_SECONDS, signedCodePath, checkCodeUrl, hexOfCodeSha256, type CodeUrlCheck } from './deployment/code-url';
 export {
   FunctionDeployments,
   type FunctionDeploymentsDeps,

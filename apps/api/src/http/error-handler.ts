@@ -1,5 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { InvoqError, coerceError, type InvoqErrorCode, type Logger } from '@invoq/core';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { InvoqError, coerceError, findLambdaOperation, type InvoqErrorCode, type Logger } from '@invoq/core';
 
 /** The one table from invoq's error codes to HTTP statuses (the Lambda API model's). */
 const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
@@ -30,9 +30,13 @@ const STATUS_BY_CODE: Record<InvoqErrorCode, number> = {
 };
 
 /** Errors from express itself (its body parser, its path decoding), by `type` and `status`. */
-function fromExpress(err: Error & { type?: string; limit?: number; status?: number }): InvoqError | undefined {
+function fromExpress(err: Error & { type?: string; limit?: number; status?: number }, req: Request): InvoqError | undefined {
   if (err.type === 'entity.too.large') {
-    return new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${err.limit} bytes for the InvokeFunction operation`);
+    // Lambda names the operation (InvokeFunction, CreateFunction, UpdateFunctionCode); invoq's own paths have none.
+    const [rawPath = '', rawQuery = ''] = req.originalUrl.split('?', 2);
+    const operation = findLambdaOperation(req.method, rawPath, rawQuery);
+    const name = operation?.name === 'Invoke' ? 'InvokeFunction' : operation?.name;
+    return new InvoqError('PAYLOAD_TOO_LARGE', `Request must be smaller than ${err.limit} bytes${name ? ` for the ${name} operation` : ''}`);
   }
   if ((typeof err.type === 'string' && err.type.startsWith('request.')) || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
     return new InvoqError('INVALID_REQUEST_CONTENT', `Could not read request body: ${err.message}`);
@@ -51,7 +55,7 @@ function fromExpress(err: Error & { type?: string; limit?: number; status?: numb
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
     const err = coerceError(thrown);
-    const invoqError = err instanceof InvoqError ? err : fromExpress(err);
+    const invoqError = err instanceof InvoqError ? err : fromExpress(err, req);
     if (!invoqError) {
       logger.error({ err, requestId: res.locals.requestId, path: req.path }, 'unexpected error');
     }

@@ -124,8 +124,14 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Env, VariableDescription> = {
   INVOQ_MAX_CODE_BYTES: {
     group: 'Limits',
     meaning:
-      'largest zip accepted by CreateFunction / UpdateFunctionCode (unzipped: 250 MB, as Lambda). Checked at start; the management API that reads it is not served in this release.',
+      'largest zip accepted by CreateFunction / UpdateFunctionCode (unzipped: 250 MB, as Lambda); a larger one answers 413 (RequestTooLargeException). GetAccountSettings reports it as `CodeSizeZipped`.',
     defaultNote: '(50 MB)',
+  },
+  INVOQ_CODE_CACHE_DIR: {
+    group: 'Functions and execution',
+    meaning:
+      "where each process extracts deployed functions' code (one folder per code hash, shared safely by processes on one host). The zips themselves live in Redis; this folder is a cache and may be emptied while nothing runs.",
+    defaultNote: '(`<os.tmpdir()>/invoq-code`)',
   },
   INVOQ_API_KEYS: { group: 'Auth and secrets', meaning: 'comma-separated keys accepted as `Authorization: Bearer KEY` or `x-api-key: KEY`.' },
   INVOQ_ADMIN_KEYS: { group: 'Auth and secrets', meaning: 'keys that may also use the DLQ and queue admin endpoints (and see `Environment` in GetFunction).' },

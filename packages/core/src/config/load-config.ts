@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { SECRET_VARIABLES, envSchema } from './config-schema';
 import { ConfigError } from './config-error';
@@ -40,6 +41,10 @@ export interface ResolvedConfig {
   port: number;
   host: string;
   functionsDir: string;
+  /** INVOQ_CODE_CACHE_DIR: where deployed functions' zips are extracted (a cache; Redis holds the zips). */
+  codeCacheDir: string;
+  /** INVOQ_MAX_CODE_BYTES: the largest zip CreateFunction / UpdateFunctionCode accept. */
+  maxCodeBytes: number;
   workerConcurrency: number;
   maxEnvironments: number;
   syncWaitMs: number;
@@ -187,6 +192,8 @@ export function loadConfig(env: Record<string, string | undefined>, readSecretFi
     port: e.PORT,
     host: e.HOST,
     functionsDir: path.resolve(e.INVOQ_FUNCTIONS_DIR),
+    codeCacheDir: path.resolve(e.INVOQ_CODE_CACHE_DIR ?? path.join(os.tmpdir(), 'invoq-code')),
+    maxCodeBytes: e.INVOQ_MAX_CODE_BYTES,
     workerConcurrency: e.INVOQ_WORKER_CONCURRENCY,
     maxEnvironments: e.INVOQ_MAX_ENVIRONMENTS,
     syncWaitMs: e.INVOQ_SYNC_WAIT_MS,

@@ -27,7 +27,7 @@ export interface FunctionConfiguration {
 const codeFacts = new WeakMap<ResolvedFunction, { size: number; sha256: string; lastModified: string }>();
 
 /** `2026-11-27T10:15:00.000+0000`: Lambda's format (a string, not epoch). */
-function lambdaTimestamp(date: Date): string {
+export function lambdaTimestamp(date: Date): string {
   return date.toISOString().replace('Z', '+0000');
 }
 

@@ -7,7 +7,17 @@ import { LAMBDA_API_PREFIXES } from '../lambda-api/lambda-operation-matcher';
  * only those invoq serves: an SDK's call invoq does not implement must hear so, never reach a
  * function's catch-all route.
  */
-export const RESERVED_PATH_PREFIXES: readonly string[] = [...LAMBDA_API_PREFIXES, '/invocations', '/dlq', '/admin', '/metrics', '/healthz', '/readyz'];
+// `/invoq` holds invoq's own URLs that are not an API call (GetFunction's code downloads).
+export const RESERVED_PATH_PREFIXES: readonly string[] = [
+  ...LAMBDA_API_PREFIXES,
+  '/invocations',
+  '/dlq',
+  '/admin',
+  '/metrics',
+  '/healthz',
+  '/readyz',
+  '/invoq',
+];
 
 /** Case-insensitive, as express matches invoq's own routers: `/Metrics` is still `/metrics`. */
 export function isReservedPath(path: string): boolean {
