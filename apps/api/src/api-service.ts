@@ -3,14 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   API_SHUTDOWN_GRACE_MS,
-  CodeCache,
   FunctionDeployments,
-  FunctionStore,
-  LAMBDA_CODE_LIMITS,
   DeadLetterStore,
   EventInvokeConfigStore,
   EventProducer,
-  FunctionRegistry,
   InvocationStatusReader,
   Invoker,
   QueuedEventsCap,
@@ -87,11 +83,11 @@ export async function startApi(
   options: ApiOptions = {},
 ): Promise<ApiService> {
   const redis = requireRedisTarget(config, 'API');
-  const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
+  const functions = loadFunctions(config.functionsDir, { region: config.region });
   // Colliding routes, or routes on invoq's own paths, stop the start here.
-  const routes = new RouteTable(registry.list());
-  const { names, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
-    { config, redis, registry, logger },
+  const routes = new RouteTable(functions);
+  const { registry, catalog, store, codeCache, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
+    { config, redis, functions, logger },
     {
       connection: { failFast: true, autoPipelining: true },
       // Sync calls gained nothing from a second environment for CPU-light work; memory did.
@@ -133,16 +129,17 @@ export async function startApi(
     logger,
   });
   // Lambda's management API: functions deployed at run time, kept in Redis; their zips are
-  // checked and extracted here (the cache is this host's) before a change is accepted.
-  const functionStore = new FunctionStore(connection, config.queuePrefix);
-  const codeCache = new CodeCache({ directory: config.codeCacheDir, limits: { ...LAMBDA_CODE_LIMITS, maxZippedBytes: config.maxCodeBytes } });
+  // checked and extracted here, into the cache every replica extracts into, before a change is accepted.
   const deployments = new FunctionDeployments({
-    store: functionStore,
+    store,
     prepareCode: (sha256, zip) => codeCache.directoryFor(sha256, () => Promise.resolve(zip)),
-    isFolderFunction: (name) => registry.get(name) !== undefined,
+    isFolderFunction: (name) => registry.isFolderFunction(name),
     region: config.region,
     maxZippedBytes: config.maxCodeBytes,
   });
+  // The dashboard shows every function served here, deployed ones as they come and go.
+  const queueBoard = createQueueBoard(registry.names().map((name) => [name, queues.get(name)]));
+  catalog.onChange(() => queueBoard.show(registry.names().map((name) => [name, queues.get(name)])));
   const app = createApp({
     config,
     registry,
@@ -152,13 +149,13 @@ export async function startApi(
     redrives,
     isKnownFunction: (name) => known.has(name),
     statusReader,
-    queueBoard: createQueueBoard(names.map((name) => [name, queues.get(name)])),
+    queueBoard: queueBoard.router,
     eventInvokeConfigs: new EventInvokeConfigStore(connection, config.queuePrefix),
     metrics,
     logger,
     pingRedis: () => pingRedis(connection),
     deployments,
-    functionStore,
+    functionStore: store,
   });
   // Give Redis a moment so the first events are not refused; without it the API still starts
   // (sync invokes need no Redis) and Event answers 503 until Redis is back.
@@ -174,7 +171,9 @@ export async function startApi(
   // The first look at the queues in Redis (this connection fails at once while Redis is away:
   // the background refresh tries again). Status and the DLQ know the other queues once it is
   // done; a long SCAN goes on after the start.
-  const discovered = known.start().catch(() => undefined);
+  // The deployed functions are read before the API listens, so it serves them from its first
+  // request (with Redis away it listens without them, and learns them once Redis is back).
+  const discovered = Promise.all([known.start().catch(() => undefined), catalog.start()]);
   let timer: NodeJS.Timeout | undefined;
   if (reachable) await Promise.race([discovered, new Promise((resolve) => (timer = setTimeout(resolve, FIRST_DISCOVERY_WAIT_MS)))]);
   clearTimeout(timer);
@@ -199,7 +198,7 @@ export async function startApi(
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info(
-    { host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(redis), functions: names, routes: routes.size },
+    { host: config.host, port, auth: config.auth.enabled ? 'on' : 'off', redis: describeRedisTarget(redis), functions: registry.names(), routes: routes.size },
     'invoq API listening',
   );
 
@@ -218,6 +217,7 @@ export async function startApi(
       breakers.shutdown();
       leases.close();
       await known.close();
+      await catalog.close();
       await executor.close();
       await queues.close();
       await closeRedis(connection);

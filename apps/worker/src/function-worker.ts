@@ -45,9 +45,7 @@ export function createFunctionWorker(
     {
       connection: options.connection,
       prefix: options.prefix,
-      // Never more of a function's events at once than its reservedConcurrency: over it, a
-      // fetched event could only be handed back.
-      concurrency: Math.max(1, Math.min(options.workerConcurrency, fn.config.reservedConcurrency ?? Infinity)),
+      concurrency: workerConcurrencyOf(fn, options.workerConcurrency),
       // BullMQ honours a queue hold (`rateLimit`, see holdQueue) only with a limiter set;
       // this one never limits by count (the dashboard reads holds by it: queueHoldRemainingMs).
       limiter: { ...HOLD_ONLY_LIMITER },
@@ -61,4 +59,12 @@ export function createFunctionWorker(
     options.slots,
     options.startRoom,
   );
+}
+
+/**
+ * How many of a function's events its worker takes at once: never more than its
+ * reservedConcurrency (over it, a fetched event could only be handed back), at least one.
+ */
+export function workerConcurrencyOf(fn: ResolvedFunction, workerConcurrency: number): number {
+  return Math.max(1, Math.min(workerConcurrency, fn.config.reservedConcurrency ?? Infinity));
 }

@@ -40,6 +40,10 @@ export interface ProcessorDeps extends InvocationPipelineDeps {
   /** Told when an event's run must wait for an environment, and when it begins. */
   onRunWaiting: (job: Job<EventJobData>) => void;
   onRunStarted: (job: Job<EventJobData>) => void;
+  /** Reads a deployed function from Redis now (an event may name a version this process has not heard of yet). */
+  refreshFunction: (functionName: string) => Promise<void>;
+  /** When a deployed function was deleted, while its tombstone lasts. */
+  deletedAt: (functionName: string) => Promise<number | undefined>;
 }
 
 /** What a succeeded event keeps: the result's JSON text, unless it is too large to keep. */
@@ -87,14 +91,22 @@ async function handBack(
  * The decision is made here, per attempt, from the function's current policy.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { registry, metrics } = deps;
+  const { metrics } = deps;
   const pipeline = new InvocationPipeline(deps);
 
   return async function processEvent(job: Job<EventJobData>): Promise<EventReturnValue> {
     const functionName = functionOfQueue(job.queueName);
-    const fn = functionName === undefined ? undefined : registry.get(functionName);
-    if (!fn) throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
     if (!isEventJobData(job.data)) throw new UnrecoverableError(`event ${job.id} has an unknown data version`);
+    const version = job.data.version ?? '$LATEST';
+    const fn = functionName === undefined ? undefined : await versionToRun(deps, functionName, version);
+    if (!fn) {
+      if (functionName !== undefined && (await isDeleted(deps, functionName, version))) {
+        const now = Date.now();
+        const error = { errorType: 'FunctionDeleted', errorMessage: `Function ${functionName}${version === '$LATEST' ? '' : ` version ${version}`} was deleted before the event ran` };
+        throw new DeadLetterError({ attempt: job.attemptsMade + 1, startedAt: now, finishedAt: now, outcome: 'error', error, deadLetterReason: 'FunctionDeleted' });
+      }
+      throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
+    }
     const { payload, receivedAt } = job.data;
     // A redriven event's age counts from its redrive, not its first receipt.
     const ageStart = eventAgeStart(job.data);
@@ -149,6 +161,20 @@ export function createProcessor(deps: ProcessorDeps) {
         throw new DeadLetterError({ ...record, deadLetterReason: decision.reason });
     }
   };
+}
+
+/** The version an event runs; one this process has not heard of yet is read from Redis first. */
+async function versionToRun(deps: ProcessorDeps, functionName: string, version: string): Promise<ResolvedFunction | undefined> {
+  const known = deps.registry.version(functionName, version);
+  if (known || deps.registry.isFolderFunction(functionName)) return known;
+  await deps.refreshFunction(functionName);
+  return deps.registry.version(functionName, version);
+}
+
+/** The function was deleted, or still exists without the version the event was accepted for. */
+async function isDeleted(deps: ProcessorDeps, functionName: string, version: string): Promise<boolean> {
+  if ((await deps.deletedAt(functionName)) !== undefined) return true;
+  return version !== '$LATEST' && deps.registry.get(functionName)?.source === 'deployed';
 }
 
 /** BullMQ's hook for our backoff type: the delay the processor chose, carried by its error. */

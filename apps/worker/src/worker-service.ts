@@ -10,7 +10,6 @@ import {
   EnvironmentWaitMarks,
   UnloadedEventSweeper,
   RedisOomBackoff,
-  FunctionRegistry,
   SlotPool,
   checkRedisDurability,
   createTierFoundation,
@@ -24,6 +23,8 @@ import {
   loadFunctions,
   parseAttemptRecords,
   type FunctionLoadersOptions,
+  type FunctionStore,
+  type ResolvedFunction,
   type FunctionQueueState,
   type KnownQueueNotice,
   type Logger,
@@ -32,7 +33,8 @@ import {
   type ResolvedConfig,
 } from '@invoq/core';
 import { createMetricsServer } from './metrics-server';
-import { createFunctionWorker, type FunctionWorker } from './function-worker';
+import { createFunctionWorker, workerConcurrencyOf, type FunctionWorker } from './function-worker';
+import { FunctionWorkers } from './function-workers';
 import { createProcessor } from './processor';
 
 /** A run that waits for an environment this long is marked so (status: `queued`). */
@@ -87,10 +89,18 @@ function warnNotLoaded(logger: Logger, { state }: KnownQueueNotice): void {
   }
 }
 
-/** Dead-letters, as FunctionNotFound, the too-old events of functions no live worker loads. */
-async function sweepUnloaded(sweeper: UnloadedEventSweeper, logger: Logger, states: readonly FunctionQueueState[]): Promise<void> {
+/**
+ * Dead-letters the queued events of a deleted function (FunctionDeleted), and, as
+ * FunctionNotFound, the too-old events of functions no live worker loads.
+ */
+async function sweepUnloaded(sweeper: UnloadedEventSweeper, store: FunctionStore, logger: Logger, states: readonly FunctionQueueState[]): Promise<void> {
   for (const state of states) {
-    if (state.loadedByWorker || state.queued === 0) continue;
+    if (state.queued === 0) continue;
+    if ((await store.deletedAt(state.functionName)) !== undefined) {
+      await sweepDeleted(sweeper, logger, state.functionName);
+      continue;
+    }
+    if (state.loadedByWorker) continue;
     const moved = await sweeper.sweep(state.functionName);
     if (moved > 0)
       logger.warn(
@@ -100,18 +110,26 @@ async function sweepUnloaded(sweeper: UnloadedEventSweeper, logger: Logger, stat
   }
 }
 
+/** Moves every queued event of a deleted function to its dead-letter queue (FunctionDeleted). */
+async function sweepDeleted(sweeper: UnloadedEventSweeper, logger: Logger, functionName: string): Promise<void> {
+  let total = 0;
+  for (let moved = await sweeper.sweepDeleted(functionName); moved > 0; moved = await sweeper.sweepDeleted(functionName)) total += moved;
+  if (total > 0) logger.warn({ functionName, count: total, reason: 'FunctionDeleted' }, 'queued events of a deleted function dead-lettered');
+}
+
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */
 export async function startWorker(config: ResolvedConfig, logger: Logger, options: WorkerOptions = {}): Promise<WorkerService> {
   const redis = requireRedisTarget(config, 'worker');
-  const registry = new FunctionRegistry(loadFunctions(config.functionsDir, { region: config.region }), config.region);
-  const functions = registry.list();
-  const workerByFunction = new Map<string, FunctionWorker>();
-  const { names, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
-    { config, redis, registry, logger },
+  const functions = loadFunctions(config.functionsDir, { region: config.region });
+  // Assigned below, once what it wires exists; the foundation's callbacks only run after that.
+  // eslint-disable-next-line prefer-const
+  let workers: FunctionWorkers;
+  const { registry, catalog, store, connection, queues, metrics, meters, loaders, known, executor, breakers, leases } = createTierFoundation(
+    { config, redis, functions, logger },
     {
       // No `connection` options: workers wait through Redis outages instead of failing commands.
       // A run ended or an environment went: workers waiting for room to start one look again.
-      executor: { onRoom: () => workerByFunction.forEach((w) => w.wakeForRoom()) },
+      executor: { onRoom: () => workers.all().forEach((w) => w.wakeForRoom()) },
       loaders: options.loaders,
       knownQueues: {
         ...options.knownQueues,
@@ -119,7 +137,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
         // Too-old events are dead-lettered when no worker loads their function. The sweeper is
         // built on the foundation's queues below; this runs only once `known.start()` has been
         // called, after it exists.
-        onRefreshed: (states) => sweepUnloaded(sweeper, logger, states),
+        onRefreshed: (states) => sweepUnloaded(sweeper, store, logger, states),
       },
     },
   );
@@ -130,9 +148,9 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     queues,
     prefix: config.queuePrefix,
     policyOf: (name) => eventInvokeConfigs.storedPolicyOf(name),
-    onDeadLettered: (functionName) => {
-      metrics.deadLetters.inc({ function: functionName, reason: 'FunctionNotFound' });
-      metrics.asyncDropped.inc({ function: functionName, reason: 'FunctionNotFound' });
+    onDeadLettered: (functionName, _job, reason) => {
+      metrics.deadLetters.inc({ function: functionName, reason });
+      metrics.asyncDropped.inc({ function: functionName, reason });
     },
   });
   // A full Redis (maxmemory, noeviction) refuses the writes that move events: back off, not spin.
@@ -143,7 +161,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     secret: config.destinationSecret,
     sendEvent: async (arn, requestId, payload) => {
       const target = registry.resolve(arn);
-      await producer.enqueue(target.name, requestId, payload, { idempotent: true });
+      await producer.enqueue(target.name, requestId, payload, { idempotent: true, version: target.version });
     },
     onFailedAttempt: (functionName, job, error, final) => {
       metrics.destinationFailures.inc({ function: functionName });
@@ -155,7 +173,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     onWorkerError: (worker, error) => oomBackoff.handleWorkerError(worker, error),
     onWorkerActive: () => oomBackoff.markWritable(),
   });
-  destinations.startDelivering(names);
+  destinations.startDelivering(registry.names());
   // Aborted first thing on close(): what has not started is handed back rather than started.
   const stopping = new AbortController();
   // Status says `queued` for an event whose run has waited WAIT_MARK_AFTER_MS for an environment.
@@ -172,24 +190,29 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     policyOf: (fn) => eventInvokeConfigs.policyOf(fn),
     destinationsOf: (fn) => eventInvokeConfigs.destinationsOf(fn),
     deliver: (functionName, url, record) => destinations.enqueue(functionName, url, record),
-    holdQueue: async (functionName, ms) => workerByFunction.get(functionName)?.rateLimit(ms),
+    holdQueue: async (functionName, ms) => workers.get(functionName)?.rateLimit(ms),
+    refreshFunction: (functionName) => catalog.refresh(functionName),
+    deletedAt: (functionName) => store.deletedAt(functionName),
     stopping: stopping.signal,
     onRunWaiting: (job) => waitMarks.waiting(job),
     onRunStarted: (job) => {
-      workerByFunction.get(functionOfQueue(job.queueName) ?? '')?.markStarted(job.token);
+      workers.get(functionOfQueue(job.queueName) ?? '')?.markStarted(job.token);
       waitMarks.started(job);
     },
   });
   const slots = new SlotPool(config.workerConcurrency);
-  const workers = functions.map((fn) => {
+  const startFunctionWorker = (fn: ResolvedFunction): FunctionWorker => {
     const worker = createFunctionWorker(fn, processor, {
       connection,
       prefix: config.queuePrefix,
       workerConcurrency: config.workerConcurrency,
       slots,
-      startRoom: () => executor.roomFor(fn),
+      // Read at each fetch: the function's $LATEST may change while its worker runs.
+      startRoom: () => {
+        const current = registry.get(fn.name);
+        return current ? executor.roomFor(current) : 0;
+      },
     });
-    workerByFunction.set(fn.name, worker);
     // A lost worker's event goes back to the queue and runs again, spending no attempt (the
     // third time it is dead-lettered as WorkerLost instead).
     worker.on('stalled', () => metrics.reruns.inc({ function: fn.name }));
@@ -199,7 +222,24 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     worker.on('error', (err) => {
       if (!oomBackoff.handleWorkerError(worker, err)) logger.error({ functionName: fn.name, err: err.message }, 'worker error');
     });
+    if (fn.source === 'deployed') destinations.startDelivering([fn.name]);
     return worker;
+  };
+  workers = new FunctionWorkers({
+    registry,
+    create: startFunctionWorker,
+    concurrencyOf: (fn) => workerConcurrencyOf(fn, config.workerConcurrency),
+    onRemoved: async (functionName) => {
+      if ((await store.deletedAt(functionName)) !== undefined) await sweepDeleted(sweeper, logger, functionName);
+    },
+    logger,
+  });
+  workers.sync();
+  // A deployed function came, changed or went: its worker follows, and live readers learn at
+  // once whether this worker loads it.
+  catalog.onChange(() => {
+    workers.sync();
+    void loaders.announce(() => registry.names());
   });
 
   const metricsServer = createMetricsServer(
@@ -211,10 +251,12 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
   await once(metricsServer, 'listening');
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   void checkRedisDurability(connection).then((warnings) => warnings.forEach((w) => logger.warn(w)));
-  logger.info({ functions: names, concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(redis) }, 'invoq worker running');
+  logger.info({ functions: registry.names(), concurrency: config.workerConcurrency, metricsPort, redis: describeRedisTarget(redis) }, 'invoq worker running');
   // Said before the first count, so this worker's own functions count as loaded. Neither waits
   // on a Redis that is away (a worker starts without one): they run once it is back.
-  const started = loaders.announce(() => names).then(() => known.start());
+  // The deployed functions are learned in the background (the worker starts without Redis).
+  void catalog.start();
+  const started = loaders.announce(() => registry.names()).then(() => known.start());
   started.catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'could not read the queues in Redis yet; will try again'));
 
   return {
@@ -227,7 +269,8 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
       // begun, BullMQ returns the same promise. Events fetched but not started (waiting for an
       // environment) are handed back at once, for another worker to run now.
-      const graceful = Promise.all(workers.map((w) => w.close()));
+      const graceful = workers.close();
+      await catalog.close();
       sweeper.stop();
       stopping.abort();
       endBlockingConnections(connection);

@@ -45,7 +45,7 @@ export function createInvokeHandler({ config, registry, invoker }: InvokeDeps): 
     res.locals.invocationLogged = true;
     if (outcome.functionError) res.setHeader('X-Amz-Function-Error', 'Unhandled');
     if (req.header('x-amz-log-type') === 'Tail') res.setHeader('X-Amz-Log-Result', formatLogTail(outcome, fn.config.memorySize));
-    res.setHeader('X-Amz-Executed-Version', '$LATEST');
+    res.setHeader('X-Amz-Executed-Version', fn.version);
     res.setHeader('X-Amzn-Trace-Id', traceId);
     res.setHeader('Content-Type', 'application/json');
     res.status(200).end(outcome.body);

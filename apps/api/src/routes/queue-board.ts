@@ -31,13 +31,13 @@ class FunctionQueueAdapter extends BullMQAdapter {
  * delete go through /dlq, which keeps each event's dead-letter past; and a browser session
  * with Basic auth is open to cross-site requests, so nothing here may change state.
  */
-export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): Router {
+export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): { router: Router; show: (queues: ReadonlyArray<[string, Queue]>) => void } {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
-  createBullBoard({
-    queues: queues.map(
-      ([name, queue]) => new FunctionQueueAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` }),
-    ),
+  const adapters = (list: ReadonlyArray<[string, Queue]>) =>
+    list.map(([name, queue]) => new FunctionQueueAdapter(queue, { readOnlyMode: true, displayName: name, description: `events of function ${name}` }));
+  const board = createBullBoard({
+    queues: adapters(queues),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'invoq queues' } },
   });
@@ -55,5 +55,6 @@ export function createQueueBoard(queues: ReadonlyArray<[string, Queue]>): Router
     next();
   });
   router.use(serverAdapter.getRouter() as Router);
-  return router;
+  // Deployed functions come and go at run time: the board follows.
+  return { router, show: (list) => board.replaceQueues(adapters(list)) };
 }

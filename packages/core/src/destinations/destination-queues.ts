@@ -49,6 +49,7 @@ export interface DestinationOptions {
 export class DestinationQueues {
   private readonly queues = new Map<string, Queue<DeliveryJobData>>();
   private readonly workers: Array<Worker<DeliveryJobData>> = [];
+  private readonly delivering = new Set<string>();
 
   constructor(private readonly options: DestinationOptions) {}
 
@@ -79,9 +80,11 @@ export class DestinationQueues {
     await this.queue(functionName).add('deliver', { v: 1, url, record }, { jobId });
   }
 
-  /** Starts delivering for these functions (the worker process does this). */
+  /** Starts delivering for these functions (the worker process does this); again for one already delivering does nothing. */
   startDelivering(functionNames: readonly string[], concurrency = 8): void {
     for (const functionName of functionNames) {
+      if (this.delivering.has(functionName)) continue;
+      this.delivering.add(functionName);
       const worker = new Worker<DeliveryJobData>(destinationQueueName(functionName), (job) => this.deliver(job), {
         connection: this.options.connection,
         prefix: this.options.prefix,

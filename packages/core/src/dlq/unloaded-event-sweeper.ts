@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
-import type { RetryPolicy } from '../policy/retry-policy';
+import type { DeadLetterReason, RetryPolicy } from '../policy/retry-policy';
 import { DeadLetterError } from '../worker/attempt-errors';
 import type { EventQueues } from '../queue/event-queues';
 import { eventAgeStart, isEventJobData, type EventJobData } from '../queue/job-data';
@@ -16,7 +16,7 @@ export interface UnloadedEventSweeperOptions {
   /** The function's retry policy as Redis keeps it (its event-invoke config), its file being gone. */
   policyOf: (functionName: string) => Promise<RetryPolicy>;
   /** Called for each event moved to the dead-letter queue (to count and log it). */
-  onDeadLettered: (functionName: string, job: Job<EventJobData>) => void;
+  onDeadLettered: (functionName: string, job: Job<EventJobData>, reason: DeadLetterReason) => void;
   /** Most events moved per function and sweep (default 1000), so one sweep stays short. */
   batch?: number;
 }
@@ -59,7 +59,41 @@ export class UnloadedEventSweeper {
     const policy = await this.options.policyOf(functionName);
     const maxAgeMs = policy.maximumEventAgeInSeconds * 1000;
     const tooOld = (job: Job<EventJobData> | undefined) => !!job && isEventJobData(job.data) && Date.now() > eventAgeStart(job.data) + maxAgeMs;
-    if (!(await this.hasWork(functionName, tooOld))) return 0;
+    return this.moveOut(functionName, tooOld, () => this.hasWork(functionName, tooOld), {
+      errorType: 'FunctionNotFound',
+      errorMessage: `Function not found: ${functionName} (no worker loads it), and the event is older than its maximum event age (${policy.maximumEventAgeInSeconds} s)`,
+      reason: 'FunctionNotFound',
+    });
+  }
+
+  /**
+   * Moves every queued event of a deleted function (waiting, prioritized, and retries not yet
+   * due, which are made due first) to its dead-letter queue as `FunctionDeleted`, up to `batch`;
+   * answers how many. Lambda drops them; here they stay, to be redriven if the function returns.
+   */
+  async sweepDeleted(functionName: string): Promise<number> {
+    if (this.stopped) return 0;
+    await this.options.queues.get(functionName).promoteJobs();
+    const any = () => true;
+    return this.moveOut(functionName, any, async () => (await this.redis.lindex(this.options.queues.keyOf(functionName, 'wait'), -1)) !== null || (await this.hasPrioritized(functionName)), {
+      errorType: 'FunctionDeleted',
+      errorMessage: `Function ${functionName} was deleted before the event ran`,
+      reason: 'FunctionDeleted',
+    });
+  }
+
+  private async hasPrioritized(functionName: string): Promise<boolean> {
+    return (await this.redis.zcard(this.options.queues.keyOf(functionName, 'prioritized'))) > 0;
+  }
+
+  /** Fetches events as a worker does and fails each one `take` accepts, as the processor would dead-letter it. */
+  private async moveOut(
+    functionName: string,
+    take: (job: Job<EventJobData> | undefined) => boolean,
+    hasWork: () => Promise<boolean>,
+    failure: { errorType: string; errorMessage: string; reason: DeadLetterReason },
+  ): Promise<number> {
+    if (!(await hasWork())) return 0;
     const worker = new Worker<EventJobData>(functionQueueName(functionName), null, {
       connection: this.options.queues.connection,
       prefix: this.options.prefix,
@@ -68,31 +102,28 @@ export class UnloadedEventSweeper {
     worker.on('error', () => undefined);
     let moved = 0;
     try {
-      while (moved < this.batch && !this.stopped && (await this.hasWork(functionName, tooOld))) {
+      while (moved < this.batch && !this.stopped && (await hasWork())) {
         const token = randomUUID();
         const job = (await worker.getNextJob(token, { block: false })) as Job<EventJobData> | undefined;
         if (!job) break;
-        if (!tooOld(job)) {
+        if (!take(job)) {
           await job.moveToWait(token);
           break;
         }
         const now = Date.now();
-        const error = {
-          errorType: 'FunctionNotFound',
-          errorMessage: `Function not found: ${functionName} (no worker loads it), and the event is older than its maximum event age (${policy.maximumEventAgeInSeconds} s)`,
-        };
+        const { errorType, errorMessage, reason } = failure;
         await job.moveToFailed(
           new DeadLetterError({
             attempt: job.attemptsMade + 1,
             startedAt: now,
             finishedAt: now,
             outcome: 'error',
-            error,
-            deadLetterReason: 'FunctionNotFound',
+            error: { errorType, errorMessage },
+            deadLetterReason: reason,
           }),
           token,
         );
-        this.options.onDeadLettered(functionName, job);
+        this.options.onDeadLettered(functionName, job, reason);
         moved += 1;
       }
     } finally {

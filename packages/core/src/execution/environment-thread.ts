@@ -61,7 +61,7 @@ function contextFields(message: InvokeMessage): ContextFields {
   return {
     awsRequestId: message.requestId,
     functionName: data.functionName,
-    functionVersion: '$LATEST',
+    functionVersion: data.functionVersion,
     invokedFunctionArn: data.functionArn,
     memoryLimitInMB: String(data.memorySizeMb),
     logGroupName: `/aws/lambda/${data.functionName}`,

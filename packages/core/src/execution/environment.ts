@@ -103,7 +103,9 @@ export class Environment {
     this.port = port1;
     const data: ThreadWorkerData = {
       functionName: fn.name,
-      functionArn: fn.arn,
+      functionVersion: fn.version,
+      // The ARN the caller used: a version's carries its number (an alias's is not kept apart).
+      functionArn: fn.version === '$LATEST' ? fn.arn : `${fn.arn}:${fn.version}`,
       handlerFile: fn.handlerFile!,
       handlerPath: fn.handlerExport!,
       handlerSetting: fn.config.handler ?? '',

@@ -37,6 +37,8 @@ export class Executor {
   private total = 0;
   private readonly waiters: Waiter[] = [];
   private readonly scaleChecks = new Map<string, NodeJS.Timeout>();
+  /** Execution keys of code or configuration no longer current: their environments end when idle. */
+  private readonly retired = new Set<string>();
   /** Utilisation marks taken when a scale check was armed, per environment. */
   private readonly utilizationMarks = new WeakMap<Environment, EventLoopUtilization>();
   private readonly sweeper: NodeJS.Timeout;
@@ -120,6 +122,22 @@ export class Executor {
   }
 
   /**
+   * Retires the environments whose code or configuration is no longer current (a deployed
+   * function changed or was deleted): idle ones end now, busy ones once their runs end, so no
+   * invocation runs on a mix of old and new.
+   */
+  retire(isCurrent: (executionKey: string) => boolean): void {
+    for (const key of this.live.keys()) {
+      if (isCurrent(key)) continue;
+      this.retired.add(key);
+      for (const env of [...(this.idle.get(key) ?? [])]) {
+        this.forget(env);
+        void env.terminate();
+      }
+    }
+  }
+
+  /**
    * How many more runs of `fn` would get an environment now, without waiting: its idle ones, the
    * room behind its short runs (`runsPerEnvironment`), and a first environment when it has none
    * and one can be had. Past that, a run waits while the scale-up rule decides. Unbounded for
@@ -128,8 +146,8 @@ export class Executor {
   roomFor(fn: ResolvedFunction): number {
     if (fn.config.runtime === 'http') return Infinity;
     if (this.closed) return 0;
-    let room = this.idle.get(fn.name)?.length ?? 0;
-    for (const env of this.live.get(fn.name) ?? []) {
+    let room = this.idle.get(fn.executionKey)?.length ?? 0;
+    for (const env of this.live.get(fn.executionKey) ?? []) {
       if (this.canQueueOn(env)) room += this.runsPerEnvironment - env.outstanding;
     }
     if (this.countOf(fn) === 0 && this.capacityOf(fn) > 0 && (this.total < this.maxEnvironments || this.hasIdleOfOtherFunction(fn))) room += 1;
@@ -137,12 +155,12 @@ export class Executor {
   }
 
   private hasIdleOfOtherFunction(fn: ResolvedFunction): boolean {
-    for (const [name, list] of this.idle) if (name !== fn.name && list.length > 0) return true;
+    for (const [name, list] of this.idle) if (name !== fn.executionKey && list.length > 0) return true;
     return false;
   }
 
   private countOf(fn: ResolvedFunction): number {
-    return this.live.get(fn.name)?.size ?? 0;
+    return this.live.get(fn.executionKey)?.size ?? 0;
   }
 
   private capacityOf(fn: ResolvedFunction): number {
@@ -152,13 +170,13 @@ export class Executor {
 
   private takeIdle(fn: ResolvedFunction): Environment | undefined {
     // Most recently used first: it is warmest, and the others can idle out.
-    return this.idle.get(fn.name)?.pop();
+    return this.idle.get(fn.executionKey)?.pop();
   }
 
   /** A busy environment of `fn` whose runs are short, with room for one more behind them. */
   private takeQueueable(fn: ResolvedFunction): Environment | undefined {
     let best: Environment | undefined;
-    for (const env of this.live.get(fn.name) ?? []) {
+    for (const env of this.live.get(fn.executionKey) ?? []) {
       if (this.canQueueOn(env) && (!best || env.outstanding < best.outstanding)) best = env;
     }
     return best;
@@ -176,9 +194,9 @@ export class Executor {
       if (late) this.options.onLateError?.(dead.fn, late.requestId, late.error);
     });
     this.total += 1;
-    const set = this.live.get(fn.name) ?? new Set();
+    const set = this.live.get(fn.executionKey) ?? new Set();
     set.add(env);
-    this.live.set(fn.name, set);
+    this.live.set(fn.executionKey, set);
     return env;
   }
 
@@ -186,7 +204,7 @@ export class Executor {
   private evictIdleOfOtherFunction(fn: ResolvedFunction): boolean {
     let victim: Environment | undefined;
     for (const [name, list] of this.idle) {
-      if (name === fn.name || list.length === 0) continue;
+      if (name === fn.executionKey || list.length === 0) continue;
       if (!victim || list[0]!.lastUsedAt < victim.lastUsedAt) victim = list[0];
     }
     if (!victim) return false;
@@ -239,22 +257,22 @@ export class Executor {
 
   /** While calls of `fn` wait, check every few ms whether its busy environments are stuck. */
   private armScaleCheck(fn: ResolvedFunction): void {
-    if (this.scaleChecks.has(fn.name)) return;
-    for (const env of this.live.get(fn.name) ?? []) this.utilizationMarks.set(env, env.utilization());
+    if (this.scaleChecks.has(fn.executionKey)) return;
+    for (const env of this.live.get(fn.executionKey) ?? []) this.utilizationMarks.set(env, env.utilization());
     this.scaleChecks.set(
-      fn.name,
+      fn.executionKey,
       setTimeout(() => {
-        this.scaleChecks.delete(fn.name);
+        this.scaleChecks.delete(fn.executionKey);
         this.scaleUp(fn);
       }, this.scaleUpAfterMs),
     );
   }
 
   private scaleUp(fn: ResolvedFunction): void {
-    const waiting = this.waiters.filter((w) => w.fn.name === fn.name);
+    const waiting = this.waiters.filter((w) => w.fn.executionKey === fn.executionKey);
     if (waiting.length === 0) return;
     const cutoff = performance.now() - this.scaleUpAfterMs;
-    const envs = [...(this.live.get(fn.name) ?? [])];
+    const envs = [...(this.live.get(fn.executionKey) ?? [])];
     // In a run that began before the last check, not merely answered with the answer still
     // queued here: a flood of no-op calls never looks like this, so it stays on few threads.
     const inLongRun = (env: Environment) => env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff;
@@ -272,7 +290,7 @@ export class Executor {
     // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
     const env = stuck || computing || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
     if (env) this.handTo(waiting[0]!, env);
-    if (this.waiters.some((w) => w.fn.name === fn.name)) this.armScaleCheck(fn);
+    if (this.waiters.some((w) => w.fn.executionKey === fn.executionKey)) this.armScaleCheck(fn);
   }
 
   private handTo(waiter: Waiter, env: Environment): void {
@@ -294,17 +312,22 @@ export class Executor {
       return;
     }
     // Hand a warm environment straight to the oldest waiter of the same function.
-    const waiter = this.waiters.find((w) => w.fn.name === env.fn.name);
+    const waiter = this.waiters.find((w) => w.fn.executionKey === env.fn.executionKey);
     if (waiter && (env.outstanding === 0 || this.canQueueOn(env))) {
       this.handTo(waiter, env);
       return;
     }
     // Still running the runs queued behind this one.
     if (env.outstanding > 0) return;
+    if (this.retired.has(env.fn.executionKey)) {
+      this.forget(env);
+      void env.terminate();
+      return;
+    }
     env.lastUsedAt = Date.now();
-    const list = this.idle.get(env.fn.name) ?? [];
+    const list = this.idle.get(env.fn.executionKey) ?? [];
     list.push(env);
-    this.idle.set(env.fn.name, list);
+    this.idle.set(env.fn.executionKey, list);
     this.dispatch();
   }
 
@@ -320,14 +343,18 @@ export class Executor {
   }
 
   private removeIdle(env: Environment): void {
-    const list = this.idle.get(env.fn.name);
+    const list = this.idle.get(env.fn.executionKey);
     const index = list?.indexOf(env) ?? -1;
     if (list && index >= 0) list.splice(index, 1);
   }
 
   private forget(env: Environment): void {
-    const set = this.live.get(env.fn.name);
+    const set = this.live.get(env.fn.executionKey);
     if (!set?.delete(env)) return;
+    if (set.size === 0) {
+      this.live.delete(env.fn.executionKey);
+      this.retired.delete(env.fn.executionKey);
+    }
     this.removeIdle(env);
     this.total -= 1;
     queueMicrotask(() => {

@@ -68,7 +68,7 @@ export function lambdaEnvironment(fn: ResolvedFunction, options: LambdaEnvironme
   Object.assign(env, {
     AWS_EXECUTION_ENV: `AWS_Lambda_${nodeRuntimeName()}`,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_VERSION: fn.version,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.config.memorySize),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
     AWS_LAMBDA_LOG_STREAM_NAME: options.logStreamName,

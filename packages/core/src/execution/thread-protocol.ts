@@ -8,6 +8,7 @@ import type { FunctionError } from '../errors';
  */
 export interface ThreadData {
   functionName: string;
+  functionVersion: string;
   functionArn: string;
   handlerFile: string;
   /** Where the handler is in the module: `handler`, or a nested `a.b.handler`. */

@@ -1,8 +1,9 @@
+import type { DeployedFunction } from '../deployment/deployed-function';
 import { InvoqError } from '../errors';
 import { FunctionRegistry } from './function-registry';
 import { functionArn, type ResolvedFunction } from './resolved-function';
 
-const fn = { name: 'orders', arn: functionArn('orders') } as ResolvedFunction;
+const fn = { name: 'orders', version: '$LATEST', source: 'folder', executionKey: 'orders', arn: functionArn('orders') } as ResolvedFunction;
 const registry = new FunctionRegistry([fn]);
 
 describe('FunctionRegistry.resolve', () => {
@@ -34,5 +35,56 @@ describe('FunctionRegistry.resolve', () => {
     expect(caught).toBeInstanceOf(InvoqError);
     expect((caught as InvoqError).code).toBe(code);
     expect((caught as InvoqError).message).toMatch(message);
+  });
+});
+
+describe('FunctionRegistry with deployed functions', () => {
+  const version = (v: string) => ({ name: 'shop', version: v, source: 'deployed', executionKey: `shop:${v}`, arn: functionArn('shop') }) as ResolvedFunction;
+  const versions = new Map([
+    ['$LATEST', version('$LATEST')],
+    ['1', version('1')],
+    ['2', version('2')],
+  ]);
+  const aliases = {
+    live: { name: 'live', functionVersion: '1', description: '', additionalVersionWeights: { '2': 0.25 }, revisionId: 'r' },
+    stable: { name: 'stable', functionVersion: '2', description: '', additionalVersionWeights: {}, revisionId: 'r' },
+  };
+  const entry = { fn: { name: 'shop', aliases } as unknown as DeployedFunction, versions };
+  let draw = 0;
+  const deployed = new FunctionRegistry([fn], 'us-east-1', { get: (name) => (name === 'shop' ? entry : undefined), names: () => ['shop'] }, () => draw);
+
+  it('lists folder and deployed functions, $LATEST of each', () => {
+    expect(deployed.list().map((f) => `${f.name}:${f.version}`)).toEqual(['orders:$LATEST', 'shop:$LATEST']);
+    expect(deployed.isFolderFunction('orders')).toBe(true);
+    expect(deployed.isFolderFunction('shop')).toBe(false);
+  });
+
+  it.each([
+    ['shop', undefined, '$LATEST'],
+    ['shop', '1', '1'],
+    ['shop:2', undefined, '2'],
+    ['arn:aws:lambda:us-east-1:123456789012:function:shop:stable', undefined, '2'],
+  ])('resolves %s (qualifier %s) to version %s', (name, qualifier, expected) => {
+    expect(deployed.resolve(name, qualifier).version).toBe(expected);
+  });
+
+  it("picks a weighted alias's extra version by the draw, the main one otherwise", () => {
+    draw = 0.1;
+    expect(deployed.resolve('shop', 'live').version).toBe('2');
+    draw = 0.25;
+    expect(deployed.resolve('shop', 'live').version).toBe('1');
+    draw = 0.99;
+    expect(deployed.resolve('shop', 'live').version).toBe('1');
+  });
+
+  it.each([['3'], ['nope'], ['__proto__'], ['$latest'], ['constructor']])('does not find qualifier %s', (qualifier) => {
+    expect(() => deployed.resolve('shop', qualifier)).toThrow(/Function not found: .*:function:shop:/);
+  });
+
+  it('serves an event its version, or nothing once that version is gone', () => {
+    expect(deployed.version('shop', '2')?.version).toBe('2');
+    expect(deployed.version('shop', '7')).toBeUndefined();
+    expect(deployed.version('orders', '1')).toBeUndefined();
+    expect(deployed.executionKeys()).toEqual(new Set(['orders', 'shop:$LATEST', 'shop:1', 'shop:2']));
   });
 });

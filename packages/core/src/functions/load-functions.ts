@@ -58,6 +58,9 @@ function loadFunction(name: string, directory: string, file: string, region: str
   }
   return {
     name,
+    version: '$LATEST',
+    source: 'folder',
+    executionKey: name,
     arn: functionArn(name, region),
     directory,
     config,

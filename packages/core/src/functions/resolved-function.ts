@@ -1,8 +1,21 @@
 import type { ParsedFunction } from './function-schema';
 
-/** A function ready to run: `function.json` validated and defaulted, its handler located. */
+/**
+ * A function ready to run: a folder function (`function.json` validated and defaulted), or one
+ * version of a deployed function (its code extracted), its handler located.
+ */
 export interface ResolvedFunction {
   name: string;
+  /** `$LATEST`, or a deployed function's published version (`"1"`, …): what runs, `X-Amz-Executed-Version`. */
+  version: string;
+  /** Where it comes from: a folder in INVOQ_FUNCTIONS_DIR, or Lambda's management API. */
+  source: 'folder' | 'deployed';
+  /**
+   * What its execution environments are pooled by: the name for a folder function; for a
+   * deployed one its version and revision, so a change never runs on an environment of the old
+   * code or configuration.
+   */
+  executionKey: string;
   /** `arn:aws:lambda:<region>:<account>:function:<name>` (INVOQ_REGION; the account is a placeholder). */
   arn: string;
   directory: string;

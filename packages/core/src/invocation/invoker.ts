@@ -49,7 +49,8 @@ export class Invoker {
   /**
    * Queues an event for `fn` and returns its request id: `requestId`, or with an idempotency key
    * the id derived from it (a repeat answers with the first event's id and runs nothing twice).
-   * `traceId` is what every attempt of the event will see as `_X_AMZN_TRACE_ID`.
+   * `traceId` is what every attempt of the event will see as `_X_AMZN_TRACE_ID`. The event keeps
+   * `fn`'s version (an alias is resolved now, once): every attempt, and a redrive, runs it.
    */
   async enqueue(fn: ResolvedFunction, requestId: string, payload: string, options: { idempotencyKey?: string; traceId?: string } = {}): Promise<string> {
     const { idempotencyKey, traceId } = options;
@@ -72,7 +73,7 @@ export class Invoker {
       if (idempotencyKey.length === 0 || idempotencyKey.length > 256) throw new InvoqError('INVALID_PARAMETER', 'Idempotency-Key must be 1 to 256 characters');
       id = idempotentRequestId(fn.name, idempotencyKey);
     }
-    await producer.enqueue(fn.name, id, payload, { idempotent: idempotencyKey !== undefined, traceId });
+    await producer.enqueue(fn.name, id, payload, { idempotent: idempotencyKey !== undefined, traceId, version: fn.version });
     metrics.asyncReceived.inc({ function: fn.name });
     return id;
   }

@@ -1,8 +1,9 @@
 /**
  * Why an event left the queue without succeeding (Lambda's destination `condition`).
  * `FunctionNotFound`: no worker loads its function, and it outwaited its maximum event age.
+ * `FunctionDeleted`: its deployed function (or the version it was accepted for) was deleted.
  */
-export type DeadLetterReason = 'RetriesExhausted' | 'EventAgeExceeded' | 'WorkerLost' | 'FunctionNotFound';
+export type DeadLetterReason = 'RetriesExhausted' | 'EventAgeExceeded' | 'WorkerLost' | 'FunctionNotFound' | 'FunctionDeleted';
 
 export interface RetryPolicy {
   /** Retries after the first attempt, 0–2 (Lambda's `MaximumRetryAttempts`). */

@@ -24,9 +24,16 @@ export class EventProducer {
    *   finished job (and so the key) for 24 hours, whatever the status retention.
    * @param options.traceId - the event's `_X_AMZN_TRACE_ID`; a new one when absent.
    */
-  async enqueue(functionName: string, requestId: string, payload: string, options: { idempotent?: boolean; traceId?: string } = {}): Promise<void> {
+  async enqueue(
+    functionName: string,
+    requestId: string,
+    payload: string,
+    options: { idempotent?: boolean; traceId?: string; version?: string } = {},
+  ): Promise<void> {
     const receivedAt = Date.now();
     const data: EventJobData = { v: 1, payload, receivedAt, traceId: options.traceId ?? newTraceId(receivedAt) };
+    // `$LATEST` is left out: it is what an event without a version runs (and what older ones meant).
+    if (options.version !== undefined && options.version !== '$LATEST') data.version = options.version;
     // Refuse at once rather than hang: the client retries a 503, and we have not stored it.
     if (!this.queues.connected) throw unavailable();
     try {

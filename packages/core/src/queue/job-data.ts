@@ -13,6 +13,12 @@ export interface EventJobDataV1 {
    * one derived from their request id (`traceIdOfStoredEvent`), the same at every attempt.
    */
   traceId?: string;
+  /**
+   * The published version of a deployed function the event runs (an alias resolved when it was
+   * accepted), on every attempt and after a redrive. Absent: `$LATEST`, whatever it is when the
+   * attempt runs, as in Lambda.
+   */
+  version?: string;
   /** Each time the event was taken out of the dead-letter queue to run again, oldest first. */
   redrives?: RedriveRecord[];
   /**

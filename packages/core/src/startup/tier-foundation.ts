@@ -2,7 +2,13 @@ import { ConfigError } from '../config/config-error';
 import type { RedisTarget, ResolvedConfig } from '../config/load-config';
 import { Executor } from '../execution/executor';
 import type { ExecutorOptions } from '../execution/executor-options';
-import type { FunctionRegistry } from '../functions/function-registry';
+import path from 'node:path';
+import { CodeCache } from '../deployment/code-cache';
+import { LAMBDA_CODE_LIMITS } from '../deployment/code-archive';
+import { DeployedCatalog } from '../deployment/deployed-catalog';
+import { FunctionStore } from '../deployment/function-store';
+import { FunctionRegistry } from '../functions/function-registry';
+import type { ResolvedFunction } from '../functions/resolved-function';
 import type { Logger } from '../logging/logger';
 import { createMeterCache, type FunctionMeters } from '../metrics/function-meters';
 import { createMetrics, initFunctionSeries, type InvocationType, type Metrics } from '../metrics/metrics';
@@ -15,12 +21,13 @@ import { KnownQueues, type KnownQueuesOptions } from '../status/known-queues';
 import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/redis-connection';
 import { INVOQ_VERSION } from '../version';
 
-/** What a tier needs before it can be wired: its config, Redis, its functions and its logger. */
+/** What a tier needs before it can be wired: its config, Redis, its folder functions and its logger. */
 export interface TierFoundationDeps {
   config: ResolvedConfig;
   /** `config.redis`, required (see `requireRedisTarget`). */
   redis: RedisTarget;
-  registry: FunctionRegistry;
+  /** The folder functions (INVOQ_FUNCTIONS_DIR), loaded at start. */
+  functions: readonly ResolvedFunction[];
   logger: Logger;
 }
 
@@ -39,6 +46,8 @@ export interface TierFoundationOptions {
   executor?: Omit<ExecutorOptions, 'region' | 'maxEnvironments' | 'onLateError'>;
   /** A deadline for lease calls (the API's, so a request never waits on Redis); default none. */
   leaseDeadlineMs?: number;
+  /** How often the deployed functions are all read again (tests shorten it). */
+  reconcileMs?: number;
   loaders?: FunctionLoadersOptions;
   /** The known queues' timing (tests shorten it) and the tier's own notices and sweeps. */
   knownQueues?: Omit<KnownQueuesOptions, 'redis' | 'prefix' | 'loaded' | 'loaders'>;
@@ -46,8 +55,12 @@ export interface TierFoundationOptions {
 
 /** The parts both tiers are built on, wired alike; each tier closes them in its own order. */
 export interface TierFoundation {
-  /** The names of the functions `registry` holds. */
-  names: string[];
+  /** The folder functions and the deployed ones, kept in step with Redis once `catalog` started. */
+  registry: FunctionRegistry;
+  /** The deployed functions as this process knows them; `start()` is the tier's to call. */
+  catalog: DeployedCatalog;
+  store: FunctionStore;
+  codeCache: CodeCache;
   connection: RedisClient;
   queues: EventQueues;
   metrics: Metrics;
@@ -66,9 +79,16 @@ export interface TierFoundation {
  * logged), the circuit breakers (their state a gauge and a log line) and the concurrency leases.
  * No I/O waits here: Redis may be away when a tier starts.
  */
-export function createTierFoundation({ config, redis, registry, logger }: TierFoundationDeps, options: TierFoundationOptions = {}): TierFoundation {
-  const names = registry.list().map((f) => f.name);
+export function createTierFoundation({ config, redis, functions, logger }: TierFoundationDeps, options: TierFoundationOptions = {}): TierFoundation {
   const connection = createRedisConnection(redis, options.connection);
+  const store = new FunctionStore(connection, config.queuePrefix);
+  // One folder per prefix: installs sharing a machine never prune each other's code.
+  const codeCache = new CodeCache({
+    directory: path.join(config.codeCacheDir, config.queuePrefix),
+    limits: { ...LAMBDA_CODE_LIMITS, maxZippedBytes: config.maxCodeBytes },
+  });
+  const catalog = new DeployedCatalog({ store, codeCache, region: config.region, logger, reconcileMs: options.reconcileMs });
+  const registry = new FunctionRegistry(functions, config.region, catalog);
   const queues = new EventQueues({
     connection,
     prefix: config.queuePrefix,
@@ -76,14 +96,14 @@ export function createTierFoundation({ config, redis, registry, logger }: TierFo
     dlqRetentionSeconds: config.dlqRetentionSeconds,
   });
   const metrics = createMetrics(INVOQ_VERSION);
-  initFunctionSeries(metrics, names);
+  initFunctionSeries(metrics, registry.names());
   // Every queue in Redis that holds events is known, loaded here or not: its events' status, its
   // DLQ entries and its gauges stay visible.
   const loaders = new FunctionLoaders(connection, config.queuePrefix, options.loaders);
   const known = new KnownQueues({
     redis: connection,
     prefix: config.queuePrefix,
-    loaded: () => names,
+    loaded: () => registry.names(),
     loaders,
     discoverEveryMs: config.queueDiscoverySeconds * 1000,
     ...options.knownQueues,
@@ -107,5 +127,12 @@ export function createTierFoundation({ config, redis, registry, logger }: TierFo
   });
   const leaseTiming = options.leaseDeadlineMs === undefined ? {} : { deadlineMs: options.leaseDeadlineMs };
   const leases = new ConcurrencyLeases(connection, config.queuePrefix, leaseTiming);
-  return { names, connection, queues, metrics, meters: createMeterCache(metrics), loaders, known, executor, breakers, leases };
+  // A deployed function changed: its series exist from now on, and environments of code or
+  // configuration no longer current are retired (busy ones finish their run first).
+  catalog.onChange((name) => {
+    if (registry.get(name)) initFunctionSeries(metrics, [name]);
+    const current = registry.executionKeys();
+    executor.retire((key) => current.has(key));
+  });
+  return { registry, catalog, store, codeCache, connection, queues, metrics, meters: createMeterCache(metrics), loaders, known, executor, breakers, leases };
 }
