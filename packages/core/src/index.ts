@@ -146,3 +146,5 @@ export {
   type ConfigurationPatch,
   type AliasInput,
 } from './deployment/function-deployments';
+export { CodeArchiveError, LAMBDA_CODE_LIMITS, codeSha256, extractArchive, type CodeLimits, type ArchiveErrorKind } from './deployment/code-archive';
+export { CodeCache } from './deployment/code-cache';
