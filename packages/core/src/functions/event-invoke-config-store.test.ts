@@ -13,12 +13,7 @@ const OK = 'http://127.0.0.1/ok';
 const FAIL = 'http://127.0.0.1/fail';
 // Not a real folder: function.json's date is then the first time the store looked.
 const fn = (name: string, config: Record<string, unknown>): ResolvedFunction =>
-  ({
-    name,
-    arn: functionArn(name),
-    directory: `/nonexistent/${name}`,
-    config: functionSchema.parse({ handler: 'index.handler', ...config }),
-  }) as ResolvedFunction;
+  ({ name, arn: functionArn(name), directory: `/nonexistent/${name}`, config: functionSchema.parse({ handler: 'index.handler', ...config }) }) as ResolvedFunction;
 
 const connection = createRedisConnection(testRedisUrl());
 const prefix = uniquePrefix('eic');
@@ -65,11 +60,7 @@ it('Put replaces the whole configuration; Update merges into it; Delete returns 
 
 it('Update with nothing Put merges into function.json’s block', async () => {
   const merged = fn('merged', { async: { onSuccess: OK } });
-  expect(await store.update(merged, { MaximumRetryAttempts: 1 })).toEqual({
-    LastModified: clock / 1000,
-    MaximumRetryAttempts: 1,
-    DestinationConfig: { OnSuccess: { Destination: OK } },
-  });
+  expect(await store.update(merged, { MaximumRetryAttempts: 1 })).toEqual({ LastModified: clock / 1000, MaximumRetryAttempts: 1, DestinationConfig: { OnSuccess: { Destination: OK } } });
   expect(await runs(merged)).toEqual({ policy: { maximumRetryAttempts: 1, maximumEventAgeInSeconds: 21_600 }, destinations: { onSuccess: OK } });
 });
 

@@ -21,11 +21,7 @@ describe('function.json’s async block', () => {
     ['no async key: no configuration', {}, undefined],
     ['an empty block is a configuration that sets nothing', { async: {} }, {}],
     ['only what it writes, never the defaults', { async: { onSuccess: OK } }, { onSuccess: OK }],
-    [
-      'every field',
-      { async: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60, onSuccess: OK, onFailure: FAIL } },
-      { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60, onSuccess: OK, onFailure: FAIL },
-    ],
+    ['every field', { async: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60, onSuccess: OK, onFailure: FAIL } }, { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60, onSuccess: OK, onFailure: FAIL }],
   ])('%s', (_, async, asyncOptions) => {
     const parsed = functionSchema.parse({ handler: 'index.handler', ...async });
     expect(parsed.asyncOptions).toEqual(asyncOptions);
@@ -41,12 +37,7 @@ describe('function.json’s async block', () => {
     [
       'everything',
       { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60, onSuccess: OK, onFailure: SINK },
-      {
-        LastModified: T,
-        MaximumRetryAttempts: 0,
-        MaximumEventAgeInSeconds: 60,
-        DestinationConfig: { OnSuccess: { Destination: OK }, OnFailure: { Destination: SINK } },
-      },
+      { LastModified: T, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60, DestinationConfig: { OnSuccess: { Destination: OK }, OnFailure: { Destination: SINK } } },
     ],
   ])('in Lambda’s shape: %s', (_, options, expected) => {
     expect(fromAsyncOptions(options, T)).toEqual(expected);
@@ -66,18 +57,11 @@ describe('the configuration in force', () => {
     expect(effectiveEventInvokeConfig(s, f)).toEqual(expected);
   });
 
-  it.each<
-    [string, EventInvokeConfigInput | undefined, { maximumRetryAttempts: number; maximumEventAgeInSeconds: number }, { onSuccess?: string; onFailure?: string }]
-  >([
+  it.each<[string, EventInvokeConfigInput | undefined, { maximumRetryAttempts: number; maximumEventAgeInSeconds: number }, { onSuccess?: string; onFailure?: string }]>([
     ['no configuration: Lambda’s defaults, no destinations', undefined, { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 21_600 }, {}],
     ['retries 0 only: 6 hours, no destinations', { MaximumRetryAttempts: 0 }, { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 21_600 }, {}],
     ['age only: 2 retries', { MaximumEventAgeInSeconds: 60 }, { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 60 }, {}],
-    [
-      'an empty side sends nothing',
-      { DestinationConfig: { OnSuccess: {}, OnFailure: { Destination: FAIL } } },
-      { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 21_600 },
-      { onFailure: FAIL },
-    ],
+    ['an empty side sends nothing', { DestinationConfig: { OnSuccess: {}, OnFailure: { Destination: FAIL } } }, { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 21_600 }, { onFailure: FAIL }],
     [
       'everything',
       { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 120, DestinationConfig: { OnSuccess: { Destination: OK }, OnFailure: { Destination: SINK } } },
@@ -101,30 +85,15 @@ describe('Put replaces, Update merges', () => {
 
   const withSuccess: EventInvokeConfigInput = { MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: { Destination: OK } } };
   it.each<[string, EventInvokeConfigInput, EventInvokeConfigInput, StoredEventInvokeConfig]>([
-    [
-      'a retry setting keeps the destinations',
-      withSuccess,
-      { MaximumRetryAttempts: 0 },
-      { LastModified: T, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: { Destination: OK } } },
-    ],
-    [
-      'a setting it names replaces that one',
-      withSuccess,
-      { MaximumEventAgeInSeconds: 60 },
-      { LastModified: T, MaximumEventAgeInSeconds: 60, DestinationConfig: { OnSuccess: { Destination: OK } } },
-    ],
+    ['a retry setting keeps the destinations', withSuccess, { MaximumRetryAttempts: 0 }, { LastModified: T, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: { Destination: OK } } }],
+    ['a setting it names replaces that one', withSuccess, { MaximumEventAgeInSeconds: 60 }, { LastModified: T, MaximumEventAgeInSeconds: 60, DestinationConfig: { OnSuccess: { Destination: OK } } }],
     [
       'one destination side keeps the other',
       withSuccess,
       { DestinationConfig: { OnFailure: { Destination: FAIL } } },
       { LastModified: T, MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: { Destination: OK }, OnFailure: { Destination: FAIL } } },
     ],
-    [
-      'an empty side clears it',
-      withSuccess,
-      { DestinationConfig: { OnSuccess: {} } },
-      { LastModified: T, MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: {} } },
-    ],
+    ['an empty side clears it', withSuccess, { DestinationConfig: { OnSuccess: {} } }, { LastModified: T, MaximumEventAgeInSeconds: 600, DestinationConfig: { OnSuccess: {} } }],
     ['into an empty configuration', {}, { MaximumRetryAttempts: 1 }, { LastModified: T, MaximumRetryAttempts: 1 }],
   ])('Update: %s', (_, base, input, expected) => {
     expect(mergeEventInvokeConfig(base, input, T)).toEqual(expected);

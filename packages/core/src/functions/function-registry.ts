@@ -7,10 +7,7 @@ export class FunctionRegistry {
   private readonly byName: ReadonlyMap<string, ResolvedFunction>;
 
   /** @param region - the region of the ARNs in "not found" messages (INVOQ_REGION). */
-  constructor(
-    functions: readonly ResolvedFunction[],
-    private readonly region?: string,
-  ) {
+  constructor(functions: readonly ResolvedFunction[], private readonly region?: string) {
     this.byName = new Map(functions.map((f) => [f.name, f]));
   }
 

@@ -31,10 +31,7 @@ const circuitBreakerSchema = z.strictObject({
 /** `function.json`, as users write it. Unknown fields are errors: a typo should not pass silently. */
 export const functionSchema = z
   .strictObject({
-    handler: z
-      .string()
-      .regex(/^[^.]+(\.[^.]+)+$/, 'must be "file.export", e.g. "index.handler"')
-      .optional(),
+    handler: z.string().regex(/^[^.]+(\.[^.]+)+$/, 'must be "file.export", e.g. "index.handler"').optional(),
     runtime: z.enum(['nodejs', 'http']).default('nodejs'),
     url: z.url().optional(),
     description: z.string().max(256).optional(),
@@ -55,11 +52,7 @@ export const functionSchema = z
     }
     for (const name of Object.keys(fn.environment)) {
       if (RESERVED_ENVIRONMENT_VARIABLES.has(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['environment', name],
-          message: `is reserved: Lambda's runtime sets it, and Lambda refuses it in a function's environment (reserved: ${[...RESERVED_ENVIRONMENT_VARIABLES].join(', ')})`,
-        });
+        ctx.addIssue({ code: 'custom', path: ['environment', name], message: `is reserved: Lambda's runtime sets it, and Lambda refuses it in a function's environment (reserved: ${[...RESERVED_ENVIRONMENT_VARIABLES].join(', ')})` });
       }
     }
   })

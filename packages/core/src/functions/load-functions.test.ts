@@ -37,11 +37,7 @@ describe('loadFunctions', () => {
   it('reads a handler as Lambda does: the module up to the first dot, then a path inside it', () => {
     const dir = dirWith({ a: { json: '{"handler":"index.handlers.main"}', files: ['index.js'] } });
     const [a] = loadFunctions(dir, { region: 'eu-central-1' });
-    expect(a).toMatchObject({
-      handlerFile: path.join(dir, 'a', 'index.js'),
-      handlerExport: 'handlers.main',
-      arn: 'arn:aws:lambda:eu-central-1:000000000000:function:a',
-    });
+    expect(a).toMatchObject({ handlerFile: path.join(dir, 'a', 'index.js'), handlerExport: 'handlers.main', arn: 'arn:aws:lambda:eu-central-1:000000000000:function:a' });
   });
 
   it.each([
