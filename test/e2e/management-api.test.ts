@@ -240,7 +240,8 @@ describe('a function through its life', () => {
   });
 
   it('lists versions ($LATEST first) and, with FunctionVersion=ALL, every function’s versions', async () => {
-    await client().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Description: 'third' }));
+    // Description alone is no new version (it is not part of what runs): the timeout is.
+    await client().send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Description: 'third', Timeout: 9 }));
     await waitUntilFunctionUpdatedV2(waiter(), { FunctionName: name });
     expect((await client().send(new PublishVersionCommand({ FunctionName: name }))).Version).toBe('2');
 
@@ -414,16 +415,16 @@ describe('refusals', () => {
 
   it('a key that is not an admin key: 403 on every change and on the new reads', async () => {
     const asUser = client(user);
-    const calls: Array<Promise<unknown>> = [
-      asUser.send(new CreateFunctionCommand(createInput('mgmt-user'))),
-      asUser.send(new UpdateFunctionCodeCommand({ FunctionName: 'mgmt-taken', ZipFile: codeV2 })),
-      asUser.send(new DeleteFunctionCommand({ FunctionName: 'mgmt-taken' })),
-      asUser.send(new PublishVersionCommand({ FunctionName: 'mgmt-taken' })),
-      asUser.send(new ListAliasesCommand({ FunctionName: 'mgmt-taken' })),
-      asUser.send(new PutFunctionConcurrencyCommand({ FunctionName: 'mgmt-taken', ReservedConcurrentExecutions: 1 })),
-      asUser.send(new ListTagsCommand({ Resource: arnOf('mgmt-taken') })),
+    const calls: Array<() => Promise<unknown>> = [
+      () => asUser.send(new CreateFunctionCommand(createInput('mgmt-user'))),
+      () => asUser.send(new UpdateFunctionCodeCommand({ FunctionName: 'mgmt-taken', ZipFile: codeV2 })),
+      () => asUser.send(new DeleteFunctionCommand({ FunctionName: 'mgmt-taken' })),
+      () => asUser.send(new PublishVersionCommand({ FunctionName: 'mgmt-taken' })),
+      () => asUser.send(new ListAliasesCommand({ FunctionName: 'mgmt-taken' })),
+      () => asUser.send(new PutFunctionConcurrencyCommand({ FunctionName: 'mgmt-taken', ReservedConcurrentExecutions: 1 })),
+      () => asUser.send(new ListTagsCommand({ Resource: arnOf('mgmt-taken') })),
     ];
-    for (const call of calls) await expectFailure(call, 'AccessDeniedException', 403, /admin key/);
+    for (const call of calls) await expectFailure(call(), 'AccessDeniedException', 403, /admin key/);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import {
+  InvoqError,
   describeDeployedVersion,
   describeFunction,
   parseFunctionName,
@@ -41,6 +42,12 @@ export function createFunctionsRouter(deps: FunctionsRouterDeps): Router {
 
   router.get(['/2015-03-31/functions', '/2015-03-31/functions/'], async (req, res) => {
     const allVersions = req.query.FunctionVersion === 'ALL';
+    if (req.query.FunctionVersion !== undefined && !allVersions) {
+      throw new InvoqError(
+        'INVALID_PARAMETER',
+        "1 validation error detected: Value at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]",
+      );
+    }
     const includeEnvironment = isAdmin(res);
     const at = now();
     type Entry = { key: string; describe: () => object };
@@ -74,9 +81,10 @@ export function createFunctionsRouter(deps: FunctionsRouterDeps): Router {
     }
     const at = now();
     const { fn, record, parsed } = await resolveDeployed(deps.deployments!, parseFunctionName(req.params.functionName, qualifierOf(req)), region);
-    // A URL on the invoq that answered, as the caller reached it.
-    const key = await deps.functionStore!.codeUrlKey();
-    const location = `${req.protocol}://${req.get('host')}${signedCodePath(key, fn.name, record.codeSha256, at)}`;
+    // A URL on the invoq that answered, as the caller reached it (none without a store to serve it from).
+    const location = deps.functionStore
+      ? `${req.protocol}://${req.get('host')}${signedCodePath(await deps.functionStore.codeUrlKey(), fn.name, record.codeSha256, at)}`
+      : '';
     res.json({
       Configuration: describeDeployedVersion(fn, record, { region, now: at, includeEnvironment: isAdmin(res), arnQualifier: parsed.qualifier }),
       Code: { RepositoryType: 'S3', Location: location },

@@ -117,7 +117,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
       (a) => a.name,
       (a, b) => a.localeCompare(b),
     );
-    res.json({ Aliases: page.map((a) => describeAlias(fn!, a, region)), NextMarker: nextMarker });
+    res.json({ Aliases: fn ? page.map((a) => describeAlias(fn, a, region)) : [], NextMarker: nextMarker });
   });
 
   router.get(`${FUNCTION}/aliases/:aliasName`, requireAdmin, async (req, res) => {

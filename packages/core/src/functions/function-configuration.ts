@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { HOST_ARCHITECTURE } from '../deployment/management-requests';
 import { nodeRuntimeName } from '../execution/lambda-environment';
 import type { ResolvedFunction } from './resolved-function';
 
@@ -73,7 +74,7 @@ export function describeFunction(fn: ResolvedFunction, options: { includeEnviron
     State: 'Active',
     LastUpdateStatus: 'Successful',
     PackageType: 'Zip',
-    Architectures: [process.arch === 'arm64' ? 'arm64' : 'x86_64'],
+    Architectures: [HOST_ARCHITECTURE],
   };
   if (options.includeEnvironment) config.Environment = { Variables: { ...fn.config.environment } };
   return config;
