@@ -92,7 +92,9 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       stopBackend = started.stop;
       const config = testConfig({
         ...started.env,
-        INVOQ_FUNCTIONS_DIR: makeFunctionsDir({ folderfn: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => 1;' } } }),
+        INVOQ_FUNCTIONS_DIR: makeFunctionsDir({
+          folderfn: { config: { handler: 'index.handler' }, files: { 'index.js': 'exports.handler = async () => 1;' } },
+        }),
         INVOQ_QUEUE_PREFIX: uniquePrefix('deploy'),
         INVOQ_AWS_CREDENTIALS: `${admin.accessKeyId}:${admin.secretAccessKey}:admin`,
         INVOQ_CODE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-code-')),
@@ -102,8 +104,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       apiA = await startApi(config, silentLogger());
       apiB = await startApi({ ...config, codeCacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-code-')) }, silentLogger());
       worker = await startWorker({ ...config, codeCacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-code-')) }, silentLogger());
-      const client = (port: number) =>
-        new LambdaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: admin, maxAttempts: 1 });
+      const client = (port: number) => new LambdaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: admin, maxAttempts: 1 });
       a = client(apiA.port);
       b = client(apiB.port);
     }, 60_000);
@@ -111,13 +112,21 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
     afterAll(async () => {
       a?.destroy();
       b?.destroy();
-      await Promise.all([apiA?.close(), apiB?.close(), worker?.close()]);
+      const timed = async (what: string, close: () => Promise<void>) => {
+        const t0 = Date.now();
+        await close();
+        if (Date.now() - t0 > 5000) console.warn(`${what} took ${Date.now() - t0} ms to close`);
+      };
+      await Promise.all([timed('API A', () => apiA.close()), timed('API B', () => apiB.close()), timed('the worker', () => worker.close())]);
       await stopBackend?.();
     }, 60_000);
 
     const invoke = async (client: LambdaClient, payload: object = {}, qualifier?: string) => {
       const out = await client.send(new InvokeCommand({ FunctionName: name, Qualifier: qualifier, Payload: Buffer.from(JSON.stringify(payload)) }));
-      return { version: out.ExecutedVersion, body: JSON.parse(Buffer.from(out.Payload!).toString()) as { code: string; greeting: string; version: string; suffix: string | null } };
+      return {
+        version: out.ExecutedVersion,
+        body: JSON.parse(Buffer.from(out.Payload!).toString()) as { code: string; greeting: string; version: string; suffix: string | null },
+      };
     };
     /** Polls until `check` holds, failing if that took longer than FOLLOW_MS after `answeredAt`. */
     const followsWithin = async (what: string, answeredAt: number, check: () => Promise<boolean>) => {
@@ -189,7 +198,9 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       expect(byArn.ExecutedVersion).toBe('2');
       expect((await invoke(b)).body.code).toBe('v3');
 
-      await a.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.3 } } }));
+      await a.send(
+        new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.3 } } }),
+      );
       const aliasedAt = Date.now();
       await followsWithin('API B serves the alias', aliasedAt, async () => ['1', '2'].includes((await invoke(b, {}, 'live')).version ?? ''));
       const calls = 300;
@@ -240,7 +251,8 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
           return e instanceof ResourceNotFoundException;
         }
       });
-      const status = async (id: string) => (await (await fetch(`http://127.0.0.1:${apiB.port}/invocations/${id}`, { headers: adminBasic() })).json()) as Record<string, unknown>;
+      const status = async (id: string) =>
+        (await (await fetch(`http://127.0.0.1:${apiB.port}/invocations/${id}`, { headers: adminBasic() })).json()) as Record<string, unknown>;
       const statuses = await waitFor(
         async () => {
           const all = await Promise.all(ids.map(status));

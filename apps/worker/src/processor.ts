@@ -102,8 +102,18 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!fn) {
       if (functionName !== undefined && (await isDeleted(deps, functionName, version))) {
         const now = Date.now();
-        const error = { errorType: 'FunctionDeleted', errorMessage: `Function ${functionName}${version === '$LATEST' ? '' : ` version ${version}`} was deleted before the event ran` };
-        throw new DeadLetterError({ attempt: job.attemptsMade + 1, startedAt: now, finishedAt: now, outcome: 'error', error, deadLetterReason: 'FunctionDeleted' });
+        const error = {
+          errorType: 'FunctionDeleted',
+          errorMessage: `Function ${functionName}${version === '$LATEST' ? '' : ` version ${version}`} was deleted before the event ran`,
+        };
+        throw new DeadLetterError({
+          attempt: job.attemptsMade + 1,
+          startedAt: now,
+          finishedAt: now,
+          outcome: 'error',
+          error,
+          deadLetterReason: 'FunctionDeleted',
+        });
       }
       throw new UnrecoverableError(`function ${functionName ?? job.queueName} is not loaded by this worker`);
     }

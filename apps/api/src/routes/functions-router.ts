@@ -38,7 +38,7 @@ export function createFunctionsRouter(deps: FunctionsRouterDeps): Router {
   const region = deps.config.region;
   const isAdmin = (res: { locals: Record<string, unknown> }) => res.locals.admin === true;
   /** Whether the label names a folder function (they win: a deployed function cannot take a folder function's name), or only those are served. */
-  const isFolderCall = (req: Request) => !deps.deployments || deps.registry.get(parseFunctionName(req.params.functionName as string).name) !== undefined;
+  const isFolderCall = (req: Request) => !deps.deployments || deps.registry.isFolderFunction(parseFunctionName(req.params.functionName as string).name);
 
   router.get(['/2015-03-31/functions', '/2015-03-31/functions/'], async (req, res) => {
     const allVersions = req.query.FunctionVersion === 'ALL';
@@ -51,7 +51,7 @@ export function createFunctionsRouter(deps: FunctionsRouterDeps): Router {
     const includeEnvironment = isAdmin(res);
     const at = now();
     type Entry = { key: string; describe: () => object };
-    const entries: Entry[] = deps.registry.list().map((fn) => ({ key: fn.name, describe: () => describeFunction(fn, { includeEnvironment }) }));
+    const entries: Entry[] = deps.registry.folderFunctions().map((fn) => ({ key: fn.name, describe: () => describeFunction(fn, { includeEnvironment }) }));
     const deployed: DeployedFunction[] = deps.deployments ? await deps.deployments.list() : [];
     for (const fn of deployed) {
       const records = allVersions ? [fn.latest, ...Object.values(fn.versions)] : [fn.latest];

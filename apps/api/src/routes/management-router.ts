@@ -83,7 +83,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
 
   router.get(`${FUNCTION}/versions`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
-    const folder = registry.get(name);
+    const folder = registry.folderFunction(name);
     // A folder function has only `$LATEST`. Listed versions name themselves in their ARN, `$LATEST` too.
     const versions: Array<{ Version: string; FunctionArn: string }> = [];
     if (folder) versions.push({ ...describeFunction(folder, { includeEnvironment: true }), FunctionArn: `${folder.arn}:$LATEST` });
@@ -106,7 +106,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
 
   router.get(`${FUNCTION}/aliases`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
-    const fn = registry.get(name) ? undefined : await requireDeployed(deployments, name, region);
+    const fn = registry.folderFunction(name) ? undefined : await requireDeployed(deployments, name, region);
     const version = typeof req.query.FunctionVersion === 'string' ? req.query.FunctionVersion : undefined;
     const aliases = Object.values(fn?.aliases ?? {})
       .filter((a) => version === undefined || a.functionVersion === version || a.additionalVersionWeights[version] !== undefined)
@@ -122,7 +122,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
 
   router.get(`${FUNCTION}/aliases/:aliasName`, requireAdmin, async (req, res) => {
     const name = nameOf(req);
-    const fn = registry.get(name) ? undefined : await requireDeployed(deployments, name, region);
+    const fn = registry.folderFunction(name) ? undefined : await requireDeployed(deployments, name, region);
     const alias = fn?.aliases[aliasOf(req)];
     if (!fn || !alias) throw aliasNotFound(name, aliasOf(req));
     res.json(describeAlias(fn, alias, region));
@@ -147,7 +147,7 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
   router.get('/2019-09-30/functions/:functionName/concurrency', requireAdmin, async (req, res) => {
     const name = nameOf(req);
     // A folder function's comes from its function.json; Lambda answers `{}` when none is set.
-    const folder = registry.get(name);
+    const folder = registry.folderFunction(name);
     const reserved = folder ? folder.config.reservedConcurrency : (await requireDeployed(deployments, name, region)).reservedConcurrency;
     res.json(reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved });
   });

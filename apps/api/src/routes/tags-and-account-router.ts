@@ -62,13 +62,13 @@ export function createTagsAndAccountRouter(deps: TagsAndAccountRouterDeps): Rout
     router.get(TAGS, requireAdmin, async (req, res) => {
       const name = taggedName(req);
       // A folder function has no tags (function.json has none to give).
-      const tags = registry.get(name) ? {} : (await requireDeployed(deployments, name, config.region)).tags;
+      const tags = registry.folderFunction(name) ? {} : (await requireDeployed(deployments, name, config.region)).tags;
       res.json({ Tags: { ...tags } });
     });
   }
 
   router.get(['/2016-08-19/account-settings', '/2016-08-19/account-settings/'], async (_req, res) => {
-    const folder = registry.list();
+    const folder = registry.folderFunctions();
     const deployed = await deployedList();
     const reserved =
       folder.reduce((sum, fn) => sum + (fn.config.reservedConcurrency ?? 0), 0) + deployed.reduce((sum, fn) => sum + (fn.reservedConcurrency ?? 0), 0);

@@ -140,7 +140,11 @@ export class DeployedCatalog {
       });
       const resolved = resolveDeployedVersion(fn, record, directory, this.options.region);
       if (resolved) versions.set(record.version, resolved);
-      else this.options.logger.error({ functionName: name, version: record.version, handler: record.handler }, 'a deployed version has no handler module; it cannot run');
+      else
+        this.options.logger.error(
+          { functionName: name, version: record.version, handler: record.handler },
+          'a deployed version has no handler module; it cannot run',
+        );
     }
     this.entries.set(name, { fn, versions });
     this.emit(name);

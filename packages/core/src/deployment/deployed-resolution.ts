@@ -41,6 +41,8 @@ export function resolveDeployedVersion(fn: DeployedFunction, record: VersionReco
 /** New code or a new configuration to run it with gets environments of its own; a tag or a new RevisionId alone does not. */
 function executionKeyOf(name: string, record: VersionRecord): string {
   const { codeSha256, runtime, handler, timeout, memorySize, environment } = record;
-  const digest = createHash('sha256').update(JSON.stringify([codeSha256, runtime, handler, timeout, memorySize, environment])).digest('base64url');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([codeSha256, runtime, handler, timeout, memorySize, environment]))
+    .digest('base64url');
   return `${name}:${record.version}:${digest.slice(0, 16)}`;
 }

@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { DeadLetterReason, RetryPolicy } from '../policy/retry-policy';
 import { DeadLetterError } from '../worker/attempt-errors';
+import { queueHoldRemainingMs } from '../worker/queue-hold';
 import type { EventQueues } from '../queue/event-queues';
 import { eventAgeStart, isEventJobData, type EventJobData } from '../queue/job-data';
 import { functionQueueName } from '../queue/queue-names';
 import type { RedisClient } from '../redis/redis-connection';
+
+/** The longest one wait for a queue's hold to lapse, so a stop is not kept waiting. */
+const MAX_HOLD_WAIT_MS = 1000;
 
 /** BullMQ scores a delayed job `timestamp × 0x1000 + counter`. */
 const DELAYED_SCORE_SHIFT = 0x1000;
@@ -75,11 +79,16 @@ export class UnloadedEventSweeper {
     if (this.stopped) return 0;
     await this.options.queues.get(functionName).promoteJobs();
     const any = () => true;
-    return this.moveOut(functionName, any, async () => (await this.redis.lindex(this.options.queues.keyOf(functionName, 'wait'), -1)) !== null || (await this.hasPrioritized(functionName)), {
-      errorType: 'FunctionDeleted',
-      errorMessage: `Function ${functionName} was deleted before the event ran`,
-      reason: 'FunctionDeleted',
-    });
+    return this.moveOut(
+      functionName,
+      any,
+      async () => (await this.redis.lindex(this.options.queues.keyOf(functionName, 'wait'), -1)) !== null || (await this.hasPrioritized(functionName)),
+      {
+        errorType: 'FunctionDeleted',
+        errorMessage: `Function ${functionName} was deleted before the event ran`,
+        reason: 'FunctionDeleted',
+      },
+    );
   }
 
   private async hasPrioritized(functionName: string): Promise<boolean> {
@@ -105,7 +114,14 @@ export class UnloadedEventSweeper {
       while (moved < this.batch && !this.stopped && (await hasWork())) {
         const token = randomUUID();
         const job = (await worker.getNextJob(token, { block: false })) as Job<EventJobData> | undefined;
-        if (!job) break;
+        if (!job) {
+          // A fetch takes nothing while the queue is held (a full reserved concurrency, an open
+          // breaker): wait the hold out, then fetch again.
+          const heldMs = await queueHoldRemainingMs(this.options.queues.get(functionName));
+          if (heldMs === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(heldMs, MAX_HOLD_WAIT_MS)));
+          continue;
+        }
         if (!take(job)) {
           await job.moveToWait(token);
           break;

@@ -62,6 +62,15 @@ export class FunctionRegistry {
     return this.folder.has(name);
   }
 
+  /** A folder function (INVOQ_FUNCTIONS_DIR) by name: the ones Lambda's management API may read but not change. */
+  folderFunction(name: string): ResolvedFunction | undefined {
+    return this.folder.get(name);
+  }
+
+  folderFunctions(): ResolvedFunction[] {
+    return [...this.folder.values()];
+  }
+
   /** One version of a function (`$LATEST` or a published number), as an event names it; undefined when it is gone. */
   version(name: string, version: string): ResolvedFunction | undefined {
     if (version === '$LATEST') return this.get(name);

@@ -128,9 +128,11 @@ export function createTierFoundation({ config, redis, functions, logger }: TierF
   const leaseTiming = options.leaseDeadlineMs === undefined ? {} : { deadlineMs: options.leaseDeadlineMs };
   const leases = new ConcurrencyLeases(connection, config.queuePrefix, leaseTiming);
   // A deployed function changed: its series exist from now on, and environments of code or
-  // configuration no longer current are retired (busy ones finish their run first).
+  // configuration no longer current are retired (busy ones finish their run first). A deleted
+  // one's queue is counted at once, so its events' status and DLQ entries stay readable.
   catalog.onChange((name) => {
     if (registry.get(name)) initFunctionSeries(metrics, [name]);
+    else void known.remember(name).catch(() => undefined);
     const current = registry.executionKeys();
     executor.retire((key) => current.has(key));
   });

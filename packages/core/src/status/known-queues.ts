@@ -98,6 +98,17 @@ export class KnownQueues {
     await this.refreshing?.catch(() => undefined);
   }
 
+  /**
+   * Counts this function's queue from now on, loaded here or not (a deployed function just
+   * deleted: its events' status and DLQ entries must stay readable before the next scan finds it).
+   * Resolves once a count that includes it has been made.
+   */
+  async remember(functionName: string): Promise<void> {
+    if (!this.discovered.includes(functionName)) this.discovered = [...this.discovered, functionName];
+    await this.refreshing?.catch(() => undefined);
+    await this.refresh();
+  }
+
   /** Scans (when due) and counts the known queues; one at a time. Rejects when Redis fails. */
   refresh(): Promise<void> {
     this.refreshing ??= this.read().finally(() => (this.refreshing = undefined));
