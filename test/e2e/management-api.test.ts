@@ -35,6 +35,7 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
   type CreateFunctionCommandInput,
+  type Runtime,
 } from '@aws-sdk/client-lambda';
 import { FunctionStore, createRedisConnection, closeRedis, signedCodePath, type RedisClient } from '@invoq/core';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
@@ -196,7 +197,7 @@ describe('a function through its life', () => {
     expect(await refused.json()).toEqual({ Type: 'User', Message: 'The code URL is invalid' });
     // Signed with the shared key, but 11 minutes ago: valid 10.
     const expired = await fetch(`${endpoint}${signedCodePath(await store.codeUrlKey(), name, sha256(codeV1), Date.now() - 11 * 60_000)}`);
-    expect([expired.status, (await expired.json()).Message]).toEqual([403, 'The code URL has expired']);
+    expect([expired.status, ((await expired.json()) as { Message: string }).Message]).toEqual([403, 'The code URL has expired']);
     // Another function's name with this one's signature.
     const moved = await fetch(location.replace(`/invoq/code/${name}/`, '/invoq/code/folderfn/'));
     expect(moved.status).toBe(403);
@@ -464,11 +465,11 @@ describe('refusals', () => {
     // A body beyond even the code reader's limit (the zip's base64 plus 1 MiB of JSON) stops at the reader.
     const huge = await fetch(`${endpoint}/2015-03-31/functions`, { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 'a'), headers: { 'x-api-key': 'x' } });
     expect([huge.status, huge.headers.get('x-amzn-errortype')]).toEqual([413, 'RequestTooLargeException']);
-    expect((await huge.json()).Message).toMatch(/for the CreateFunction operation$/);
+    expect(((await huge.json()) as { Message: string }).Message).toMatch(/for the CreateFunction operation$/);
   });
 
   it.each([
-    ['runtime python3.12', { Runtime: 'python3.12' }, /nodejs20\.x.*nodejs22\.x.*nodejs24\.x/],
+    ['runtime python3.12', { Runtime: 'python3.12' as Runtime }, /nodejs20\.x.*nodejs22\.x.*nodejs24\.x/],
     ['Layers', { Layers: ['arn:aws:lambda:us-east-1:123456789012:layer:deps:1'] }, /Layers are not supported by invoq/],
     ['code from S3', { Code: { S3Bucket: 'bucket', S3Key: 'key.zip' } }, /invoq takes code as Code.ZipFile only/],
     ['an image', { PackageType: 'Image' as const, Code: { ImageUri: '123.dkr.ecr.us-east-1.amazonaws.com/x:1' } }, /Code.ZipFile only|Image is not supported/],
@@ -484,9 +485,12 @@ describe('refusals', () => {
     const base = { FunctionName: 'mgmt-b64', Runtime: 'nodejs22.x', Role: ROLE, Handler: 'index.handler' };
     const badBase64 = await post({ ...base, Code: { ZipFile: 'not*base64!' } });
     expect([badBase64.status, badBase64.headers.get('x-amzn-errortype')]).toEqual([400, 'InvalidParameterValueException']);
-    expect((await badBase64.json()).Message).toMatch(/'Code.ZipFile'.*base64/);
+    expect(((await badBase64.json()) as { Message: string }).Message).toMatch(/'Code.ZipFile'.*base64/);
     const badTimeout = await post({ ...base, Timeout: 'long', Code: { ZipFile: codeV1.toString('base64') } });
-    expect([badTimeout.status, (await badTimeout.json()).Message]).toEqual([400, expect.stringMatching(/Value at 'Timeout' failed to satisfy constraint/)]);
+    expect([badTimeout.status, ((await badTimeout.json()) as { Message: string }).Message]).toEqual([
+      400,
+      expect.stringMatching(/Value at 'Timeout' failed to satisfy constraint/),
+    ]);
     // Members invoq ignores pass, and so do ones a newer SDK may add.
     const ignored = await post({
       ...base,
