@@ -114,7 +114,9 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       b?.destroy();
       const timed = async (what: string, close: () => Promise<void>) => {
         const t0 = Date.now();
+        const slow = setTimeout(() => console.warn(`${what} has not closed after 5 s`), 5000);
         await close();
+        clearTimeout(slow);
         if (Date.now() - t0 > 5000) console.warn(`${what} took ${Date.now() - t0} ms to close`);
       };
       await Promise.all([timed('API A', () => apiA.close()), timed('API B', () => apiB.close()), timed('the worker', () => worker.close())]);

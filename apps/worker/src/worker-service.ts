@@ -269,7 +269,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
       // begun, BullMQ returns the same promise. Events fetched but not started (waiting for an
       // environment) are handed back at once, for another worker to run now.
-      const graceful = workers.close();
+      const graceful = Promise.all([workers.close(), destinations.stopDelivering()]);
       await catalog.close();
       sweeper.stop();
       stopping.abort();

@@ -50,6 +50,7 @@ export class DestinationQueues {
   private readonly queues = new Map<string, Queue<DeliveryJobData>>();
   private readonly workers: Array<Worker<DeliveryJobData>> = [];
   private readonly delivering = new Set<string>();
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: DestinationOptions) {}
 
@@ -116,8 +117,18 @@ export class DestinationQueues {
     if (!response.ok) throw new Error(`delivery to ${new URL(job.data.url).host} answered ${response.status}`);
   }
 
+  /**
+   * Stops taking deliveries (those running finish). Called with the function workers' close,
+   * before their blocking connections are ended: a BullMQ worker whose blocking connection to a
+   * Cluster was already ended never finishes closing.
+   */
+  stopDelivering(): Promise<void> {
+    this.stopping ??= Promise.all(this.workers.map((w) => w.close())).then(() => undefined);
+    return this.stopping;
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await this.stopDelivering();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -129,7 +129,7 @@ describe('function code in a thread', () => {
     expect(JSON.parse(outcome.body)).toEqual({
       parentPort: null,
       esmParentPort: null,
-      keys: ['functionArn', 'functionName', 'handlerFile', 'handlerPath', 'handlerSetting', 'logStreamName', 'memorySizeMb'],
+      keys: ['functionArn', 'functionName', 'functionVersion', 'handlerFile', 'handlerPath', 'handlerSetting', 'logStreamName', 'memorySizeMb'],
     });
   });
 
