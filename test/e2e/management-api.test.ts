@@ -35,6 +35,7 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
   type CreateFunctionCommandInput,
+  GetFunctionCodeSigningConfigCommand,
   type Runtime,
 } from '@aws-sdk/client-lambda';
 import { FunctionStore, createRedisConnection, closeRedis, signedCodePath, type RedisClient } from '@invoq/core';
@@ -359,6 +360,16 @@ describe('a function through its life', () => {
         /aliases and versions are not supported/,
       );
     }
+  });
+
+  it('GetFunctionCodeSigningConfig: none, for a deployed or a folder function (Terraform reads it); unknown: 404', async () => {
+    for (const fn of [name, 'folderfn']) {
+      expect(await client(user).send(new GetFunctionCodeSigningConfigCommand({ FunctionName: fn }))).toMatchObject({
+        CodeSigningConfigArn: '',
+        FunctionName: fn,
+      });
+    }
+    await expectFailure(client().send(new GetFunctionCodeSigningConfigCommand({ FunctionName: 'mgmt-nope' })), 'ResourceNotFoundException', 404);
   });
 
   it('GetAccountSettings (any key): the limits and what the deployed code uses', async () => {

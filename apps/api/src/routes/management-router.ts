@@ -152,6 +152,14 @@ export function createManagementRouter(deps: ManagementRouterDeps): Router {
     res.json(reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved });
   });
 
+  // No function here has a code signing config (CreateFunction refuses one). Terraform reads
+  // this after every create and plan, and only a "none" lets it go on.
+  router.get('/2020-06-30/functions/:functionName/code-signing-config', async (req, res) => {
+    const name = nameOf(req);
+    if (!registry.folderFunction(name)) await requireDeployed(deployments, name, region);
+    res.json({ CodeSigningConfigArn: '', FunctionName: name });
+  });
+
   router.delete('/2017-10-31/functions/:functionName/concurrency', requireAdmin, async (req, res) => {
     await deployments.deleteConcurrency(nameOf(req));
     res.status(204).end();
