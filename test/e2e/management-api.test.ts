@@ -116,6 +116,21 @@ const codeV1 = makeZip([
   { name: 'data/answer.txt', content: '42', mode: 0o644 },
 ]);
 const codeV2 = makeZip([{ name: 'index.js', content: 'exports.handler = async () => "v2";', mode: 0o644 }]);
+/**
+ * A small zip whose headers say its one (deflated) entry unzips to `bytes`: refused before
+ * anything is extracted, as a zip of that much code would be, without building one.
+ */
+function declaringUnzippedSize(bytes: number): Buffer {
+  const zip = makeZip([{ name: 'index.js', content: 'exports.handler = async () => 1;' }]);
+  // The uncompressed size: 22 bytes into a local header (PK\x03\x04), 24 into a central one (PK\x01\x02).
+  for (let at = 0; at < zip.length - 4; at++) {
+    const signature = zip.readUInt32LE(at);
+    if (signature === 0x04034b50) zip.writeUInt32LE(bytes, at + 22);
+    if (signature === 0x02014b50) zip.writeUInt32LE(bytes, at + 24);
+  }
+  return zip;
+}
+
 const createInput = (name: string, extra: Partial<CreateFunctionCommandInput> = {}): CreateFunctionCommandInput => ({
   FunctionName: name,
   Runtime: 'nodejs22.x',
@@ -457,6 +472,7 @@ describe('refusals', () => {
       ]),
       /Could not unzip/,
     ],
+    ['over 250 MB once unzipped (as its headers declare it)', declaringUnzippedSize(300 * 1024 * 1024), /^Unzipped size must be smaller than 262144000 bytes/],
   ])('code that is %s: 400 InvalidParameterValueException', async (_what, zip, message) => {
     await expectFailure(
       client().send(new CreateFunctionCommand(createInput('mgmt-badzip', { Code: { ZipFile: zip } }))),

@@ -7,6 +7,13 @@ import type { FunctionStore } from './function-store';
 
 /** How often every process reads all deployed functions again, whatever it heard. */
 export const RECONCILE_MS = 1000;
+/** How often the local code cache drops code no deployed function uses any more. */
+const PRUNE_EVERY_MS = 60_000;
+/**
+ * Unused code stays this long after its last use: an environment started on it just before the
+ * change may still load files from it, and a create extracts its zip before the function exists.
+ */
+const PRUNE_GRACE_MS = 600_000;
 
 /** A deployed function as this process serves it: its document and each version ready to run. */
 export interface CatalogEntry {
@@ -36,6 +43,7 @@ export class DeployedCatalog {
   private readonly refreshing = new Map<string, Promise<void>>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private prunedAt = Date.now();
   private closed = false;
 
   constructor(private readonly options: DeployedCatalogOptions) {}
@@ -88,7 +96,7 @@ export class DeployedCatalog {
   }
 
   /** Every code hash the functions known here use (what the local code cache must keep). */
-  codeInUse(): Set<string> {
+  codeHashesInUse(): Set<string> {
     const hashes = new Set<string>();
     for (const { fn } of this.entries.values()) for (const hash of codeInUse(fn)) hashes.add(hash);
     return hashes;
@@ -113,6 +121,10 @@ export class DeployedCatalog {
       const stale = [...this.entries.keys()].filter((name) => !docs.has(name));
       const changed = [...docs.values()].filter((fn) => !this.isCurrent(fn)).map((fn) => fn.name);
       await Promise.all([...stale, ...changed].map((name) => this.refresh(name)));
+      if (Date.now() - this.prunedAt >= PRUNE_EVERY_MS) {
+        this.prunedAt = Date.now();
+        await this.options.codeCache.prune(this.codeHashesInUse(), PRUNE_GRACE_MS);
+      }
     } catch (e) {
       if (!this.closed) this.options.logger.warn({ err: (e as Error).message }, 'could not read the deployed functions; will try again');
     }

@@ -1,7 +1,10 @@
 /** A zip handed to CreateFunction or UpdateFunctionCode, checked and extracted before it is stored. */
 import { createHash } from 'node:crypto';
 import { InvoqError } from '../errors';
+import { LAMBDA_CODE_LIMITS } from './code-archive';
 import { handlerModuleNames, locateHandler } from '../functions/handler-location';
+
+const UNZIPPED_LIMIT = LAMBDA_CODE_LIMITS.maxUnzippedBytes;
 
 export type PrepareCode = (sha256: string, zip: Buffer) => Promise<string>;
 
@@ -33,7 +36,11 @@ export async function codeDirectory(prepareCode: PrepareCode, sha256: string, zi
     return await prepareCode(sha256, zip);
   } catch (e) {
     // Matched by name: the archive's error class lives with the code cache, which may be another build's.
-    if (e instanceof Error && e.name === 'CodeArchiveError') throw new InvoqError('INVALID_PARAMETER', `Could not unzip uploaded file. ${e.message}`);
+    if (e instanceof Error && e.name === 'CodeArchiveError') {
+      // Lambda's own words for code too large once unzipped (the zipped size was checked before).
+      const tooLarge = (e as Error & { kind?: string }).kind === 'too-large';
+      throw new InvoqError('INVALID_PARAMETER', tooLarge ? `Unzipped size must be smaller than ${UNZIPPED_LIMIT} bytes. ${e.message}` : `Could not unzip uploaded file. ${e.message}`);
+    }
     throw e;
   }
 }
