@@ -180,19 +180,47 @@ async function round(a, b, size, n) {
   try {
     // 1 and 2: polled side by side from the moment CreateFunction is sent.
     const t0 = performance.now();
-    const firstBy = (client, rev) => until(async () => (await invoke(client, name))?.code === rev && performance.now() - t0, `${name} on an API`);
+    // The first call that answered the code: when it ended, and how long it took itself (a cold start).
+    const firstBy = (client, rev) =>
+      until(async () => {
+        const sent = performance.now();
+        const r = await invoke(client, name);
+        const ended = performance.now();
+        return r?.code === rev && { at: ended - t0, ms: ended - sent };
+      }, `${name} on an API`);
     const [created, byA, byB] = await Promise.all([
       a.send(new CreateFunctionCommand(createInput(name, v1))).then(() => performance.now() - t0),
       firstBy(a, `${tag}-v1`),
       firstBy(b, `${tag}-v1`),
     ]);
-    Object.assign(out, { createAnsweredMs: created, firstInvokeSameApiMs: byA, firstInvokeOtherApiMs: byB });
+    Object.assign(out, {
+      createAnsweredMs: created,
+      firstInvokeSameApiMs: byA.at,
+      firstCallSameApiMs: byA.ms,
+      firstInvokeOtherApiMs: byB.at,
+      firstCallOtherApiMs: byB.ms,
+    });
+
+    // The same request refused before extraction (the name exists): the SDK, the upload, auth and parsing alone.
+    const t3 = performance.now();
+    const refused = await a.send(new CreateFunctionCommand(createInput(name, v1))).then(
+      () => new Error('a second CreateFunction of one name succeeded'),
+      (e) => (e.name === 'ResourceConflictException' ? undefined : e),
+    );
+    if (refused) throw refused;
+    out.createRefusedMs = performance.now() - t3;
 
     // 3: the new code through the other API.
     await settled(a, name);
     const t1 = performance.now();
     const updating = a.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: v2 })).then(() => performance.now() - t1);
-    out.newCodeOtherApiMs = await until(async () => (await invoke(b, name))?.code === `${tag}-v2` && performance.now() - t1, 'the new code on API B');
+    const newCode = await until(async () => {
+      const sent = performance.now();
+      const r = await invoke(b, name);
+      const ended = performance.now();
+      return r?.code === `${tag}-v2` && { at: ended - t1, ms: ended - sent };
+    }, 'the new code on API B');
+    Object.assign(out, { newCodeOtherApiMs: newCode.at, newCodeCallMs: newCode.ms });
     out.updateAnsweredMs = await updating;
 
     // 5: a configuration change: a new environment for code already extracted, on API A.
@@ -236,12 +264,16 @@ async function round(a, b, size, n) {
 
 const measures = [
   ['createAnsweredMs', 'CreateFunction answered (A)'],
+  ['createRefusedMs', 'the same CreateFunction refused (exists): no extraction'],
   ['firstInvokeSameApiMs', '1. create → first invoke, same API (A)'],
+  ['firstCallSameApiMs', '   A: that first call alone'],
   ['firstInvokeOtherApiMs', '2. create → first invoke, other API (B)'],
-  ['otherApiAfterAnswerMs', '   of which after A answered'],
+  ['otherApiAfterAnswerMs', '   B: after A answered'],
+  ['firstCallOtherApiMs', '   B: that first call alone'],
   ['updateAnsweredMs', 'UpdateFunctionCode answered (A)'],
   ['newCodeOtherApiMs', '3. update code (A) → new code served by B'],
-  ['newCodeAfterAnswerMs', '   of which after A answered'],
+  ['newCodeAfterAnswerMs', '   after A answered'],
+  ['newCodeCallMs', '   that first call alone'],
   ['eventCreateAnsweredMs', 'CreateFunction answered (A, no sync polling)'],
   ['eventAcceptedMs', 'create → Event accepted by B'],
   ['firstEventRunMs', '4. create → first event run (worker)'],
