@@ -1,6 +1,6 @@
 /**
  * The deploy workflow a user follows with the real AWS CLI v2, unchanged but for the endpoint,
- * against an API and a worker: create, wait, invoke (sync and Event), update code and
+ * against two APIs and a worker (changes through one, every invoke through the other): create, wait, invoke (sync and Event), update code and
  * configuration with the waiters, versions and a weighted alias, GetFunction's code download, the
  * list calls, the refusals as the CLI prints them, and delete. docs/deploy.md walks through the
  * same commands in the same order.
@@ -75,12 +75,15 @@ interface CliResult {
 let api: ApiService;
 let worker: WorkerService;
 let endpoint: string;
+/** A second API on the same Redis: every invoke goes through it, so each step shows it followed the change made through the first. */
+let apiB: ApiService;
+let endpointB: string;
 
 /**
  * Runs `aws <args>` asynchronously (the API runs in this process: a spawnSync would block it).
  * One attempt unless `waiting`, so a refusal is seen once and a bug is not hidden by a retry.
  */
-async function cli(args: string[], options: { key?: typeof admin; waiting?: boolean } = {}): Promise<CliResult> {
+async function cli(args: string[], options: { key?: typeof admin; waiting?: boolean; endpoint?: string } = {}): Promise<CliResult> {
   const key = options.key ?? admin;
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
@@ -92,7 +95,7 @@ async function cli(args: string[], options: { key?: typeof admin; waiting?: bool
   };
   if (!options.waiting) env.AWS_MAX_ATTEMPTS = '1';
   try {
-    const out = await promisify(execFile)(aws!, ['lambda', ...args, '--endpoint-url', endpoint, '--output', 'json'], {
+    const out = await promisify(execFile)(aws!, ['lambda', ...args, '--endpoint-url', options.endpoint ?? endpoint, '--output', 'json'], {
       cwd: work,
       encoding: 'utf8',
       env,
@@ -105,7 +108,7 @@ async function cli(args: string[], options: { key?: typeof admin; waiting?: bool
   }
 }
 /** The CLI's JSON answer, failing with its stderr when it did not exit 0. */
-async function cliJson<T = Record<string, unknown>>(args: string[], options?: { key?: typeof admin; waiting?: boolean }): Promise<T> {
+async function cliJson<T = Record<string, unknown>>(args: string[], options?: { key?: typeof admin; waiting?: boolean; endpoint?: string }): Promise<T> {
   const result = await cli(args, options);
   if (result.code !== 0) throw new Error(`aws lambda ${args[0]} exited ${result.code}: ${result.stderr}`);
   return (result.stdout.trim() ? JSON.parse(result.stdout) : {}) as T;
@@ -113,17 +116,10 @@ async function cliJson<T = Record<string, unknown>>(args: string[], options?: { 
 /** `aws lambda invoke`: the CLI's answer and the handler's, read from the outfile. */
 async function invoke(payload: object, extra: string[] = []): Promise<{ out: Record<string, unknown>; body: Record<string, unknown> }> {
   const outfile = path.join(work, `out-${Math.random().toString(36).slice(2)}.json`);
-  const out = await cliJson([
-    'invoke',
-    '--function-name',
-    name,
-    '--cli-binary-format',
-    'raw-in-base64-out',
-    '--payload',
-    JSON.stringify(payload),
-    ...extra,
-    outfile,
-  ]);
+  const out = await cliJson(
+    ['invoke', '--function-name', name, '--cli-binary-format', 'raw-in-base64-out', '--payload', JSON.stringify(payload), ...extra, outfile],
+    { endpoint: endpointB },
+  );
   const text = fs.readFileSync(outfile, 'utf8');
   return { out, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
@@ -152,12 +148,14 @@ suite(`the aws CLI v2 deploy workflow${cliNote}`, () => {
       INVOQ_CODE_CACHE_DIR: path.join(work, 'code-cache'),
     });
     api = await startApi(config, silentLogger());
-    worker = await startWorker(config, silentLogger());
+    apiB = await startApi({ ...config, codeCacheDir: path.join(work, 'code-cache-b') }, silentLogger());
+    worker = await startWorker({ ...config, codeCacheDir: path.join(work, 'code-cache-worker') }, silentLogger());
     endpoint = `http://127.0.0.1:${api.port}`;
+    endpointB = `http://127.0.0.1:${apiB.port}`;
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all([api?.close(), worker?.close()]);
+    await Promise.all([api?.close(), apiB?.close(), worker?.close()]);
     fs.rmSync(work, { recursive: true, force: true });
   }, 60_000);
 
