@@ -128,8 +128,8 @@ export async function startApi(
     maxWaiting: config.redriveMaxWaiting,
     logger,
   });
-  // Lambda's management API: functions deployed at run time, kept in Redis; their zips are
-  // checked and extracted here, into the cache every replica extracts into, before a change is accepted.
+  // Lambda's management API: functions deployed at run time, kept in Redis; a zip is checked by
+  // extracting it into this host's code cache before the change is accepted.
   const deployments = new FunctionDeployments({
     store,
     prepareCode: (sha256, zip) => codeCache.directoryFor(sha256, () => Promise.resolve(zip)),

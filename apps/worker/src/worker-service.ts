@@ -23,9 +23,7 @@ import {
   loadFunctions,
   parseAttemptRecords,
   type FunctionLoadersOptions,
-  type FunctionStore,
   type ResolvedFunction,
-  type FunctionQueueState,
   type KnownQueueNotice,
   type Logger,
   WORKER_SHUTDOWN_GRACE_MS,
@@ -35,6 +33,7 @@ import {
 import { createMetricsServer } from './metrics-server';
 import { createFunctionWorker, workerConcurrencyOf, type FunctionWorker } from './function-worker';
 import { FunctionWorkers } from './function-workers';
+import { sweepDeleted, sweepUnloaded } from './queue-sweeps';
 import { createProcessor } from './processor';
 
 /** A run that waits for an environment this long is marked so (status: `queued`). */
@@ -87,34 +86,6 @@ function warnNotLoaded(logger: Logger, { state }: KnownQueueNotice): void {
       'events are queued for a function no worker loads: they wait until one does, and go to the DLQ as FunctionNotFound once older than its maximum event age',
     );
   }
-}
-
-/**
- * Dead-letters the queued events of a deleted function (FunctionDeleted), and, as
- * FunctionNotFound, the too-old events of functions no live worker loads.
- */
-async function sweepUnloaded(sweeper: UnloadedEventSweeper, store: FunctionStore, logger: Logger, states: readonly FunctionQueueState[]): Promise<void> {
-  for (const state of states) {
-    if (state.queued === 0) continue;
-    if ((await store.deletedAt(state.functionName)) !== undefined) {
-      await sweepDeleted(sweeper, logger, state.functionName);
-      continue;
-    }
-    if (state.loadedByWorker) continue;
-    const moved = await sweeper.sweep(state.functionName);
-    if (moved > 0)
-      logger.warn(
-        { functionName: state.functionName, count: moved, reason: 'FunctionNotFound' },
-        'events of a function no worker loads dead-lettered past their maximum event age',
-      );
-  }
-}
-
-/** Moves every queued event of a deleted function to its dead-letter queue (FunctionDeleted). */
-async function sweepDeleted(sweeper: UnloadedEventSweeper, logger: Logger, functionName: string): Promise<void> {
-  let total = 0;
-  for (let moved = await sweeper.sweepDeleted(functionName); moved > 0; moved = await sweeper.sweepDeleted(functionName)) total += moved;
-  if (total > 0) logger.warn({ functionName, count: total, reason: 'FunctionDeleted' }, 'queued events of a deleted function dead-lettered');
 }
 
 /** Wires the worker from its config: the composition root, shared by `main.ts` and the tests. */

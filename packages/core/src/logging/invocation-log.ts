@@ -13,6 +13,8 @@ export function logInvocation(logger: Logger, fn: ResolvedFunction, outcome: Inv
   const entry: Record<string, unknown> = {
     requestId: outcome.requestId,
     functionName: fn.name,
+    // Lambda's ExecutedVersion: which version of a deployed function ran.
+    functionVersion: fn.version,
     traceId: outcome.traceId,
     ...fields,
     outcome: error ? error.errorType : 'success',

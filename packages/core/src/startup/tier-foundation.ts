@@ -1,8 +1,8 @@
+import path from 'node:path';
 import { ConfigError } from '../config/config-error';
 import type { RedisTarget, ResolvedConfig } from '../config/load-config';
 import { Executor } from '../execution/executor';
 import type { ExecutorOptions } from '../execution/executor-options';
-import path from 'node:path';
 import { CodeCache } from '../deployment/code-cache';
 import { LAMBDA_CODE_LIMITS } from '../deployment/code-archive';
 import { DeployedCatalog } from '../deployment/deployed-catalog';
@@ -46,8 +46,6 @@ export interface TierFoundationOptions {
   executor?: Omit<ExecutorOptions, 'region' | 'maxEnvironments' | 'onLateError'>;
   /** A deadline for lease calls (the API's, so a request never waits on Redis); default none. */
   leaseDeadlineMs?: number;
-  /** How often the deployed functions are all read again (tests shorten it). */
-  reconcileMs?: number;
   loaders?: FunctionLoadersOptions;
   /** The known queues' timing (tests shorten it) and the tier's own notices and sweeps. */
   knownQueues?: Omit<KnownQueuesOptions, 'redis' | 'prefix' | 'loaded' | 'loaders'>;
@@ -87,7 +85,7 @@ export function createTierFoundation({ config, redis, functions, logger }: TierF
     directory: path.join(config.codeCacheDir, config.queuePrefix),
     limits: { ...LAMBDA_CODE_LIMITS, maxZippedBytes: config.maxCodeBytes },
   });
-  const catalog = new DeployedCatalog({ store, codeCache, region: config.region, logger, reconcileMs: options.reconcileMs });
+  const catalog = new DeployedCatalog({ store, codeCache, region: config.region, logger });
   const registry = new FunctionRegistry(functions, config.region, catalog);
   const queues = new EventQueues({
     connection,
