@@ -192,7 +192,7 @@ const PARALLEL_ENTRIES = 16;
  * after it: no file is ever written while a link it could go through is being made.
  */
 async function extractAll(extraction: Extraction, planned: readonly PlannedEntry[]): Promise<void> {
-  for (let start = 0; start < planned.length; ) {
+  for (let start = 0; start < planned.length;) {
     let end = start + 1;
     if (planned[start]!.type !== 'symlink') while (end < planned.length && planned[end]!.type !== 'symlink') end++;
     await extractSideBySide(extraction, planned.slice(start, end));

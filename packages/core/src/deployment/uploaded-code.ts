@@ -39,7 +39,10 @@ export async function codeDirectory(prepareCode: PrepareCode, sha256: string, zi
     if (e instanceof Error && e.name === 'CodeArchiveError') {
       // Lambda's own words for code too large once unzipped (the zipped size was checked before).
       const tooLarge = (e as Error & { kind?: string }).kind === 'too-large';
-      throw new InvoqError('INVALID_PARAMETER', tooLarge ? `Unzipped size must be smaller than ${UNZIPPED_LIMIT} bytes. ${e.message}` : `Could not unzip uploaded file. ${e.message}`);
+      throw new InvoqError(
+        'INVALID_PARAMETER',
+        tooLarge ? `Unzipped size must be smaller than ${UNZIPPED_LIMIT} bytes. ${e.message}` : `Could not unzip uploaded file. ${e.message}`,
+      );
     }
     throw e;
   }
