@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
 import { makeFunctionsDir, silentLogger, testConfig, uniquePrefix, waitFor } from '../support/harness';
+import { greeterZip } from '../support/deployable-function';
 import { makeZip } from '../support/zip-files';
 
 /** Debian's CLI v2 at /usr/bin/aws: a v1 (pip's) may come first on PATH and speaks differently. */
@@ -42,24 +43,6 @@ const markerDir = path.join(work, 'markers');
 fs.mkdirSync(home);
 fs.mkdirSync(markerDir);
 
-/** Code revision `code`: its own node_modules and a data file; an event with `mark` writes a marker file. */
-function functionZip(code: string): Buffer {
-  return makeZip([
-    {
-      name: 'index.js',
-      content: `const dep = require('greeting-dep');
-const data = require('./data/settings.json');
-exports.handler = async (event) => {
-  const answer = { code: ${JSON.stringify(code)}, greeting: dep.greet(data.name), x: event.x ?? null, suffix: process.env.SUFFIX ?? null };
-  if (event.mark) require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, event.mark), JSON.stringify(answer));
-  return answer;
-};`,
-    },
-    { name: 'node_modules/greeting-dep/package.json', content: '{"name":"greeting-dep","main":"lib.js"}' },
-    { name: 'node_modules/greeting-dep/lib.js', content: 'exports.greet = (name) => `hello ${name}`;' },
-    { name: 'data/settings.json', content: '{"name":"world"}' },
-  ]);
-}
 const writeFile = (file: string, content: Buffer | string) => {
   fs.writeFileSync(path.join(work, file), content);
   return `fileb://${path.join(work, file)}`;
@@ -132,9 +115,9 @@ const expectRefused = (result: CliResult, exception: string) => {
 };
 
 suite(`the aws CLI v2 deploy workflow${cliNote}`, () => {
-  const v1 = functionZip('v1');
-  const v2 = functionZip('v2');
-  const v3 = functionZip('v3');
+  const v1 = greeterZip('v1');
+  const v2 = greeterZip('v2');
+  const v3 = greeterZip('v3');
   let firstRevision: string;
 
   beforeAll(async () => {
@@ -192,7 +175,7 @@ suite(`the aws CLI v2 deploy workflow${cliNote}`, () => {
     const sync = await invoke({ x: 1 });
     expect(sync.out).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
     expect(sync.out.FunctionError).toBeUndefined();
-    expect(sync.body).toEqual({ code: 'v1', greeting: 'hello world', x: 1, suffix: null });
+    expect(sync.body).toEqual({ code: 'v1', greeting: 'hello world', version: '$LATEST', x: 1, suffix: null });
 
     const event = await invoke({ mark: 'event-1' }, ['--invocation-type', 'Event']);
     expect(event.out).toMatchObject({ StatusCode: 202 });

@@ -29,7 +29,7 @@ import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { startWorker, type WorkerService } from '../../apps/worker/src/worker-service';
 import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix, waitFor } from '../support/harness';
 import { OwnRedisCluster } from '../support/redis-cluster';
-import { makeZip } from '../support/zip-files';
+import { greeterZip, type GreeterAnswer } from '../support/deployable-function';
 
 const admin = { accessKeyId: 'AKIDDEPLOY', secretAccessKey: 'deploy-secret' };
 /** What the contract promises: every replica serves a change within 2 s of its answer. */
@@ -37,31 +37,9 @@ const FOLLOW_MS = 2000;
 const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'invoq-deploy-'));
 afterAll(() => fs.rmSync(markerDir, { recursive: true, force: true }));
 
-/**
- * The function's code, revision `code`: it needs its own node_modules and a data file, answers
- * what it is, and an event records which code and version ran it.
- */
-function functionZip(code: string): Buffer {
-  return makeZip([
-    {
-      name: 'index.js',
-      content: `const dep = require('greeting-dep');
-const data = require('./data/settings.json');
-exports.handler = async (event) => {
-  const answer = { code: ${JSON.stringify(code)}, greeting: dep.greet(data.name), version: process.env.AWS_LAMBDA_FUNCTION_VERSION, suffix: process.env.SUFFIX ?? null };
-  if (event.mark) require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, event.mark), JSON.stringify(answer));
-  return answer;
-};`,
-    },
-    { name: 'node_modules/greeting-dep/package.json', content: '{"name":"greeting-dep","main":"lib.js"}' },
-    { name: 'node_modules/greeting-dep/lib.js', content: 'exports.greet = (name) => `hello ${name}`;' },
-    { name: 'data/settings.json', content: '{"name":"world"}' },
-  ]);
-}
-
 const markerOf = (mark: string) => {
   const file = path.join(markerDir, mark);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { code: string; version: string; suffix: string | null }) : undefined;
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as GreeterAnswer) : undefined;
 };
 
 const backends: Array<[string, () => Promise<{ env: Record<string, string | undefined>; stop: () => Promise<void> }>]> = [
@@ -127,7 +105,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       const out = await client.send(new InvokeCommand({ FunctionName: name, Qualifier: qualifier, Payload: Buffer.from(JSON.stringify(payload)) }));
       return {
         version: out.ExecutedVersion,
-        body: JSON.parse(Buffer.from(out.Payload!).toString()) as { code: string; greeting: string; version: string; suffix: string | null },
+        body: JSON.parse(Buffer.from(out.Payload!).toString()) as GreeterAnswer,
       };
     };
     /** Polls until `check` holds, failing if that took longer than FOLLOW_MS after `answeredAt`. */
@@ -145,7 +123,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
           Runtime: 'nodejs20.x',
           Role: 'arn:aws:iam::000000000000:role/any',
           Handler: 'index.handler',
-          Code: { ZipFile: functionZip('v1') },
+          Code: { ZipFile: greeterZip('v1') },
           Environment: { Variables: { MARKER_DIR: markerDir } },
         }),
       );
@@ -158,11 +136,11 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       });
       await waitUntilFunctionActiveV2({ client: b, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { FunctionName: name });
       const first = await invoke(a);
-      expect(first).toEqual({ version: '$LATEST', body: { code: 'v1', greeting: 'hello world', version: '$LATEST', suffix: null } });
+      expect(first).toEqual({ version: '$LATEST', body: { code: 'v1', greeting: 'hello world', version: '$LATEST', x: null, suffix: null } });
     }, 30_000);
 
     it('code and configuration updated through API B are served by API A and the worker within 2 s', async () => {
-      const updated = await b.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: functionZip('v2') }));
+      const updated = await b.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: greeterZip('v2') }));
       const answeredAt = Date.now();
       expect(updated.LastUpdateStatus).toBe('InProgress');
       await followsWithin('API A serves the new code', answeredAt, async () => (await invoke(a)).body.code === 'v2');
@@ -187,7 +165,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
     it('versions are immutable, a weighted alias splits calls by its weights, and an event keeps the version it was accepted for', async () => {
       const one = await a.send(new PublishVersionCommand({ FunctionName: name }));
       expect(one.Version).toBe('1');
-      await b.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: functionZip('v3') }));
+      await b.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: greeterZip('v3') }));
       await waitUntilFunctionUpdatedV2({ client: b, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { FunctionName: name });
       const two = await b.send(new PublishVersionCommand({ FunctionName: name }));
       expect(two.Version).toBe('2');
@@ -195,7 +173,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       await followsWithin('API A serves version 2', publishedAt, async () => (await invoke(a, {}, '2')).body.code === 'v3');
 
       // Version 1 is the code and configuration as published: v2 with the suffix.
-      expect(await invoke(a, {}, '1')).toEqual({ version: '1', body: { code: 'v2', greeting: 'hello world', version: '1', suffix: '!' } });
+      expect(await invoke(a, {}, '1')).toEqual({ version: '1', body: { code: 'v2', greeting: 'hello world', version: '1', x: null, suffix: '!' } });
       const byArn = await b.send(new InvokeCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${name}:2` }));
       expect(byArn.ExecutedVersion).toBe('2');
       expect((await invoke(b)).body.code).toBe('v3');
@@ -226,7 +204,7 @@ describe.each(backends)('deploying at run time on %s', (backend, startBackend) =
       expect(response.status).toBe(200);
       const zip = Buffer.from(await response.arrayBuffer());
       expect(createHash('sha256').update(zip).digest('base64')).toBe(got.Configuration!.CodeSha256);
-      expect(zip.equals(functionZip('v3'))).toBe(true);
+      expect(zip.equals(greeterZip('v3'))).toBe(true);
     });
 
     it("a delete is followed everywhere, and the function's queued events go to the DLQ as FunctionDeleted", async () => {

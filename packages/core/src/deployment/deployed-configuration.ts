@@ -1,21 +1,10 @@
-import { lambdaTimestamp } from '../functions/function-configuration';
+import { lambdaTimestamp, type FunctionConfiguration } from '../functions/function-configuration';
 import { functionArn } from '../functions/resolved-function';
 import { latestRevisionId, type AliasRecord, type DeployedFunction, type VersionRecord } from './deployed-function';
 import { HOST_ARCHITECTURE } from './management-requests';
 
 /** Lambda's `FunctionConfiguration` of a deployed function's version (GetFunction, ListFunctions, the change calls' answers). */
-export interface DeployedFunctionConfiguration {
-  FunctionName: string;
-  FunctionArn: string;
-  Runtime: string;
-  Role: string;
-  Handler: string;
-  CodeSize: number;
-  Description: string;
-  Timeout: number;
-  MemorySize: number;
-  LastModified: string;
-  CodeSha256: string;
+export interface DeployedFunctionConfiguration extends Omit<FunctionConfiguration, 'Version' | 'State' | 'LastUpdateStatus'> {
   Version: string;
   RevisionId: string;
   State: 'Pending' | 'Active';
@@ -24,9 +13,6 @@ export interface DeployedFunctionConfiguration {
   LastUpdateStatus?: 'InProgress' | 'Successful';
   LastUpdateStatusReason?: string;
   LastUpdateStatusReasonCode?: 'Creating';
-  PackageType: 'Zip';
-  Architectures: string[];
-  Environment?: { Variables: Record<string, string> };
 }
 
 export interface DescribeOptions {
