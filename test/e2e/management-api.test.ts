@@ -472,6 +472,11 @@ describe('refusals', () => {
       ]),
       /Could not unzip/,
     ],
+    [
+      'without the handler’s module (index.handler, the zip holds main.js)',
+      makeZip([{ name: 'main.js', content: 'exports.handler = async () => 1;' }]),
+      /The handler index\.handler cannot be found.*index\{\.js,\.cjs,\.mjs\}/,
+    ],
     ['over 250 MB once unzipped (as its headers declare it)', declaringUnzippedSize(300 * 1024 * 1024), /^Unzipped size must be smaller than 262144000 bytes/],
   ])('code that is %s: 400 InvalidParameterValueException', async (_what, zip, message) => {
     await expectFailure(
