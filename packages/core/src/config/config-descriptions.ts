@@ -130,7 +130,7 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Env, VariableDescription> = {
   INVOQ_CODE_CACHE_DIR: {
     group: 'Functions and execution',
     meaning:
-      "where each process extracts deployed functions' code (one folder per code hash, shared safely by processes on one host). The zips themselves live in Redis; this folder is a cache and may be emptied while nothing runs.",
+      "where each process extracts deployed functions' code: `<dir>/<INVOQ_QUEUE_PREFIX>/<code hash>`, shared safely by processes on one host; code no function uses is removed after 10 minutes. The zips themselves live in Redis; this folder is a cache and may be emptied while nothing runs.",
     defaultNote: '(`<os.tmpdir()>/invoq-code`)',
   },
   INVOQ_API_KEYS: { group: 'Auth and secrets', meaning: 'comma-separated keys accepted as `Authorization: Bearer KEY` or `x-api-key: KEY`.' },
