@@ -8,7 +8,7 @@ export async function sweepUnloaded(sweeper: UnloadedEventSweeper, store: Functi
   for (const state of states) {
     if (state.queued === 0) continue;
     if ((await store.deletedAt(state.functionName)) !== undefined) {
-      await sweepDeleted(sweeper, logger, state.functionName);
+      await sweepDeleted(sweeper, store, logger, state.functionName);
       continue;
     }
     if (state.loadedByWorker) continue;
@@ -21,9 +21,16 @@ export async function sweepUnloaded(sweeper: UnloadedEventSweeper, store: Functi
   }
 }
 
-/** Moves every queued event of a deleted function to its dead-letter queue (FunctionDeleted). */
-export async function sweepDeleted(sweeper: UnloadedEventSweeper, logger: Logger, functionName: string): Promise<void> {
+/**
+ * Moves every queued event of a deleted function to its dead-letter queue (FunctionDeleted), a
+ * batch at a time while it stays deleted: a function created again under the name keeps its events.
+ */
+export async function sweepDeleted(sweeper: UnloadedEventSweeper, store: FunctionStore, logger: Logger, functionName: string): Promise<void> {
   let total = 0;
-  for (let moved = await sweeper.sweepDeleted(functionName); moved > 0; moved = await sweeper.sweepDeleted(functionName)) total += moved;
+  while ((await store.deletedAt(functionName)) !== undefined) {
+    const moved = await sweeper.sweepDeleted(functionName);
+    if (moved === 0) break;
+    total += moved;
+  }
   if (total > 0) logger.warn({ functionName, count: total, reason: 'FunctionDeleted' }, 'queued events of a deleted function dead-lettered');
 }

@@ -200,9 +200,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     registry,
     create: startFunctionWorker,
     concurrencyOf: (fn) => workerConcurrencyOf(fn, config.workerConcurrency),
-    onRemoved: async (functionName) => {
-      if ((await store.deletedAt(functionName)) !== undefined) await sweepDeleted(sweeper, logger, functionName);
-    },
+    onRemoved: (functionName) => sweepDeleted(sweeper, store, logger, functionName),
     logger,
   });
   workers.sync();
