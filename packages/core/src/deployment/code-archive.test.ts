@@ -185,26 +185,34 @@ describe('extractArchive', () => {
     await expect(extractArchive(zip, freshTarget(), { ...LAMBDA_CODE_LIMITS, maxUnzippedBytes: 1200 })).resolves.toMatchObject({ unzippedBytes: 1200 });
   });
 
-  it('stops a deflated entry whose header understates its size without writing past the limit', async () => {
-    const limits = { ...LAMBDA_CODE_LIMITS, maxUnzippedBytes: 64 * 1024 };
-    // 8 MiB of zeros deflate to ~8 KiB; both headers claim 1000 bytes.
-    const zip = patchHeaders(makeZip([{ name: 'bomb.bin', content: Buffer.alloc(8 * 1024 * 1024) }]), 22, 24, 1000);
-    const streams: fs.WriteStream[] = [];
-    const open = fs.promises.open;
-    const spy = jest.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
-      const handle = await open(...args);
-      const createWriteStream = handle.createWriteStream.bind(handle);
-      handle.createWriteStream = (options) => streams[streams.push(createWriteStream(options)) - 1]!;
-      return handle;
-    });
-    try {
-      expect(await refusal(zip, freshTarget(), limits)).toMatchObject({ kind: 'too-large', message: expect.stringContaining('"bomb.bin"') });
-    } finally {
-      spy.mockRestore();
-    }
-    expect(streams).toHaveLength(1);
-    expect(streams[0]!.bytesWritten).toBeLessThanOrEqual(limits.maxUnzippedBytes);
-  });
+  it.each([
+    // Up to 256 KiB an entry is inflated in one piece, bounded by its declared size: nothing is written.
+    ['a small one, inflated whole', 1000, 64 * 1024, 0],
+    // Larger ones are streamed, counted as they inflate: the write stops at the limit.
+    ['a large one, streamed', 300 * 1024, 1024 * 1024, 1],
+  ])(
+    'stops a deflated entry whose header understates its size (%s) without writing past the limit',
+    async (_what, declared, maxUnzippedBytes, writeStreams) => {
+      const limits = { ...LAMBDA_CODE_LIMITS, maxUnzippedBytes };
+      // 8 MiB of zeros deflate to ~8 KiB; both headers claim `declared` bytes.
+      const zip = patchHeaders(makeZip([{ name: 'bomb.bin', content: Buffer.alloc(8 * 1024 * 1024) }]), 22, 24, declared);
+      const streams: fs.WriteStream[] = [];
+      const open = fs.promises.open;
+      const spy = jest.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
+        const handle = await open(...args);
+        const createWriteStream = handle.createWriteStream.bind(handle);
+        handle.createWriteStream = (options) => streams[streams.push(createWriteStream(options)) - 1]!;
+        return handle;
+      });
+      try {
+        expect(await refusal(zip, freshTarget(), limits)).toMatchObject({ kind: 'too-large', message: expect.stringContaining('"bomb.bin"') });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(streams).toHaveLength(writeStreams);
+      for (const stream of streams) expect(stream.bytesWritten).toBeLessThanOrEqual(limits.maxUnzippedBytes);
+    },
+  );
 
   it('refuses a stored entry whose header understates its size', async () => {
     const zip = patchHeaders(makeZip([{ name: 'big.bin', content: Buffer.alloc(100_000, 1), level: 0 }]), 22, 24, 1000);
