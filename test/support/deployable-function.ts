@@ -23,7 +23,13 @@ export function greeterZip(code: string): Buffer {
 const data = require('./data/settings.json');
 exports.handler = async (event) => {
   const answer = { code: ${JSON.stringify(code)}, greeting: dep.greet(data.name), version: process.env.AWS_LAMBDA_FUNCTION_VERSION, x: event.x ?? null, suffix: process.env.SUFFIX ?? null };
-  if (event.mark) require('node:fs').writeFileSync(require('node:path').join(process.env.MARKER_DIR, event.mark), JSON.stringify(answer));
+  if (event.mark) {
+    // Written whole, then renamed: a reader polling for the file never sees it half written.
+    const fs = require('node:fs');
+    const file = require('node:path').join(process.env.MARKER_DIR, event.mark);
+    fs.writeFileSync(file + '.partial', JSON.stringify(answer));
+    fs.renameSync(file + '.partial', file);
+  }
   return answer;
 };`,
     },
