@@ -203,7 +203,12 @@ describe('RuntimeApiServer', () => {
         ].join('\n'),
       );
       chmodSync(bootstrap, 0o755);
-      const child = spawn(bootstrap, [], { env: { PATH: process.env.PATH, AWS_LAMBDA_RUNTIME_API: server.address, TMPDIR: dir }, stdio: 'ignore' });
+      // Its own process group, as a process environment will be: the loop's subshells and curls die with it.
+      const child = spawn(bootstrap, [], {
+        env: { PATH: process.env.PATH, AWS_LAMBDA_RUNTIME_API: server.address, TMPDIR: dir },
+        stdio: 'ignore',
+        detached: true,
+      });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       try {
         const first = await server.invoke(invocation('warm-1'));
@@ -211,9 +216,10 @@ describe('RuntimeApiServer', () => {
         const second = await server.invoke(invocation('warm-2'));
         expect(JSON.parse(second.body.toString())).toEqual({ echo: { n: 'warm-2' } });
       } finally {
-        child.kill('SIGKILL');
+        process.kill(-child.pid!, 'SIGKILL');
         await exited;
-        rmSync(dir, { recursive: true, force: true });
+        // A killed loop's last mktemp may land a moment after its shell exited (seen once in CI).
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
       }
     });
   }
