@@ -20,7 +20,6 @@ import {
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
   LambdaClient,
-  type LambdaServiceException,
   ListAliasesCommand,
   ListFunctionsCommand,
   ListTagsCommand,
@@ -42,6 +41,7 @@ import { FunctionStore, createRedisConnection, closeRedis, signedCodePath, type 
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { makeFunctionsDir, silentLogger, testConfig, testRedisUrl, uniquePrefix } from '../support/harness';
 import { makeZip } from '../support/zip-files';
+import { failure } from '../support/sdk-failure';
 
 const functionsDir = makeFunctionsDir({
   folderfn: { config: { handler: 'index.handler', reservedConcurrency: 2 }, files: { 'index.js': 'exports.handler = async (event) => event;' } },
@@ -90,13 +90,6 @@ const client = (credentials = admin) => {
   clients.push(c);
   return c;
 };
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e as LambdaServiceException,
-  );
 const expectFailure = async (promise: Promise<unknown>, name: string, status: number, message?: RegExp) => {
   const error = await failure(promise);
   expect([error.name, error.$metadata.httpStatusCode]).toEqual([name, status]);

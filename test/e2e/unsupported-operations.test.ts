@@ -23,6 +23,7 @@ import {
 import pino from 'pino';
 import { startApi, type ApiService } from '../../apps/api/src/api-service';
 import { makeFunctionsDir, testConfig, uniquePrefix } from '../support/harness';
+import { failure } from '../support/sdk-failure';
 
 const user = { accessKeyId: 'AKIDUNSUP', secretAccessKey: 'unsupported-secret' };
 const functionsDir = makeFunctionsDir({
@@ -67,13 +68,6 @@ const client = (credentials = user) => {
   clients.push(c);
   return c;
 };
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e as LambdaServiceException,
-  );
 
 describe('the AWS SDK v3', () => {
   it('raises UnsupportedOperationException naming GetPolicy, after one request', async () => {

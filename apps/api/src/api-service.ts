@@ -138,8 +138,15 @@ export async function startApi(
     maxZippedBytes: config.maxCodeBytes,
   });
   // The dashboard shows every function served here, deployed ones as they come and go.
-  const queueBoard = createQueueBoard(registry.names().map((name) => [name, queues.get(name)]));
-  catalog.onChange(() => queueBoard.show(registry.names().map((name) => [name, queues.get(name)])));
+  let boardNames = registry.names();
+  const queueBoard = createQueueBoard(boardNames.map((name) => [name, queues.get(name)]));
+  catalog.onChange(() => {
+    // Only a function coming or going changes the board (an update or a tag does not).
+    const names = registry.names();
+    if (names.join() === boardNames.join()) return;
+    boardNames = names;
+    queueBoard.show(names.map((name) => [name, queues.get(name)]));
+  });
   const app = createApp({
     config,
     registry,

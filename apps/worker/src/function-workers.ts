@@ -33,18 +33,22 @@ export class FunctionWorkers {
     return [...this.byName.values()];
   }
 
-  /** Starts, stops or adjusts workers so there is one per function served now. */
-  sync(): void {
-    if (this.closed) return;
+  /** Starts, stops or adjusts workers so there is one per function served now; true when one was started or stopped. */
+  sync(): boolean {
+    if (this.closed) return false;
     const served = new Map(this.deps.registry.list().map((fn) => [fn.name, fn]));
+    let changed = false;
     for (const [name, fn] of served) {
       const worker = this.byName.get(name);
-      if (!worker) this.byName.set(name, this.deps.create(fn));
-      else if (worker.concurrency !== this.deps.concurrencyOf(fn)) worker.concurrency = this.deps.concurrencyOf(fn);
+      if (!worker) {
+        this.byName.set(name, this.deps.create(fn));
+        changed = true;
+      } else if (worker.concurrency !== this.deps.concurrencyOf(fn)) worker.concurrency = this.deps.concurrencyOf(fn);
     }
     for (const [name, worker] of this.byName) {
       if (served.has(name)) continue;
       this.byName.delete(name);
+      changed = true;
       this.deps.logger.info({ functionName: name }, 'function no longer served: its worker stops taking events');
       const retired = Promise.all([worker.close(), this.deps.onRemoved(name)]).then(
         () => undefined,
@@ -53,6 +57,7 @@ export class FunctionWorkers {
       this.retiring.add(retired);
       void retired.finally(() => this.retiring.delete(retired));
     }
+    return changed;
   }
 
   /** Closes every worker (BullMQ's close: running events finish) and waits for the retiring ones. */

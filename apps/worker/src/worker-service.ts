@@ -204,11 +204,10 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
     logger,
   });
   workers.sync();
-  // A deployed function came, changed or went: its worker follows, and live readers learn at
-  // once whether this worker loads it.
+  // A deployed function came, changed or went: its worker follows; when one came or went, live
+  // readers learn at once whether this worker loads it (the heartbeat says it again later).
   catalog.onChange(() => {
-    workers.sync();
-    void loaders.announce(() => registry.names());
+    if (workers.sync()) void loaders.announce(() => registry.names());
   });
 
   const metricsServer = createMetricsServer(
