@@ -6,7 +6,7 @@ import { resolveDeployedVersion } from './deployed-resolution';
 import type { FunctionStore } from './function-store';
 
 /** How often every process reads all deployed functions again, whatever it heard. */
-export const RECONCILE_MS = 1000;
+const RECONCILE_MS = 1000;
 /** How often the local code cache drops code no deployed function uses any more. */
 const PRUNE_EVERY_MS = 60_000;
 /**
@@ -27,12 +27,11 @@ export interface DeployedCatalogOptions {
   codeCache: CodeCache;
   region: string;
   logger: Logger;
-  reconcileMs?: number;
 }
 
 /**
  * What this process knows of the deployed functions, kept in step with Redis: a change published
- * by any process is read at once, and every `reconcileMs` all of them are read again, so a lost
+ * by any process is read at once, and every RECONCILE_MS all of them are read again, so a lost
  * message, or a process started later, still converges. A function's versions become visible
  * only once their code is extracted here, so a resolved version always runs.
  */
@@ -54,13 +53,12 @@ export class DeployedCatalog {
    * the next rounds try again.
    */
   async start(): Promise<void> {
-    const every = this.options.reconcileMs ?? RECONCILE_MS;
     const round = async () => {
       if (!this.unsubscribe) await this.subscribe();
       await this.reconcile();
     };
     const tick = () => {
-      this.timer = setTimeout(() => void round().finally(() => !this.closed && tick()), every);
+      this.timer = setTimeout(() => void round().finally(() => !this.closed && tick()), RECONCILE_MS);
       this.timer.unref();
     };
     await round();
