@@ -40,6 +40,8 @@ export interface RuntimeInitError {
 export interface RuntimeApiServerOptions {
   host?: '127.0.0.1';
   maxResponseBytes?: number;
+  /** Told when an invocation is handed to the runtime's `next` (its deadline runs from then). */
+  onDelivered?: (invocation: RuntimeInvocation) => void;
 }
 
 interface OutstandingInvocation {
@@ -80,6 +82,7 @@ export class RuntimeApiServer {
   private constructor(
     private readonly server: Server,
     private readonly maxResponseBytes: number,
+    private readonly onDelivered: ((invocation: RuntimeInvocation) => void) | undefined,
   ) {
     const { port } = server.address() as AddressInfo;
     this.address = `127.0.0.1:${port}`;
@@ -92,7 +95,7 @@ export class RuntimeApiServer {
       server.once('error', reject);
       server.listen(0, options.host ?? '127.0.0.1', () => resolve());
     });
-    const runtimeApi = new RuntimeApiServer(server, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    const runtimeApi = new RuntimeApiServer(server, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, options.onDelivered);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => runtimeApi.route(req, res));
     return runtimeApi;
   }
@@ -185,6 +188,7 @@ export class RuntimeApiServer {
     headers['Content-Type'] = 'application/json';
     res.writeHead(200, headers);
     res.end(invocation.payload);
+    this.onDelivered?.(invocation);
   }
 
   /** `handler/invocationresponse.go` behind `middleware.AwsRequestIDValidator`. */
