@@ -26,6 +26,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): Resolv
     INVOQ_METRICS_PORT: '0',
     INVOQ_FUNCTIONS_DIR: EXAMPLE_FUNCTIONS_DIR,
     LOG_LEVEL: 'silent',
+    // In CI the sandbox must work (bwrap installed); elsewhere a plain process will do.
+    INVOQ_PROCESS_SANDBOX: process.env.CI === 'true' ? 'bubblewrap' : 'auto',
     ...env,
   });
 }

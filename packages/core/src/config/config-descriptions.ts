@@ -133,6 +133,11 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Env, VariableDescription> = {
       "where each process extracts deployed functions' code: `<dir>/<INVOQ_QUEUE_PREFIX>/<code hash>`, shared safely by processes on one host; code no function uses is removed after 10 minutes. The zips themselves live in Redis; this folder is a cache and may be emptied while nothing runs.",
     defaultNote: '(`<os.tmpdir()>/invoq-code`)',
   },
+  INVOQ_PROCESS_SANDBOX: {
+    group: 'Functions and execution',
+    meaning:
+      'how process environments (Python, custom runtimes, Node with `isolation: "process"`) are confined. `bubblewrap`: each in namespaces of its own through `bwrap` (its code at /var/task, a private /tmp and /proc, the host\'s /usr read-only, no capabilities; see docs/runtimes.md), and the process refuses to start without a working `bwrap`; `auto`: the same when `bwrap` works, else a plain child process, said at start; `none`: a plain child process (a clean environment, but the host\'s files readable).',
+  },
   INVOQ_API_KEYS: { group: 'Auth and secrets', meaning: 'comma-separated keys accepted as `Authorization: Bearer KEY` or `x-api-key: KEY`.' },
   INVOQ_ADMIN_KEYS: { group: 'Auth and secrets', meaning: 'keys that may also use the DLQ and queue admin endpoints (and see `Environment` in GetFunction).' },
   INVOQ_AWS_CREDENTIALS: {

@@ -85,6 +85,7 @@ export const envSchema = z.object({
   INVOQ_QUEUE_DISCOVERY_SECONDS: positiveInt.default(60),
   INVOQ_MAX_CODE_BYTES: positiveInt.default(52_428_800),
   INVOQ_CODE_CACHE_DIR: z.string().min(1).optional(),
+  INVOQ_PROCESS_SANDBOX: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
   INVOQ_API_KEYS: csv,
   INVOQ_ADMIN_KEYS: csv,
   INVOQ_AWS_CREDENTIALS: csv,

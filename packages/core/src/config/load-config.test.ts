@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       workerConcurrency: 32,
       maxEnvironments: 16,
+      processSandbox: 'auto',
       syncWaitMs: 1000,
       metricsPort: 9091,
       retryBaseDelayMs: 60_000,

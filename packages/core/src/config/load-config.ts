@@ -43,6 +43,8 @@ export interface ResolvedConfig {
   functionsDir: string;
   /** INVOQ_CODE_CACHE_DIR: where deployed functions' zips are extracted (a cache; Redis holds the zips). */
   codeCacheDir: string;
+  /** INVOQ_PROCESS_SANDBOX: how process environments are confined (resolved at start: see sandbox.ts). */
+  processSandbox: 'auto' | 'bubblewrap' | 'none';
   /** INVOQ_MAX_CODE_BYTES: the largest zip CreateFunction / UpdateFunctionCode accept. */
   maxCodeBytes: number;
   workerConcurrency: number;
@@ -194,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined>, readSecretFi
     functionsDir: path.resolve(e.INVOQ_FUNCTIONS_DIR),
     codeCacheDir: path.resolve(e.INVOQ_CODE_CACHE_DIR ?? path.join(os.tmpdir(), 'invoq-code')),
     maxCodeBytes: e.INVOQ_MAX_CODE_BYTES,
+    processSandbox: e.INVOQ_PROCESS_SANDBOX,
     workerConcurrency: e.INVOQ_WORKER_CONCURRENCY,
     maxEnvironments: e.INVOQ_MAX_ENVIRONMENTS,
     syncWaitMs: e.INVOQ_SYNC_WAIT_MS,

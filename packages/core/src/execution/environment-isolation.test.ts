@@ -10,7 +10,8 @@ import path from 'node:path';
 import { loadFunctions } from '../functions/load-functions';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import { makeFunctionsDir, waitFor } from '../../../../test/support/harness';
-import { Environment, type RunReply } from './environment';
+import { Environment } from './environment';
+import type { RunReply } from './execution-environment';
 import { Executor } from './executor';
 import { MAX_LOG_LINE_CHARS, MAX_RESPONSE_BYTES } from './thread-protocol';
 

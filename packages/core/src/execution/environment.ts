@@ -5,6 +5,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
+import type { BusyMark, EndedRun, ExecutionEnvironment, OnEnvironmentDeath, RunReply, RunRequest } from './execution-environment';
 import { invalidReplyError, responseTooLargeError, timeoutError, toFunctionError } from './function-error';
 import { lambdaEnvironment, newLogStreamName } from './lambda-environment';
 import { LogBudget } from './log-budget';
@@ -22,15 +23,6 @@ import {
   type ThreadWorkerData,
 } from './thread-protocol';
 
-/** A run the main thread ended itself: the thread timed out or died during it. */
-type EndedRun = { kind: 'function-error'; error: FunctionError; initMs: undefined; durationMs: number; memoryUsedMb: undefined };
-
-/**
- * What one run in an environment produced, as seen from the main thread, with its log lines.
- * `not-started`: it waited behind a run that killed the environment, so it never began and can
- * run elsewhere.
- */
-export type RunReply = (ThreadReply | EndedRun | { kind: 'not-started' }) & { logs: string[] };
 
 function threadEntry(): string {
   const compiled = path.join(__dirname, 'environment-thread.js');
@@ -61,7 +53,7 @@ interface PendingRun {
  * invocation at a time. Runs posted while one is running wait in order in the thread (the
  * executor queues a few behind short runs). On timeout or crash it dies and is never reused.
  */
-export class Environment {
+export class Environment implements ExecutionEnvironment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
   /**
@@ -95,7 +87,7 @@ export class Environment {
   constructor(
     fn: ResolvedFunction,
     settings: EnvironmentSettings,
-    private readonly onDeath: (env: Environment, lateError?: { requestId: string | undefined; error: FunctionError }) => void,
+    private readonly onDeath: OnEnvironmentDeath,
   ) {
     this.fn = fn;
     const logStreamName = newLogStreamName();
@@ -182,12 +174,12 @@ export class Environment {
   }
 
   /** True while the thread holds a run it has not answered yet (it may be waiting on I/O). */
-  get threadInRun(): boolean {
+  get inRun(): boolean {
     return Atomics.load(this.control, Control.IN_RUN) === 1;
   }
 
   /** The thread's event-loop utilisation so far; pass it back to `busySince` later. */
-  utilization(): EventLoopUtilization {
+  busyMark(): BusyMark {
     return this.worker.performance.eventLoopUtilization();
   }
 
@@ -195,8 +187,8 @@ export class Environment {
    * Share of time the thread was running code since `mark`: near 1 for CPU work (a cold start,
    * a busy handler), near 0 for a handler waiting on I/O or a timer.
    */
-  busySince(mark: EventLoopUtilization): number {
-    const delta = this.worker.performance.eventLoopUtilization(mark);
+  busySince(mark: BusyMark): number {
+    const delta = this.worker.performance.eventLoopUtilization(mark as EventLoopUtilization);
     // A thread still booting has no event loop yet (0 of 0): it is busy, not waiting.
     return delta.idle + delta.active === 0 ? 1 : delta.utilization;
   }
@@ -211,7 +203,7 @@ export class Environment {
     return this.initialized;
   }
 
-  run(message: Omit<InvokeMessage, 'timeoutMs' | 'token'>): Promise<RunReply> {
+  run(message: RunRequest): Promise<RunReply> {
     if (this.dead) throw new Error(`environment of ${this.fn.name} is dead`);
     return new Promise((resolve) => {
       this.runCount += 1;

@@ -1,9 +1,12 @@
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
+import type { Sandbox } from './sandbox';
 
 export interface ExecutorOptions {
   /** The functions' `AWS_REGION` and `AWS_DEFAULT_REGION`. Default `us-east-1`. */
   region?: string;
+  /** How process environments (Python, custom runtimes, isolated Node) are confined. Default none. */
+  sandbox?: Sandbox;
   /** Environments (threads) this process may hold, all functions together. Default 16. */
   maxEnvironments?: number;
   /** An idle environment is reclaimed after this long. Default 5 minutes. */

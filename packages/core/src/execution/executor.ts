@@ -1,8 +1,10 @@
 import os from 'node:os';
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { InvoqError, NotStartedError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import { Environment, type RunReply } from './environment';
+import { Environment } from './environment';
+import type { BusyMark, ExecutionEnvironment, OnEnvironmentDeath, RunReply } from './execution-environment';
+import { ProcessEnvironment } from './process-environment';
+import { runsInProcess } from '../functions/runtimes';
 import { invokeHttpFunction } from './http-runtime';
 import { DEFAULT_REGION } from '../functions/resolved-function';
 import { newTraceId } from '../invocation/trace-id';
@@ -11,7 +13,7 @@ import type { InvocationOutcome, InvocationRequest } from './invocation';
 
 interface Waiter {
   fn: ResolvedFunction;
-  resolve: (env: Environment) => void;
+  resolve: (env: ExecutionEnvironment) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
 }
@@ -31,16 +33,16 @@ export class Executor {
   private readonly runsPerEnvironment: number;
   private readonly queueBehindRunMs: number;
   /** Idle environments per function, most recently used last. */
-  private readonly idle = new Map<string, Environment[]>();
+  private readonly idle = new Map<string, ExecutionEnvironment[]>();
   /** Every live environment per function, busy or idle. */
-  private readonly live = new Map<string, Set<Environment>>();
+  private readonly live = new Map<string, Set<ExecutionEnvironment>>();
   private total = 0;
   private readonly waiters: Waiter[] = [];
   private readonly scaleChecks = new Map<string, NodeJS.Timeout>();
   /** Execution keys of code or configuration no longer current: their environments end when idle. */
   private readonly retired = new Set<string>();
   /** Utilisation marks taken when a scale check was armed, per environment. */
-  private readonly utilizationMarks = new WeakMap<Environment, EventLoopUtilization>();
+  private readonly utilizationMarks = new WeakMap<ExecutionEnvironment, BusyMark>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -98,7 +100,7 @@ export class Executor {
       return {
         requestId: request.requestId,
         traceId,
-        body: reply.kind === 'result' ? reply.body : JSON.stringify(reply.error),
+        body: reply.kind === 'result' ? reply.body : (reply.errorBody ?? JSON.stringify(reply.error)),
         functionError,
         durationMs: reply.durationMs,
         initDurationMs: reply.initMs,
@@ -168,31 +170,35 @@ export class Executor {
     return reserved === undefined ? this.maxEnvironments : Math.min(reserved, this.maxEnvironments);
   }
 
-  private takeIdle(fn: ResolvedFunction): Environment | undefined {
+  private takeIdle(fn: ResolvedFunction): ExecutionEnvironment | undefined {
     // Most recently used first: it is warmest, and the others can idle out.
     return this.idle.get(fn.executionKey)?.pop();
   }
 
   /** A busy environment of `fn` whose runs are short, with room for one more behind them. */
-  private takeQueueable(fn: ResolvedFunction): Environment | undefined {
-    let best: Environment | undefined;
+  private takeQueueable(fn: ResolvedFunction): ExecutionEnvironment | undefined {
+    let best: ExecutionEnvironment | undefined;
     for (const env of this.live.get(fn.executionKey) ?? []) {
       if (this.canQueueOn(env) && (!best || env.outstanding < best.outstanding)) best = env;
     }
     return best;
   }
 
-  private canQueueOn(env: Environment): boolean {
+  private canQueueOn(env: ExecutionEnvironment): boolean {
     return !env.isDead && env.isWarm && env.outstanding < this.runsPerEnvironment && env.recentRunMs !== undefined && env.recentRunMs <= this.queueBehindRunMs;
   }
 
-  private startNew(fn: ResolvedFunction): Environment | undefined {
+  private startNew(fn: ResolvedFunction): ExecutionEnvironment | undefined {
     if (this.closed || this.countOf(fn) >= this.capacityOf(fn)) return undefined;
     if (this.total >= this.maxEnvironments && !this.evictIdleOfOtherFunction(fn)) return undefined;
-    const env = new Environment(fn, { region: this.options.region ?? DEFAULT_REGION }, (dead, late) => {
+    const onDeath: OnEnvironmentDeath = (dead, late) => {
       this.forget(dead);
       if (late) this.options.onLateError?.(dead.fn, late.requestId, late.error);
-    });
+    };
+    const region = this.options.region ?? DEFAULT_REGION;
+    const env = runsInProcess(fn.config)
+      ? new ProcessEnvironment(fn, { region, sandbox: this.options.sandbox ?? { kind: 'none' } }, onDeath)
+      : new Environment(fn, { region }, onDeath);
     this.total += 1;
     const set = this.live.get(fn.executionKey) ?? new Set();
     set.add(env);
@@ -202,7 +208,7 @@ export class Executor {
 
   /** Frees a slot held by an idle environment of another function (least recently used first). */
   private evictIdleOfOtherFunction(fn: ResolvedFunction): boolean {
-    let victim: Environment | undefined;
+    let victim: ExecutionEnvironment | undefined;
     for (const [name, list] of this.idle) {
       if (name === fn.executionKey || list.length === 0) continue;
       if (!victim || list[0]!.lastUsedAt < victim.lastUsedAt) victim = list[0];
@@ -213,7 +219,7 @@ export class Executor {
     return true;
   }
 
-  private waitForEnvironment(fn: ResolvedFunction, waitMs: number, request?: InvocationRequest): Promise<Environment> {
+  private waitForEnvironment(fn: ResolvedFunction, waitMs: number, request?: InvocationRequest): Promise<ExecutionEnvironment> {
     request?.onWait?.();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { fn, resolve, reject, timer: undefined };
@@ -258,7 +264,7 @@ export class Executor {
   /** While calls of `fn` wait, check every few ms whether its busy environments are stuck. */
   private armScaleCheck(fn: ResolvedFunction): void {
     if (this.scaleChecks.has(fn.executionKey)) return;
-    for (const env of this.live.get(fn.executionKey) ?? []) this.utilizationMarks.set(env, env.utilization());
+    for (const env of this.live.get(fn.executionKey) ?? []) this.utilizationMarks.set(env, env.busyMark());
     this.scaleChecks.set(
       fn.executionKey,
       setTimeout(() => {
@@ -275,7 +281,7 @@ export class Executor {
     const envs = [...(this.live.get(fn.executionKey) ?? [])];
     // In a run that began before the last check, not merely answered with the answer still
     // queued here: a flood of no-op calls never looks like this, so it stays on few threads.
-    const inLongRun = (env: Environment) => env.threadInRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff;
+    const inLongRun = (env: ExecutionEnvironment) => env.inRun && env.runStartedAt !== undefined && env.runStartedAt <= cutoff;
     // More threads than cores only slow CPU work down (measured: 8 busy threads served half the
     // calls of 2), so computing runs get one per core, while runs that wait (the thread idle,
     // e.g. on I/O) get as many as they need.
@@ -293,13 +299,13 @@ export class Executor {
     if (this.waiters.some((w) => w.fn.executionKey === fn.executionKey)) this.armScaleCheck(fn);
   }
 
-  private handTo(waiter: Waiter, env: Environment): void {
+  private handTo(waiter: Waiter, env: ExecutionEnvironment): void {
     this.waiters.splice(this.waiters.indexOf(waiter), 1);
     if (waiter.timer) clearTimeout(waiter.timer);
     waiter.resolve(env);
   }
 
-  private release(env: Environment): void {
+  private release(env: ExecutionEnvironment): void {
     if (env.isDead) {
       this.dispatch();
       return;
@@ -342,13 +348,13 @@ export class Executor {
     }
   }
 
-  private removeIdle(env: Environment): void {
+  private removeIdle(env: ExecutionEnvironment): void {
     const list = this.idle.get(env.fn.executionKey);
     const index = list?.indexOf(env) ?? -1;
     if (list && index >= 0) list.splice(index, 1);
   }
 
-  private forget(env: Environment): void {
+  private forget(env: ExecutionEnvironment): void {
     const set = this.live.get(env.fn.executionKey);
     if (!set?.delete(env)) return;
     if (set.size === 0) {

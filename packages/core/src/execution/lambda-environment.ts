@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ResolvedFunction } from '../functions/resolved-function';
+import { LAMBDA_RUNTIMES, runtimeFamily } from '../functions/runtimes';
 
 /**
  * Names Lambda reserves: its runtime sets them, and CreateFunction refuses them in a function's
@@ -52,6 +53,16 @@ export interface LambdaEnvironmentOptions {
   runtimeDir: string;
   /** The service's own environment, of which only PATH, LANG and HOME pass. */
   serviceEnv: Readonly<Record<string, string | undefined>>;
+  /** `LAMBDA_TASK_ROOT`, as the function sees its code folder: `fn.directory`, or `/var/task` in a sandbox. */
+  taskRoot?: string;
+  /** Variables a process environment adds or replaces (AWS_LAMBDA_RUNTIME_API, PATH, TMPDIR, …). */
+  overrides?: Record<string, string>;
+}
+
+/** `AWS_EXECUTION_ENV`: `AWS_Lambda_<runtime>`, the host's Node for a legacy `nodejs` one. */
+function executionEnvOf(fn: ResolvedFunction): string {
+  const runtime = (LAMBDA_RUNTIMES as readonly string[]).includes(fn.config.runtime) ? fn.config.runtime : nodeRuntimeName();
+  return `AWS_Lambda_${runtime}`;
 }
 
 /**
@@ -65,8 +76,9 @@ export function lambdaEnvironment(fn: ResolvedFunction, options: LambdaEnvironme
     const value = options.serviceEnv[key];
     if (value !== undefined) env[key] = value;
   }
+  const taskRoot = options.taskRoot ?? fn.directory;
   Object.assign(env, {
-    AWS_EXECUTION_ENV: `AWS_Lambda_${nodeRuntimeName()}`,
+    AWS_EXECUTION_ENV: executionEnvOf(fn),
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
     AWS_LAMBDA_FUNCTION_VERSION: fn.version,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.config.memorySize),
@@ -75,12 +87,13 @@ export function lambdaEnvironment(fn: ResolvedFunction, options: LambdaEnvironme
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_REGION: options.region,
     AWS_DEFAULT_REGION: options.region,
-    LAMBDA_TASK_ROOT: fn.directory,
+    LAMBDA_TASK_ROOT: taskRoot,
     LAMBDA_RUNTIME_DIR: options.runtimeDir,
     _HANDLER: fn.config.handler ?? '',
     TZ: LAMBDA_TIME_ZONE,
-    // Lambda's ends with /var/task, so `require('lib/x')` finds the function's own lib/x.js.
-    NODE_PATH: fn.directory,
   });
+  // Lambda's ends with /var/task, so `require('lib/x')` finds the function's own lib/x.js.
+  if (runtimeFamily(fn.config.runtime) === 'nodejs') env.NODE_PATH = taskRoot;
+  Object.assign(env, options.overrides);
   return Object.assign(env, fn.config.environment);
 }

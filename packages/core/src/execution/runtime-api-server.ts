@@ -19,8 +19,9 @@ import {
 export interface RuntimeInvocation {
   requestId: string;
   payload: string;
-  /** Epoch ms, sent as `Lambda-Runtime-Deadline-Ms`. */
-  deadlineMs: number;
+  /** Epoch ms, sent as `Lambda-Runtime-Deadline-Ms`; or `timeoutMs` from when the runtime takes it. */
+  deadlineMs?: number;
+  timeoutMs?: number;
   invokedFunctionArn: string;
   traceId?: string;
   clientContext?: string;
@@ -184,7 +185,7 @@ export class RuntimeApiServer {
     setIfNotEmpty('Lambda-Runtime-Client-Context', invocation.clientContext);
     setIfNotEmpty('Lambda-Runtime-Cognito-Identity', invocation.cognitoIdentity);
     setIfNotEmpty('Lambda-Runtime-Invoked-Function-Arn', invocation.invokedFunctionArn);
-    setIfNotEmpty('Lambda-Runtime-Deadline-Ms', String(invocation.deadlineMs));
+    setIfNotEmpty('Lambda-Runtime-Deadline-Ms', String(invocation.deadlineMs ?? Date.now() + (invocation.timeoutMs ?? 0)));
     headers['Content-Type'] = 'application/json';
     res.writeHead(200, headers);
     res.end(invocation.payload);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from '../config/config-error';
+import { resolveSandbox } from '../execution/sandbox';
 import type { RedisTarget, ResolvedConfig } from '../config/load-config';
 import { Executor } from '../execution/executor';
 import type { ExecutorOptions } from '../execution/executor-options';
@@ -107,8 +108,11 @@ export function createTierFoundation({ config, redis, functions, logger }: TierF
     ...options.knownQueues,
   });
   registerQueueStats(metrics, queues, known);
+  const { sandbox, notice } = resolveSandbox(config.processSandbox);
+  if (notice) logger.warn(notice);
   const executor = new Executor({
     region: config.region,
+    sandbox,
     maxEnvironments: config.maxEnvironments,
     ...options.executor,
     onLateError: (fn, requestId, error) =>
