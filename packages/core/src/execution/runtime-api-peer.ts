@@ -19,10 +19,10 @@ import type { Socket } from 'node:net';
  * - `unavailable`: no /proc/net/tcp (not Linux); the caller decides, and invoq's allows.
  *
  * The cost, once per connection: a (partial) read of /proc/net/tcp and a `readlink` per descriptor
- * of the session leader, about 1 ms (0.8–1.7 ms measured on a loaded 2-core VM, runtime-api-peer.test.ts
- * prints it). When the leader does not hold the socket (a runtime the leader forked, e.g. under
- * bubblewrap, or a stranger) add one `stat` read per process on the host and the descriptors of the
- * session's other processes: about 7 ms with 110 processes there.
+ * of the session leader: 0.8 ms measured on a 2-core VM at load 3, up to 6 ms at load 8
+ * (runtime-api-peer.test.ts prints it). When the leader does not hold the socket (a runtime the
+ * leader forked, e.g. under bubblewrap, or a stranger) add one `stat` read per process on the host
+ * and the descriptors of the session's other processes: 7 ms (load 3) to 18 ms (load 8) with 110.
  */
 export type PeerCheck = { kind: 'member'; pid: number } | { kind: 'stranger'; reason: string } | { kind: 'unavailable'; reason: string };
 
