@@ -1,8 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../../../../test/support/harness';
+import { sessionAuthorizer } from './runtime-api-peer';
 import { RuntimeApiServer, type RuntimeInvocation } from './runtime-api-server';
 
 const servers: RuntimeApiServer[] = [];
@@ -223,4 +225,144 @@ describe('RuntimeApiServer', () => {
       }
     });
   }
+});
+
+// Each environment leads a session of its own (spawned detached); only its processes may use its server.
+const peerCheckable = existsSync('/proc/net/tcp') && spawnSync('curl', ['--version']).status === 0;
+(peerCheckable || process.env.CI === 'true' ? describe : describe.skip)('RuntimeApiServer with authorize (the environment is a session)', () => {
+  const children: ChildProcess[] = [];
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'invoq-rapi-peer-'));
+  });
+  afterEach(async () => {
+    await Promise.all(
+      children.splice(0).map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        process.kill(-child.pid!, 'SIGKILL');
+        await exited;
+      }),
+    );
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  /** A server whose environment is the session of whatever `spawnEnvironment` started last. */
+  async function startGuarded(onDelivered?: (invocation: RuntimeInvocation) => void) {
+    let sessionId: number | undefined;
+    const server = await RuntimeApiServer.start({ onDelivered, authorize: sessionAuthorizer(() => sessionId) });
+    servers.push(server);
+    const spawnEnvironment = (command: string, args: string[]) => {
+      const child = spawn(command, args, {
+        env: { PATH: process.env.PATH, AWS_LAMBDA_RUNTIME_API: server.address, DIR: dir },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true,
+      });
+      children.push(child);
+      sessionId = child.pid;
+      return child;
+    };
+    return { server, spawnEnvironment };
+  }
+
+  /** Runs a process in a session of its own that is not the environment's; resolves with its stdout. */
+  function outsider(command: string, args: string[]): Promise<string> {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    children.push(child);
+    return output(child);
+  }
+
+  function output(child: ChildProcess): Promise<string> {
+    let text = '';
+    child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    return new Promise((resolve) => child.once('close', () => resolve(text)));
+  }
+
+  // The runtime as one node process, the session's leader, that serves one event on one connection.
+  const nodeRuntime = `
+    const api = 'http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2018-06-01/runtime/invocation/';
+    (async () => {
+      const next = await fetch(api + 'next');
+      const id = next.headers.get('lambda-runtime-aws-request-id');
+      const event = await next.text();
+      const answer = await fetch(api + id + '/response', { method: 'POST', body: JSON.stringify({ seen: JSON.parse(event) }) });
+      console.log(answer.status);
+    })();
+  `;
+
+  it('serves the session leader itself: next, then the answer', async () => {
+    const { server, spawnEnvironment } = await startGuarded();
+    const runtime = spawnEnvironment(process.execPath, ['-e', nodeRuntime]);
+    const printed = output(runtime);
+    const outcome = await server.invoke(invocation('own-1'));
+    expect(JSON.parse(outcome.body.toString())).toEqual({ seen: { n: 'own-1' } });
+    expect((await printed).trim()).toBe('202');
+  });
+
+  it('refuses processes of other sessions with 403 and closes; the event stays for the runtime', async () => {
+    let delivered = 0;
+    const { server, spawnEnvironment } = await startGuarded(() => delivered++);
+    const outcome = server.invoke(invocation('theirs-1'));
+
+    // The test process is in no environment's session.
+    const fromHere = await new Promise<{ status?: number; body: string; connection?: string }>((resolve, reject) => {
+      get(url(server, '/2018-06-01/runtime/invocation/next'), { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, body, connection: res.headers.connection }));
+      }).on('error', reject);
+    });
+    expect(fromHere.status).toBe(403);
+    expect(fromHere.connection).toBe('close');
+    expect(JSON.parse(fromHere.body)).toEqual({
+      errorMessage: expect.stringMatching(/belongs to another execution environment/),
+      errorType: 'Runtime.AccessDenied',
+    });
+
+    // Nor is another detached process (another environment, say).
+    const other = await outsider('curl', ['-sS', '-w', '\n%{http_code}', url(server, '/2018-06-01/runtime/invocation/next')]);
+    expect(other.trim().split('\n').pop()).toBe('403');
+    expect(delivered).toBe(0);
+
+    // The runtime takes the event and, before it answers, an outsider tries to answer for it.
+    const runtime = spawnEnvironment('bash', [
+      '-c',
+      [
+        'set -euo pipefail',
+        'api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"',
+        'curl -sS -o "$DIR/event" -D "$DIR/headers" "$api/next"',
+        'touch "$DIR/took"',
+        'until [ -e "$DIR/go" ]; do sleep 0.02; done',
+        'curl -sS -o /dev/null -w "%{http_code}" "$api/theirs-1/response" -d "{\\"mine\\":true}"',
+      ].join('\n'),
+    ]);
+    const printed = output(runtime);
+    await waitFor(() => existsSync(join(dir, 'took')), 10_000, 'the runtime took the event');
+    expect(delivered).toBe(1);
+    const forged = await outsider('curl', [
+      '-sS',
+      '-w',
+      '\n%{http_code}',
+      url(server, '/2018-06-01/runtime/invocation/theirs-1/response'),
+      '-d',
+      '{"forged":true}',
+    ]);
+    expect(forged.trim().split('\n').pop()).toBe('403');
+    const forgedHere = await post(server, '/2018-06-01/runtime/invocation/theirs-1/error', '{}');
+    expect(forgedHere.status).toBe(403);
+    writeFileSync(join(dir, 'go'), '');
+
+    expect(await outcome).toEqual({ kind: 'response', body: Buffer.from('{"mine":true}') });
+    expect(await printed).toBe('202');
+  });
+
+  it('serves a process the runtime forked (same session), over keep-alive requests', async () => {
+    const { server, spawnEnvironment } = await startGuarded();
+    // bash forks node; node makes both calls on one connection (fetch keeps it alive).
+    const runtime = spawnEnvironment('bash', ['-c', `"${process.execPath}" -e "$0"; echo done`, nodeRuntime]);
+    const printed = output(runtime);
+    const outcome = await server.invoke(invocation('child-1'));
+    expect(JSON.parse(outcome.body.toString())).toEqual({ seen: { n: 'child-1' } });
+    expect((await printed).trim().split('\n')).toEqual(['202', 'done']);
+  });
 });

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
   normaliseErrorType,
@@ -12,6 +12,7 @@ import {
   sendInvalidStateTransition,
   sendMethodNotAllowed,
   sendNotFound,
+  sendJson,
   sendRequestEntityTooLarge,
   type RuntimeStateName,
 } from './runtime-api-protocol';
@@ -43,6 +44,13 @@ export interface RuntimeApiServerOptions {
   maxResponseBytes?: number;
   /** Told when an invocation is handed to the runtime's `next` (its deadline runs from then). */
   onDelivered?: (invocation: RuntimeInvocation) => void;
+  /**
+   * Decides, once per connection and before any of its requests is routed, whether the connecting
+   * process belongs to this environment (runtime-api-peer.ts's `sessionAuthorizer`). A refusal (or
+   * a rejection) gets a 403 `Runtime.AccessDenied` and the connection is closed; nothing is taken
+   * or answered on it. Unset: every connection is served.
+   */
+  authorize?: (socket: Socket) => Promise<boolean>;
 }
 
 interface OutstandingInvocation {
@@ -60,9 +68,10 @@ const INVOCATION_ANSWER = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(respons
  * `core/states.go`, `rapidcore/server.go`); see runtime-api-protocol.ts for the bodies.
  *
  * What keeps environments apart: each has its own server on its own ephemeral port, bound to
- * loopback only, and an event is only ever handed to the `next` call made on that server. What
- * does not: any local process that learns the port can connect and take or answer an event; there
- * is no per-environment secret in the protocol (real runtimes send none).
+ * loopback only, and an event is only ever handed to the `next` call made on that server. Any
+ * local process that learns the port can connect, and the protocol has no per-environment secret
+ * (real runtimes send none), so with `authorize` set each connection is first checked for who holds
+ * its other end: a process outside the environment can neither take its events nor answer them.
  *
  * `initError` resolves when the runtime posts `/runtime/init/error`; it never settles otherwise.
  */
@@ -79,11 +88,14 @@ export class RuntimeApiServer {
   private currentRequestId: string | undefined;
   private closed = false;
   private resolveInitError!: (initError: RuntimeInitError) => void;
+  // One check per connection: keep-alive requests after the first wait on the same answer.
+  private readonly admissions = new WeakMap<Socket, Promise<boolean>>();
 
   private constructor(
     private readonly server: Server,
     private readonly maxResponseBytes: number,
     private readonly onDelivered: ((invocation: RuntimeInvocation) => void) | undefined,
+    private readonly authorize: ((socket: Socket) => Promise<boolean>) | undefined,
   ) {
     const { port } = server.address() as AddressInfo;
     this.address = `127.0.0.1:${port}`;
@@ -96,8 +108,8 @@ export class RuntimeApiServer {
       server.once('error', reject);
       server.listen(0, options.host ?? '127.0.0.1', () => resolve());
     });
-    const runtimeApi = new RuntimeApiServer(server, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, options.onDelivered);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => runtimeApi.route(req, res));
+    const runtimeApi = new RuntimeApiServer(server, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, options.onDelivered, options.authorize);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => runtimeApi.admit(req, res));
     return runtimeApi;
   }
 
@@ -124,6 +136,23 @@ export class RuntimeApiServer {
     // A parked `next` is a connection that never ends on its own.
     this.server.closeAllConnections();
     await done;
+  }
+
+  private admit(req: IncomingMessage, res: ServerResponse): void {
+    const authorize = this.authorize;
+    if (!authorize) return this.route(req, res);
+    const socket = req.socket;
+    let admitted = this.admissions.get(socket);
+    if (!admitted) {
+      admitted = authorize(socket).catch(() => false);
+      this.admissions.set(socket, admitted);
+    }
+    void admitted.then((allowed) => {
+      // A connection that went away during the check must not park a `next` nobody will read.
+      if (this.closed || socket.destroyed) return;
+      if (allowed) return this.route(req, res);
+      sendAccessDenied(res);
+    });
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
@@ -253,4 +282,19 @@ export class RuntimeApiServer {
     this.outstanding = undefined;
     outstanding?.resolve(outcome);
   }
+}
+
+/**
+ * The answer to a connection from outside the environment. The emulator has none (it runs one
+ * environment per container, so whoever reaches its Runtime API is the runtime); the shape is its
+ * usual `{errorMessage, errorType}` with a 403, and the connection is closed after it.
+ */
+function sendAccessDenied(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  res.setHeader('Connection', 'close');
+  res.once('finish', () => res.socket?.destroy());
+  sendJson(res, 403, {
+    errorMessage: 'This Runtime API belongs to another execution environment; the connecting process is not part of it',
+    errorType: 'Runtime.AccessDenied',
+  });
 }
