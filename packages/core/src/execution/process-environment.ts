@@ -9,6 +9,7 @@ import { newLogStreamName } from './lambda-environment';
 import { LogBudget } from './log-budget';
 import { LaunchError, planLaunch } from './process-launch';
 import { cpuNanoseconds, firstChildOf, residentMemoryMb } from './process-stats';
+import { sessionAuthorizer } from './runtime-api-peer';
 import { RuntimeApiServer, type RuntimeInitError, type RuntimeOutcome } from './runtime-api-server';
 import type { Sandbox } from './sandbox';
 import { INIT_TIMEOUT_MS } from './thread-protocol';
@@ -91,7 +92,8 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   }
 
   private async start(): Promise<void> {
-    const server = await RuntimeApiServer.start({ onDelivered: () => this.onDelivered() });
+    // Only processes of this environment's session may use its Runtime API (see runtime-api-peer.ts).
+    const server = await RuntimeApiServer.start({ onDelivered: () => this.onDelivered(), authorize: sessionAuthorizer(() => this.child?.pid) });
     this.server = server;
     if (this.dead) {
       void server.close();
