@@ -3,7 +3,7 @@ import { types } from 'node:util';
 import type { FunctionError } from '../errors';
 
 /** Frames of invoq's own runtime say nothing to the function's author. */
-const RUNTIME_FRAME = /[\\/]execution[\\/](environment-thread|node-handler-contract|handler-module|event-loop-watch)\.js/;
+const RUNTIME_FRAME = /[\\/]execution[\\/](environment-thread|node-process-runtime|node-handler-contract|handler-module|event-loop-watch)\.js/;
 
 /** Lambda's test for an error: a native one, or anything with string name, message and stack. */
 function isErrorLike(value: unknown): value is Error {
