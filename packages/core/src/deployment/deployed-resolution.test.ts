@@ -9,7 +9,14 @@ fs.writeFileSync(path.join(directory, 'index.js'), 'exports.handler = async () =
 afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
 
 const record = (extra: Partial<VersionRecord> = {}): VersionRecord => ({
-  ...{ version: '$LATEST', codeSha256: 'c29tZSBjb2Rl', codeSize: 10, runtime: 'nodejs22.x', handler: 'index.handler', role: 'arn:aws:iam::000000000000:role/r' },
+  ...{
+    version: '$LATEST',
+    codeSha256: 'c29tZSBjb2Rl',
+    codeSize: 10,
+    runtime: 'nodejs22.x',
+    handler: 'index.handler',
+    role: 'arn:aws:iam::000000000000:role/r',
+  },
   ...{ description: '', timeout: 3, memorySize: 128, environment: {}, modifiedAt: 0, revisionId: 'r1' },
   ...extra,
 });

@@ -81,7 +81,9 @@ export function checkTags(tags: Record<string, string>): void {
   }
   const isolation = tags[ISOLATION_TAG];
   if (isolation !== undefined && !(ISOLATIONS as readonly string[]).includes(isolation)) {
-    throw invalid(`Invalid tag ${ISOLATION_TAG}: ${JSON.stringify(isolation)}; the allowed values are ${ISOLATIONS.join(', ')} (how a Node function runs; the default is thread)`);
+    throw invalid(
+      `Invalid tag ${ISOLATION_TAG}: ${JSON.stringify(isolation)}; the allowed values are ${ISOLATIONS.join(', ')} (how a Node function runs; the default is thread)`,
+    );
   }
 }
 

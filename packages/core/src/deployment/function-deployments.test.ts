@@ -115,12 +115,20 @@ it('deploys Python and custom runtimes without looking for their module or boots
   expect(python.latest).toMatchObject({ runtime: 'python3.12', handler: 'pkg.app.handler' });
   const custom = await deployments.create(input('custom', { runtime: 'provided.al2023', handler: 'anything goes' }));
   expect(custom.latest).toMatchObject({ runtime: 'provided.al2023', handler: 'anything goes' });
-  await rejects(deployments.create(input('py-bad', { runtime: 'python3.12', handler: 'app' })), 'INVALID_PARAMETER', /The handler app of a python3\.12 function must be "module\.function"/);
+  await rejects(
+    deployments.create(input('py-bad', { runtime: 'python3.12', handler: 'app' })),
+    'INVALID_PARAMETER',
+    /The handler app of a python3\.12 function must be "module\.function"/,
+  );
   settle();
   // The code of a Python function changes without a Node module; turning it into a Node function checks the module.
   await deployments.updateCode('py', { zipFile: zipOf({ 'pkg/app.py': 'def handler(e, c): return e' }) });
   settle();
-  await rejects(deployments.updateConfiguration('py', { runtime: 'nodejs22.x' }), 'INVALID_PARAMETER', /The handler pkg\.app\.handler cannot be found.*no module pkg\{\.js,\.cjs,\.mjs\}/);
+  await rejects(
+    deployments.updateConfiguration('py', { runtime: 'nodejs22.x' }),
+    'INVALID_PARAMETER',
+    /The handler pkg\.app\.handler cannot be found.*no module pkg\{\.js,\.cjs,\.mjs\}/,
+  );
   await rejects(deployments.updateConfiguration('py', { handler: 'app' }), 'INVALID_PARAMETER', /must be "module\.function"/);
   await deployments.updateConfiguration('py', { runtime: 'python3.9', handler: 'pkg.app.other' });
   expect((await deployments.get('py'))!.latest).toMatchObject({ runtime: 'python3.9', handler: 'pkg.app.other' });
