@@ -494,7 +494,11 @@ describe('refusals', () => {
   });
 
   it.each([
-    ['runtime python3.12', { Runtime: 'python3.12' as Runtime }, /nodejs20\.x.*nodejs22\.x.*nodejs24\.x/],
+    [
+      'runtime java21',
+      { Runtime: 'java21' as Runtime },
+      /java21 is not supported\. Supported runtimes: nodejs20\.x.*nodejs24\.x, python3\.9.*python3\.13, provided\.al2023, provided\.al2, provided$/,
+    ],
     ['Layers', { Layers: ['arn:aws:lambda:us-east-1:123456789012:layer:deps:1'] }, /Layers are not supported by invoq/],
     ['code from S3', { Code: { S3Bucket: 'bucket', S3Key: 'key.zip' } }, /invoq takes code as Code.ZipFile only/],
     ['an image', { PackageType: 'Image' as const, Code: { ImageUri: '123.dkr.ecr.us-east-1.amazonaws.com/x:1' } }, /Code.ZipFile only|Image is not supported/],

@@ -4,9 +4,23 @@
  * versions, its aliases, its tags and its reserved concurrency. Every replica reads it from there.
  */
 
-/** The runtimes a deployed function may name; each runs on the host's Node (see docs/deploy.md). */
-export const DEPLOYABLE_RUNTIMES = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
-export type DeployableRuntime = (typeof DEPLOYABLE_RUNTIMES)[number];
+import { LAMBDA_RUNTIMES, type Isolation, type LambdaRuntime } from '../functions/runtimes';
+
+/**
+ * The runtimes a deployed function may name: every one invoq runs (Node on the host's Node,
+ * Python on the host's `python3`, custom runtimes' `bootstrap`; see docs/deploy.md).
+ */
+export const DEPLOYABLE_RUNTIMES = LAMBDA_RUNTIMES;
+export type DeployableRuntime = LambdaRuntime;
+
+/**
+ * The tag that chooses how a deployed Node function runs: `thread` (the default) or `process`.
+ * Lambda has no such field and the SDKs drop unknown members, so it is a tag
+ * (`aws lambda create-function --tags invoq:isolation=process`, Terraform's `tags`). It applies
+ * to every version; Python and custom runtimes always run as a process, whatever it says.
+ */
+export const ISOLATION_TAG = 'invoq:isolation';
+export const ISOLATIONS: readonly Isolation[] = ['thread', 'process'];
 
 /** The code and configuration one version runs: `$LATEST`'s current one, or a published version's (immutable). */
 export interface VersionRecord {

@@ -6,7 +6,7 @@ import { InvoqError } from '../errors';
 import { RESERVED_ENVIRONMENT_VARIABLES } from '../execution/lambda-environment';
 import { FUNCTION_NAME_PATTERN } from '../functions/function-schema';
 import { functionArn } from '../functions/resolved-function';
-import { DEPLOYABLE_RUNTIMES, type DeployableRuntime, type DeployedFunction } from './deployed-function';
+import { DEPLOYABLE_RUNTIMES, ISOLATIONS, ISOLATION_TAG, type DeployableRuntime, type DeployedFunction } from './deployed-function';
 
 const ENVIRONMENT_NAME = /^[a-zA-Z]([a-zA-Z0-9_])+$/;
 const ALIAS_NAME = /^(?!^[0-9]+$)([a-zA-Z0-9-_]+)$/;
@@ -78,6 +78,12 @@ export function checkTags(tags: Record<string, string>): void {
   if (Object.keys(tags).length > MAX_TAGS) throw invalid(`A function can have at most ${MAX_TAGS} tags`);
   for (const [key, value] of Object.entries(tags)) {
     if (key.length === 0 || key.length > 128 || value.length > 256) throw invalid(`Invalid tag: a key is 1–128 characters, a value at most 256: ${key}`);
+  }
+  const isolation = tags[ISOLATION_TAG];
+  if (isolation !== undefined && !(ISOLATIONS as readonly string[]).includes(isolation)) {
+    throw invalid(
+      `Invalid tag ${ISOLATION_TAG}: ${JSON.stringify(isolation)}; the allowed values are ${ISOLATIONS.join(', ')} (how a Node function runs; the default is thread)`,
+    );
   }
 }
 

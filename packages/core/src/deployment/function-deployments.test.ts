@@ -10,7 +10,8 @@ import path from 'node:path';
 import { unzipSync, zipSync, strToU8 } from 'fflate';
 import { closeRedis, createRedisConnection } from '../redis/redis-connection';
 import { testRedisUrl, uniquePrefix } from '../../../../test/support/harness';
-import { DEPLOYABLE_RUNTIMES, SETTLE_MS, latestRevisionId } from './deployed-function';
+import { LAMBDA_RUNTIMES } from '../functions/runtimes';
+import { SETTLE_MS, latestRevisionId } from './deployed-function';
 import { FunctionDeployments, type CreateFunctionInput } from './function-deployments';
 import { FunctionStore } from './function-store';
 
@@ -91,7 +92,11 @@ it('creates a function with Lambda’s defaults, Pending until it settles; get a
 });
 
 it('validates a create as Lambda does', async () => {
-  await rejects(deployments.create(input('bad-runtime', { runtime: 'python3.12' })), 'INVALID_PARAMETER', new RegExp(DEPLOYABLE_RUNTIMES.join(', ')));
+  await rejects(
+    deployments.create(input('bad-runtime', { runtime: 'java21' })),
+    'INVALID_PARAMETER',
+    `The runtime parameter of java21 is not supported. Supported runtimes: ${LAMBDA_RUNTIMES.join(', ')}`,
+  );
   await rejects(deployments.create(input('reserved', { environment: { AWS_REGION: 'x' } })), 'INVALID_PARAMETER', /reserved keys.*AWS_REGION/);
   await rejects(deployments.create(input('bad-env', { environment: { '1x': 'y' } })), 'INVALID_PARAMETER');
   await rejects(deployments.create(input('big-env', { environment: { BIG: 'x'.repeat(4100) } })), 'INVALID_PARAMETER', /4KB/);
@@ -103,6 +108,42 @@ it('validates a create as Lambda does', async () => {
   await rejects(deployments.create(input('nohandler', { handler: 'src/app.handler' })), 'INVALID_PARAMETER', /src\/app\.handler.*src\/app\{\.js,\.cjs,\.mjs\}/);
   await rejects(deployments.create(input('folder-fn')), 'RESOURCE_CONFLICT', /folder-fn is managed by its folder/);
   for (const name of ['bad-runtime', 'reserved', 'huge', 'notzip', 'nohandler', 'folder-fn']) expect(await deployments.get(name)).toBeUndefined();
+});
+
+it('deploys Python and custom runtimes without looking for their module or bootstrap (Lambda fails the invocation), but a Python handler must be module.function', async () => {
+  const python = await deployments.create(input('py', { runtime: 'python3.12', handler: 'pkg.app.handler' }));
+  expect(python.latest).toMatchObject({ runtime: 'python3.12', handler: 'pkg.app.handler' });
+  const custom = await deployments.create(input('custom', { runtime: 'provided.al2023', handler: 'anything goes' }));
+  expect(custom.latest).toMatchObject({ runtime: 'provided.al2023', handler: 'anything goes' });
+  await rejects(
+    deployments.create(input('py-bad', { runtime: 'python3.12', handler: 'app' })),
+    'INVALID_PARAMETER',
+    /The handler app of a python3\.12 function must be "module\.function"/,
+  );
+  settle();
+  // The code of a Python function changes without a Node module; turning it into a Node function checks the module.
+  await deployments.updateCode('py', { zipFile: zipOf({ 'pkg/app.py': 'def handler(e, c): return e' }) });
+  settle();
+  await rejects(
+    deployments.updateConfiguration('py', { runtime: 'nodejs22.x' }),
+    'INVALID_PARAMETER',
+    /The handler pkg\.app\.handler cannot be found.*no module pkg\{\.js,\.cjs,\.mjs\}/,
+  );
+  await rejects(deployments.updateConfiguration('py', { handler: 'app' }), 'INVALID_PARAMETER', /must be "module\.function"/);
+  await deployments.updateConfiguration('py', { runtime: 'python3.9', handler: 'pkg.app.other' });
+  expect((await deployments.get('py'))!.latest).toMatchObject({ runtime: 'python3.9', handler: 'pkg.app.other' });
+});
+
+it('takes invoq:isolation=thread|process as a tag, and refuses any other value naming the allowed ones', async () => {
+  const fn = await deployments.create(input('isolated', { tags: { 'invoq:isolation': 'process' } }));
+  expect(fn.tags).toEqual({ 'invoq:isolation': 'process' });
+  await deployments.tag('isolated', { 'invoq:isolation': 'thread' });
+  expect((await deployments.get('isolated'))!.tags).toEqual({ 'invoq:isolation': 'thread' });
+  const allowed = /Invalid tag invoq:isolation: "container"; the allowed values are thread, process/;
+  await rejects(deployments.tag('isolated', { 'invoq:isolation': 'container' }), 'INVALID_PARAMETER', allowed);
+  await rejects(deployments.create(input('isolated-bad', { tags: { 'invoq:isolation': 'container' } })), 'INVALID_PARAMETER', allowed);
+  expect(await deployments.get('isolated-bad')).toBeUndefined();
+  expect((await deployments.get('isolated'))!.tags).toEqual({ 'invoq:isolation': 'thread' });
 });
 
 it('refuses a change to $LATEST while the last one settles, and a stale RevisionId', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvoqError } from '../errors';
 import { functionArn } from '../functions/resolved-function';
+import { runtimeFamily } from '../functions/runtimes';
 import { SETTLE_MS, latestRevisionId, type AliasRecord, type DeployedFunction, type VersionRecord } from './deployed-function';
 import * as check from './deployment-validation';
 import { aliasesRoutingTo, changeLatest, publishLatest, reviseFunction } from './function-revisions';
@@ -60,7 +61,7 @@ export class FunctionDeployments {
     check.checkTags(tags);
     // Refused before the code is extracted; checked again in the write, which decides.
     if (await this.store.get(name)) throw this.alreadyExists(name);
-    const code = await prepareUpload(this.deps.prepareCode, input.zipFile, input.handler);
+    const code = await prepareUpload(this.deps.prepareCode, input.zipFile, { runtime, handler: input.handler });
     return this.write(name, (current) => {
       if (current) throw this.alreadyExists(name);
       const now = this.now();
@@ -84,7 +85,7 @@ export class FunctionDeployments {
     const code = await prepareUpload(this.deps.prepareCode, input.zipFile);
     return this.write(name, (current) => {
       const fn = this.latestChangeable(name, current, input.revisionId);
-      checkHandler(code.directory, fn.latest.handler);
+      checkHandler(code.directory, fn.latest.runtime, fn.latest.handler);
       const next = changeLatest(fn, { codeSha256: code.sha256, codeSize: code.zip.length }, this.now());
       return { next: input.publish ? publishLatest(next, this.now(), {}).fn : next, code };
     });
@@ -101,10 +102,13 @@ export class FunctionDeployments {
     if (patch.environment !== undefined) check.checkEnvironment(patch.environment);
     return this.write(name, async (current) => {
       const fn = this.latestChangeable(name, current, revisionId);
-      if (patch.handler !== undefined && patch.handler !== fn.latest.handler) {
+      // A new handler, or a new runtime that reads the handler differently, is checked against the code.
+      const handler = patch.handler ?? fn.latest.handler;
+      const nextRuntime = runtime ?? fn.latest.runtime;
+      if (handler !== fn.latest.handler || runtimeFamily(nextRuntime) !== runtimeFamily(fn.latest.runtime)) {
         const zip = await this.store.getCode(name, fn.latest.codeSha256);
         if (!zip) throw new InvoqError('SERVICE', `The code of function ${name} is missing from Redis; retry later.`, { retryAfterSeconds: 1 });
-        checkHandler(await codeDirectory(this.deps.prepareCode, fn.latest.codeSha256, zip), patch.handler);
+        checkHandler(await codeDirectory(this.deps.prepareCode, fn.latest.codeSha256, zip), nextRuntime, handler);
       }
       const defined = Object.fromEntries(Object.entries({ ...patch, runtime }).filter(([, value]) => value !== undefined));
       return { next: changeLatest(fn, defined, this.now()) };

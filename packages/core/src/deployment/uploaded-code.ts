@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import { InvoqError } from '../errors';
 import { LAMBDA_CODE_LIMITS } from './code-archive';
+import { handlerFormatIssue } from '../functions/function-schema';
 import { handlerModuleNames, locateHandler } from '../functions/handler-location';
+import { runtimeFamily } from '../functions/runtimes';
 
 const UNZIPPED_LIMIT = LAMBDA_CODE_LIMITS.maxUnzippedBytes;
 
@@ -22,11 +24,11 @@ export function checkZipSize(zip: Buffer, maxZippedBytes: number): void {
   }
 }
 
-/** Hashes and extracts a zip; with `handler`, checks its module is in it. */
-export async function prepareUpload(prepareCode: PrepareCode, zip: Buffer, handler?: string): Promise<PreparedCode> {
+/** Hashes and extracts a zip; with `handler`, checks it as `checkHandler` does. */
+export async function prepareUpload(prepareCode: PrepareCode, zip: Buffer, handler?: { runtime: string; handler: string }): Promise<PreparedCode> {
   const sha256 = createHash('sha256').update(zip).digest('base64');
   const directory = await codeDirectory(prepareCode, sha256, zip);
-  if (handler !== undefined) checkHandler(directory, handler);
+  if (handler !== undefined) checkHandler(directory, handler.runtime, handler.handler);
   return { sha256, zip, directory };
 }
 
@@ -48,8 +50,19 @@ export async function codeDirectory(prepareCode: PrepareCode, sha256: string, zi
   }
 }
 
-export function checkHandler(directory: string, handler: string): void {
-  if (!locateHandler(directory, handler)) {
+/**
+ * A Node handler's module must be in the code (the thread or process runtime loads it). A Python
+ * handler must be `module.function`, but its module is not looked for, nor a custom runtime's
+ * `bootstrap`: as in Lambda, a missing one fails the invocation (Runtime.ImportModuleError,
+ * Runtime.InvalidEntrypoint), not the deployment.
+ */
+export function checkHandler(directory: string, runtime: string, handler: string): void {
+  const family = runtimeFamily(runtime);
+  if (family === 'python') {
+    const issue = handlerFormatIssue(runtime, handler);
+    if (issue) throw new InvoqError('INVALID_PARAMETER', `The handler ${handler} of a ${runtime} function ${issue}`);
+  }
+  if (family === 'nodejs' && !locateHandler(directory, handler)) {
     throw new InvoqError(
       'INVALID_PARAMETER',
       `The handler ${handler} cannot be found in the function's code: no module ${handlerModuleNames(handler)} in the zip`,

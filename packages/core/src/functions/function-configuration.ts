@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { HOST_ARCHITECTURE } from '../deployment/management-requests';
-import { nodeRuntimeName } from '../execution/lambda-environment';
 import type { ResolvedFunction } from './resolved-function';
 
 /** Lambda's `FunctionConfiguration`, as ListFunctions and GetFunction return it. */
@@ -61,7 +60,7 @@ export function describeFunction(fn: ResolvedFunction, options: { includeEnviron
   const config: FunctionConfiguration = {
     FunctionName: fn.name,
     FunctionArn: fn.arn,
-    Runtime: fn.config.runtime === 'http' ? 'provided.http' : nodeRuntimeName(),
+    Runtime: fn.config.runtime === 'http' ? 'provided.http' : fn.config.runtime,
     Role: 'arn:aws:iam::000000000000:role/invoq',
     Handler: fn.config.handler ?? fn.config.url ?? '',
     CodeSize: facts.size,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { destinationSchema } from '../destinations/destination-target';
-import { RESERVED_ENVIRONMENT_VARIABLES } from '../execution/lambda-environment';
+import { RESERVED_ENVIRONMENT_VARIABLES, nodeRuntimeName } from '../execution/lambda-environment';
+import { LAMBDA_RUNTIMES, runtimeFamily, type LambdaRuntime } from './runtimes';
 
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -28,11 +29,45 @@ const circuitBreakerSchema = z.strictObject({
   resetTimeoutMs: z.number().int().positive().default(10_000),
 });
 
+/** What a function runs on: one of Lambda's runtimes, or `http` (a POST to `url`). */
+export type FunctionRuntime = LambdaRuntime | 'http';
+
+/**
+ * `runtime` as written: Lambda's identifiers, `http`, and `nodejs` (what `function.json` named
+ * before invoq ran other runtimes). `nodejs`, and no runtime, become the host's Node runtime.
+ */
+const runtimeSchema = z
+  .enum(['nodejs', 'http', ...LAMBDA_RUNTIMES])
+  .default('nodejs')
+  // The host's Node is one of NODE_RUNTIMES on the Node versions invoq supports (engines: >=20).
+  .transform((runtime): FunctionRuntime => (runtime === 'nodejs' ? (nodeRuntimeName() as LambdaRuntime) : runtime));
+
+/** A handler's shape per runtime: Node's `file.export` (a path inside the module after it), Python's `module.function`. */
+const HANDLER_PATTERN = /^[^.]+(\.[^.]+)+$/;
+const HANDLER_FORMAT = {
+  nodejs: 'must be "file.export", e.g. "index.handler"',
+  python: 'must be "module.function", e.g. "app.handler" (a module in a package is dotted: "pkg.app.handler")',
+} as const;
+
+/**
+ * What is wrong with a handler for `runtime`, or undefined: Node and Python need one of their
+ * shape; a custom runtime takes any string (or none), `http` none.
+ */
+export function handlerFormatIssue(runtime: string, handler: string | undefined): string | undefined {
+  const family = runtimeFamily(runtime);
+  if (family !== 'nodejs' && family !== 'python') return undefined;
+  if (!handler) return `is required (e.g. "${family === 'nodejs' ? 'index.handler' : 'app.handler'}")`;
+  return HANDLER_PATTERN.test(handler) ? undefined : HANDLER_FORMAT[family];
+}
+
 /** `function.json`, as users write it. Unknown fields are errors: a typo should not pass silently. */
 export const functionSchema = z
   .strictObject({
-    handler: z.string().regex(/^[^.]+(\.[^.]+)+$/, 'must be "file.export", e.g. "index.handler"').optional(),
-    runtime: z.enum(['nodejs', 'http']).default('nodejs'),
+    /** Node: `file.export`; Python: `module.function`; a custom runtime: any string, passed to its bootstrap as `_HANDLER`. */
+    handler: z.string().optional(),
+    runtime: runtimeSchema,
+    /** Node only: a worker thread (the default) or a process on Lambda's Runtime API. Python and custom runtimes always run as a process. */
+    isolation: z.enum(['thread', 'process']).optional(),
     url: z.url().optional(),
     description: z.string().max(256).optional(),
     timeout: z.number().positive().max(900).default(3),
@@ -47,8 +82,18 @@ export const functionSchema = z
     if (fn.runtime === 'http' && !fn.url) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when runtime is "http"' });
     }
-    if (fn.runtime === 'nodejs' && !fn.handler) {
-      ctx.addIssue({ code: 'custom', path: ['handler'], message: 'is required (e.g. "index.handler")' });
+    const family = runtimeFamily(fn.runtime);
+    const handlerIssue = handlerFormatIssue(fn.runtime, fn.handler);
+    if (handlerIssue) ctx.addIssue({ code: 'custom', path: ['handler'], message: handlerIssue });
+    if (fn.isolation !== undefined && family === 'http') {
+      ctx.addIssue({ code: 'custom', path: ['isolation'], message: 'does not apply to runtime "http": it is a POST to its url, not an execution environment' });
+    }
+    if (fn.isolation === 'thread' && (family === 'python' || family === 'provided')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['isolation'],
+        message: `cannot be "thread" with runtime "${fn.runtime}": Python and custom runtimes always run as a process (omit isolation, or use a nodejs runtime)`,
+      });
     }
     for (const name of Object.keys(fn.environment)) {
       if (RESERVED_ENVIRONMENT_VARIABLES.has(name)) {

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nodeRuntimeName } from '../execution/lambda-environment';
+import { describeFunction } from './function-configuration';
 import { FunctionDefinitionError, loadFunctions } from './load-functions';
 
 function dirWith(defs: Record<string, { json: string; files?: string[] }>): string {
@@ -67,6 +69,55 @@ describe('loadFunctions', () => {
   it('refuses a directory name that is not a valid function name', () => {
     const dir = dirWith({ 'bad.name': { json: '{"handler":"index.handler"}', files: ['index.js'] } });
     expect(() => loadFunctions(dir)).toThrow(/function name "bad\.name"/);
+  });
+
+  it('loads Python and custom-runtime functions, locating a handler module for Node only', () => {
+    const dir = dirWith({
+      py: { json: '{"runtime":"python3.12","handler":"app.handler"}' },
+      pkg: { json: '{"runtime":"python3.13","handler":"pkg.app.handler"}' },
+      init: { json: '{"runtime":"python3.11","handler":"pkg.handler"}' },
+      custom: { json: '{"runtime":"provided.al2023","handler":"my.handler"}' },
+      proc: { json: '{"handler":"index.handler","isolation":"process"}', files: ['index.js'] },
+    });
+    fs.writeFileSync(path.join(dir, 'py', 'app.py'), 'def handler(event, context): return event');
+    fs.mkdirSync(path.join(dir, 'pkg', 'pkg'));
+    fs.writeFileSync(path.join(dir, 'pkg', 'pkg', 'app.py'), '');
+    fs.mkdirSync(path.join(dir, 'init', 'pkg'));
+    fs.writeFileSync(path.join(dir, 'init', 'pkg', '__init__.py'), '');
+    fs.writeFileSync(path.join(dir, 'custom', 'bootstrap'), '#!/bin/sh\n', { mode: 0o755 });
+    const byName = Object.fromEntries(loadFunctions(dir).map((f) => [f.name, f]));
+    expect(byName.py).toMatchObject({ handlerFile: undefined, handlerExport: undefined, config: { runtime: 'python3.12', handler: 'app.handler' } });
+    expect(byName.pkg!.config.runtime).toBe('python3.13');
+    expect(byName.init!.handlerFile).toBeUndefined();
+    expect(byName.custom).toMatchObject({ handlerFile: undefined, config: { runtime: 'provided.al2023', handler: 'my.handler' } });
+    expect(byName.proc).toMatchObject({ handlerFile: path.join(dir, 'proc', 'index.js'), config: { isolation: 'process' } });
+  });
+
+  it.each([
+    ['a Python module that is not there', '{"runtime":"python3.12","handler":"pkg.app.handler"}', () => {}, /field "handler" names the module pkg\/app\.py or pkg\/app\/__init__\.py, which does not exist in /],
+    ['a Python module outside the folder', '{"runtime":"python3.12","handler":"/etc/passwd.handler"}', () => {}, /field "handler" names the module/],
+    ['no bootstrap', '{"runtime":"provided.al2"}', () => {}, /runtime "provided\.al2" runs .*bootstrap, which does not exist/],
+    [
+      'a bootstrap that is not executable',
+      '{"runtime":"provided"}',
+      (dir: string) => fs.writeFileSync(path.join(dir, 'bootstrap'), '#!/bin/sh\n', { mode: 0o644 }),
+      /runtime "provided" runs .*bootstrap, which is not executable \(chmod \+x bootstrap\)/,
+    ],
+    ['a bootstrap that is a folder', '{"runtime":"provided"}', (dir: string) => fs.mkdirSync(path.join(dir, 'bootstrap')), /bootstrap, which is not a file/],
+    ['isolation "thread" for Python', '{"runtime":"python3.12","handler":"app.handler","isolation":"thread"}', () => {}, /field "isolation" cannot be "thread" with runtime "python3\.12"/],
+  ])('refuses %s with a FunctionDefinitionError naming the file', (_what, json, prepare: (dir: string) => void, message) => {
+    const dir = dirWith({ bad: { json } });
+    prepare(path.join(dir, 'bad'));
+    expect(() => loadFunctions(dir)).toThrow(FunctionDefinitionError);
+    expect(() => loadFunctions(dir)).toThrow(message);
+    expect(() => loadFunctions(dir)).toThrow(path.join(dir, 'bad', 'function.json'));
+  });
+
+  it('describes a function with its runtime (http as provided.http)', () => {
+    const dir = dirWith({ a: { json: '{"handler":"index.handler"}', files: ['index.js'] }, p: { json: '{"runtime":"python3.12","handler":"app.handler"}', files: ['app.py'] } });
+    const [a, p] = loadFunctions(dir);
+    expect(describeFunction(a!, { includeEnvironment: false }).Runtime).toBe(nodeRuntimeName());
+    expect(describeFunction(p!, { includeEnvironment: false })).toMatchObject({ Runtime: 'python3.12', Handler: 'app.handler' });
   });
 
   it('refuses a handler outside the function directory', () => {

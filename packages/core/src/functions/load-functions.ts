@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FUNCTION_NAME_PATTERN, functionSchema } from './function-schema';
 import { handlerModuleNames, locateHandler } from './handler-location';
 import { DEFAULT_REGION, functionArn, type ResolvedFunction } from './resolved-function';
+import { runtimeFamily } from './runtimes';
 
 /** A bad function definition: the message names the file and the field. */
 export class FunctionDefinitionError extends Error {
@@ -48,13 +49,18 @@ function loadFunction(name: string, directory: string, file: string, region: str
   const config = parsed.data;
   let handlerFile: string | undefined;
   let handlerExport: string | undefined;
-  if (config.runtime === 'nodejs' && config.handler) {
+  const family = runtimeFamily(config.runtime);
+  if (family === 'nodejs' && config.handler) {
     const location = locateHandler(directory, config.handler);
     if (!location) {
       throw new FunctionDefinitionError(`${file}: field "handler" names ${handlerModuleNames(config.handler)}, which does not exist in ${directory}`);
     }
     handlerFile = location.file;
     handlerExport = location.exportPath;
+  } else if (family === 'python' && config.handler && !locatePythonModule(directory, config.handler)) {
+    throw new FunctionDefinitionError(`${file}: field "handler" names the module ${pythonModuleNames(config.handler)}, which does not exist in ${directory}`);
+  } else if (family === 'provided') {
+    checkBootstrap(file, directory, config.runtime);
   }
   return {
     name,
@@ -68,4 +74,45 @@ function loadFunction(name: string, directory: string, file: string, region: str
     handlerExport,
     timeoutMs: Math.round(config.timeout * 1000),
   };
+}
+
+/** A custom runtime runs the folder's `bootstrap`, as Lambda does: it must be there and executable. */
+function checkBootstrap(file: string, directory: string, runtime: string): void {
+  const bootstrap = path.join(directory, 'bootstrap');
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(bootstrap);
+  } catch {
+    throw new FunctionDefinitionError(`${file}: runtime "${runtime}" runs ${bootstrap}, which does not exist`);
+  }
+  if (!stat.isFile()) throw new FunctionDefinitionError(`${file}: runtime "${runtime}" runs ${bootstrap}, which is not a file`);
+  try {
+    fs.accessSync(bootstrap, fs.constants.X_OK);
+  } catch {
+    throw new FunctionDefinitionError(`${file}: runtime "${runtime}" runs ${bootstrap}, which is not executable (chmod +x bootstrap)`);
+  }
+}
+
+/**
+ * The candidate files of a Python handler's module (`pkg.app.handler`: `pkg/app.py`, then
+ * `pkg/app/__init__.py`), as awslambdaric imports it: the module is everything before the last
+ * dot, a `/` in it read as a dot.
+ */
+function pythonModuleCandidates(handler: string): string[] {
+  const base = handler.slice(0, handler.lastIndexOf('.')).replaceAll('/', '.').split('.').join('/');
+  return [`${base}.py`, `${base}/__init__.py`];
+}
+
+/** Whether a Python handler's module is a file inside `directory`. */
+function locatePythonModule(directory: string, handler: string): boolean {
+  const root = path.resolve(directory);
+  return pythonModuleCandidates(handler).some((candidate) => {
+    const file = path.resolve(root, candidate);
+    return file.startsWith(root + path.sep) && fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true;
+  });
+}
+
+/** What a missing Python module is called in errors: `pkg/app.py or pkg/app/__init__.py`. */
+function pythonModuleNames(handler: string): string {
+  return pythonModuleCandidates(handler).join(' or ');
 }

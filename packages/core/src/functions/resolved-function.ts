@@ -20,9 +20,9 @@ export interface ResolvedFunction {
   arn: string;
   directory: string;
   config: ParsedFunction;
-  /** Absolute path of the handler module (nodejs runtime). */
+  /** Absolute path of the handler module: Node runtimes only (thread or process); undefined for Python, custom runtimes and `http`. */
   handlerFile: string | undefined;
-  /** Where the handler is inside its module: `handler`, or a nested `a.b.handler`. */
+  /** Where the handler is inside its module (Node only): `handler`, or a nested `a.b.handler`. */
   handlerExport: string | undefined;
   timeoutMs: number;
 }
