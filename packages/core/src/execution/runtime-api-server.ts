@@ -104,6 +104,9 @@ export class RuntimeApiServer {
 
   static async start(options: RuntimeApiServerOptions = {}): Promise<RuntimeApiServer> {
     const server = createServer();
+    // A runtime keeps one connection for its life, idle between invocations for as long as its
+    // environment is: closing it after Node's 5 s would cost a reconnect, and an owner check.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, options.host ?? '127.0.0.1', () => resolve());
