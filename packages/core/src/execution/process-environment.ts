@@ -93,13 +93,21 @@ export class ProcessEnvironment implements ExecutionEnvironment {
 
   private async start(): Promise<void> {
     // Only processes of this environment's session may use its Runtime API (see runtime-api-peer.ts).
-    const server = await RuntimeApiServer.start({ onDelivered: () => this.onDelivered(), authorize: sessionAuthorizer(() => this.child?.pid) });
+    const server = await RuntimeApiServer.start({
+      onDelivered: () => this.onDelivered(),
+      authorize: sessionAuthorizer(() => this.child?.pid, { likelyHolders: () => this.likelyHolders() }),
+    });
     this.server = server;
     if (this.dead) {
       void server.close();
       return;
     }
-    const launch = planLaunch(this.fn, { sandbox: this.settings.sandbox, runtimeApi: server.address, region: this.settings.region, logStreamName: newLogStreamName() });
+    const launch = planLaunch(this.fn, {
+      sandbox: this.settings.sandbox,
+      runtimeApi: server.address,
+      region: this.settings.region,
+      logStreamName: newLogStreamName(),
+    });
     this.tmpDir = launch.tmpDir;
     const child = spawn(launch.command, launch.args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -112,7 +120,10 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     child.on('exit', (code, signal) => {
       this.markExited();
       this.cleanUp();
-      const error = runtimeExitError(this.blame(), code !== null ? `with error: exit status ${code}` : `with error: signal: ${signal === 'SIGKILL' ? 'killed' : signal}`);
+      const error = runtimeExitError(
+        this.blame(),
+        code !== null ? `with error: exit status ${code}` : `with error: signal: ${signal === 'SIGKILL' ? 'killed' : signal}`,
+      );
       // Its last lines may still be in the pipes; a process it left behind may hold them open, so not for long.
       const drained = setTimeout(() => this.crashed(error), OUTPUT_DRAIN_MS);
       void Promise.all(outputEnded).then(() => (clearTimeout(drained), this.crashed(error)));
@@ -152,6 +163,12 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   private cpuNs(): number | undefined {
     const pid = this.measuredPid();
     return pid === undefined ? undefined : cpuNanoseconds(pid);
+  }
+
+  /** The runtime process, which holds the connection of invoq's own clients (not bwrap, the session leader). */
+  private likelyHolders(): number[] {
+    const pid = this.measuredPid();
+    return pid === undefined ? [] : [pid];
   }
 
   private measuredPid(): number | undefined {

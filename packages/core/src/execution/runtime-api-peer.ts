@@ -29,6 +29,11 @@ export type PeerCheck = { kind: 'member'; pid: number } | { kind: 'stranger'; re
 export interface PeerCheckOptions {
   /** Where procfs is mounted (tests point it elsewhere). */
   procRoot?: string;
+  /**
+   * Processes of the session likely to hold the socket (the runtime itself, which under bubblewrap
+   * is not the session leader): looked at before a scan. Only a hint: each must be in the session.
+   */
+  likelyHolders?: () => number[];
 }
 
 // How many /proc files are read at once while scanning processes.
@@ -47,6 +52,9 @@ export async function checkSocketPeer(socket: Socket, sessionId: number, options
 
   // The session leader first: most often the runtime itself, found without a scan.
   if (await holdsLink(proc, sessionId, link)) return { kind: 'member', pid: sessionId };
+  for (const pid of options.likelyHolders?.() ?? []) {
+    if (pid !== sessionId && (await sessionOf(proc, pid)) === sessionId && (await holdsLink(proc, pid, link))) return { kind: 'member', pid };
+  }
   for (const pid of await sessionMembers(proc, sessionId)) {
     if (pid !== sessionId && (await holdsLink(proc, pid, link))) return { kind: 'member', pid };
   }
@@ -185,6 +193,10 @@ export function sessionOfStat(stat: string): number | undefined {
   return Number.isInteger(session) ? session : undefined;
 }
 
+function sessionOf(proc: string, pid: number): Promise<number | undefined> {
+  return readHead(`${proc}/${pid}/stat`, STAT_HEAD).then(sessionOfStat, () => undefined);
+}
+
 async function sessionMembers(proc: string, sessionId: number): Promise<number[]> {
   let entries: string[];
   try {
@@ -196,7 +208,7 @@ async function sessionMembers(proc: string, sessionId: number): Promise<number[]
   const members: number[] = [];
   for (let start = 0; start < pids.length; start += SCAN_BATCH) {
     const batch = pids.slice(start, start + SCAN_BATCH);
-    const sessions = await Promise.all(batch.map((pid) => readHead(`${proc}/${pid}/stat`, STAT_HEAD).then(sessionOfStat, () => undefined)));
+    const sessions = await Promise.all(batch.map((pid) => sessionOf(proc, pid)));
     batch.forEach((pid, index) => {
       if (sessions[index] === sessionId) members.push(pid);
     });
