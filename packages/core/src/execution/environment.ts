@@ -23,7 +23,6 @@ import {
   type ThreadWorkerData,
 } from './thread-protocol';
 
-
 function threadEntry(): string {
   const compiled = path.join(__dirname, 'environment-thread.js');
   // Under ts-jest this module runs from src/, where only the compiled build has the thread's JS.

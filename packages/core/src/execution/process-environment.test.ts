@@ -53,7 +53,14 @@ function customRuntime(name: string, bootstrap: string, overrides: Partial<Resol
     executionKey: name,
     arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
     directory,
-    config: { runtime: 'provided.al2023', handler: 'function.handler', memorySize: 128, environment: { GREETING: 'hi' }, ...overrides, timeout } as ResolvedFunction['config'],
+    config: {
+      runtime: 'provided.al2023',
+      handler: 'function.handler',
+      memorySize: 128,
+      environment: { GREETING: 'hi' },
+      ...overrides,
+      timeout,
+    } as ResolvedFunction['config'],
     handlerFile: undefined,
     handlerExport: undefined,
     timeoutMs: timeout * 1000,
@@ -94,7 +101,7 @@ describeIfCurl.each(sandboxes)('a custom runtime in a process (sandbox %s)', (la
 
   it('sees Lambda’s variables and the function’s, and none of the service’s', async () => {
     process.env.INVOQ_TEST_SECRET = 'service-only';
-    const fn = customRuntime(`env-${label}`, bootstrapWith('RESPONSE="$(env | sort | tr \'\\n\' \' \')"'));
+    const fn = customRuntime(`env-${label}`, bootstrapWith("RESPONSE=\"$(env | sort | tr '\\n' ' ')\""));
     const out = await executor(sandbox).invoke(fn, { requestId: 'r-env', payload: '{}' });
     delete process.env.INVOQ_TEST_SECRET;
     expect(out.body).toContain('GREETING=hi');
@@ -121,7 +128,10 @@ describeIfCurl.each(sandboxes)('a custom runtime in a process (sandbox %s)', (la
   it('reports a runtime that exits mid-call as Runtime.ExitError, with its last lines', async () => {
     const fn = customRuntime(`exit-${label}`, bootstrapWith('echo "about to go" >&2; exit 3'));
     const out = await executor(sandbox).invoke(fn, { requestId: 'r-exit', payload: '{}' });
-    expect(out.functionError).toMatchObject({ errorType: 'Runtime.ExitError', errorMessage: 'RequestId: r-exit Error: Runtime exited with error: exit status 3' });
+    expect(out.functionError).toMatchObject({
+      errorType: 'Runtime.ExitError',
+      errorMessage: 'RequestId: r-exit Error: Runtime exited with error: exit status 3',
+    });
     expect(out.logs).toContain('about to go');
   });
 

@@ -39,19 +39,30 @@ interface Interpreter {
   prefix: string;
 }
 
-let python: Interpreter | undefined;
+let python: Interpreter | LaunchError | undefined;
 
-/** The host's `python3` (resolved once: pyenv and friends put a shim on PATH, the sandbox needs the real one). */
+/**
+ * The host's `python3`, asked once per process (it blocks for the few ms python3 takes to start;
+ * a failure is remembered too): pyenv and friends put a shim on PATH, the sandbox needs the real one.
+ */
 function hostPython(): Interpreter {
-  if (python) return python;
-  let lines: string[];
-  try {
-    lines = execFileSync('python3', ['-c', 'import sys; print(sys.executable); print(sys.base_prefix)'], { encoding: 'utf8', timeout: 10_000 }).trim().split('\n');
-  } catch (e) {
-    throw new LaunchError('Runtime.InvalidEntrypoint', `python3 cannot be run on this host (${(e as Error).message.split('\n')[0]})`);
-  }
-  python = { executable: lines[0]!, prefix: lines[1]! };
+  python ??= findPython();
+  if (python instanceof LaunchError) throw python;
   return python;
+}
+
+function findPython(): Interpreter | LaunchError {
+  try {
+    const [executable, prefix] = execFileSync('python3', ['-c', 'import sys; print(sys.executable); print(sys.base_prefix)'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    })
+      .trim()
+      .split('\n');
+    return { executable: executable!, prefix: prefix! };
+  } catch (e) {
+    return new LaunchError('Runtime.InvalidEntrypoint', `python3 cannot be run on this host (${(e as Error).message.split('\n')[0]})`);
+  }
 }
 
 function hostNode(): Interpreter {
@@ -60,7 +71,11 @@ function hostNode(): Interpreter {
 }
 
 /** The runtime's command as the process sees paths (in a sandbox, /var/task and /var/runtime). */
-function runtimeCommand(fn: ResolvedFunction, taskRoot: string, runtimeDir: string | undefined): { command: string; args: string[]; interpreter?: Interpreter } {
+function runtimeCommand(
+  fn: ResolvedFunction,
+  taskRoot: string,
+  runtimeDir: string | undefined,
+): { command: string; args: string[]; interpreter?: Interpreter } {
   switch (runtimeFamily(fn.config.runtime)) {
     case 'python': {
       const interpreter = hostPython();

@@ -15,8 +15,10 @@ export type RuntimeStateName = 'Started' | 'InitError' | 'Ready' | 'Running' | '
 
 // Go's json.Encoder ends every document with a newline; runtimes never look, but the bytes match.
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  res.end(`${JSON.stringify(value)}\n`);
+  const body = `${JSON.stringify(value)}\n`;
+  // A length, not chunks: the emulator's Go server sends one, and minimal runtimes read by it.
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** `rendering.RenderAccepted`. */

@@ -219,6 +219,8 @@ export class RuntimeApiServer {
     setIfNotEmpty('Lambda-Runtime-Invoked-Function-Arn', invocation.invokedFunctionArn);
     setIfNotEmpty('Lambda-Runtime-Deadline-Ms', String(invocation.deadlineMs ?? Date.now() + (invocation.timeoutMs ?? 0)));
     headers['Content-Type'] = 'application/json';
+    // Content-Length, as Lambda sends it: a minimal runtime (a C one reading by length) needs no chunked decoding.
+    headers['Content-Length'] = String(Buffer.byteLength(invocation.payload));
     res.writeHead(200, headers);
     res.end(invocation.payload);
     this.onDelivered?.(invocation);

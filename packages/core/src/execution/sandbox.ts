@@ -102,7 +102,8 @@ export function resolveSandbox(setting: SandboxSetting, searchPath = process.env
 const probed = new Map<string, { sandbox: Sandbox; notice?: string }>();
 
 function probeSandbox(setting: SandboxSetting, searchPath: string): { sandbox: Sandbox; notice?: string } {
-  if (setting === 'none') return { sandbox: { kind: 'none' }, notice: 'process runtimes run without a sandbox (INVOQ_PROCESS_SANDBOX=none): they can read the host’s files' };
+  if (setting === 'none')
+    return { sandbox: { kind: 'none' }, notice: 'process runtimes run without a sandbox (INVOQ_PROCESS_SANDBOX=none): they can read the host’s files' };
   const bwrap = findOnPath('bwrap', searchPath);
   let failure: string | undefined;
   if (!bwrap) failure = 'bubblewrap (bwrap) is not on PATH';

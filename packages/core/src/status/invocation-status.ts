@@ -82,7 +82,7 @@ export function describeInvocation(functionName: string, job: Job<EventJobData>,
   if (status === 'succeeded') {
     const value = job.returnvalue as { result?: string; resultTruncated?: true } | null;
     if (value?.resultTruncated) out.resultTruncated = true;
-    else if (typeof value?.result === 'string') out.result = JSON.parse(value.result);
+    else if (typeof value?.result === 'string') out.result = resultValue(value.result);
     else out.result = null;
   }
   if ((status === 'dead-lettered' || status === 'retrying') && last) out.error = last.error;
@@ -130,5 +130,14 @@ export class InvocationStatusReader {
     const status = describeInvocation(found.functionName, job, state);
     if (this.isFunctionLoaded) status.functionLoaded = await this.isFunctionLoaded(found.functionName);
     return status;
+  }
+}
+
+/** A result as JSON when it is JSON; a custom runtime may answer any text, which stays text. */
+function resultValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
