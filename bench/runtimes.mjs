@@ -26,7 +26,11 @@ const WARMUP = 20;
 const payload = JSON.stringify({ hello: 'world', n: 42 });
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 const ms = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 
 // ---- The functions: one folder each, loaded as function.json folders are.
@@ -40,7 +44,11 @@ function writeFunction(name, config, files) {
 const nodeHandler = 'exports.handler = async (event) => ({ ok: true, n: event.n });\n';
 writeFunction('node-thread', { handler: 'index.handler' }, { 'index.js': [nodeHandler] });
 writeFunction('node-process', { handler: 'index.handler', isolation: 'process' }, { 'index.js': [nodeHandler] });
-writeFunction('python', { handler: 'app.handler', runtime: 'python3.12' }, { 'app.py': ['def handler(event, context):\n    return {"ok": True, "n": event["n"]}\n'] });
+writeFunction(
+  'python',
+  { handler: 'app.handler', runtime: 'python3.12' },
+  { 'app.py': ['def handler(event, context):\n    return {"ok": True, "n": event["n"]}\n'] },
+);
 const hasCurl = fs.existsSync('/usr/bin/curl');
 if (hasCurl) {
   const API = 'http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime';
@@ -98,7 +106,14 @@ async function measure(fn, sandbox) {
   const perSec = CALLS / ((performance.now() - started) / 1000);
   await executor.close();
   const sorted = [...warm].sort((a, b) => a - b);
-  return { coldMedianMs: median(cold), coldMaxMs: Math.max(...cold), warmMedianMs: percentile(sorted, 50), warmP99Ms: percentile(sorted, 99), callsPerSec: Math.round(perSec), cold };
+  return {
+    coldMedianMs: median(cold),
+    coldMaxMs: Math.max(...cold),
+    warmMedianMs: percentile(sorted, 50),
+    warmP99Ms: percentile(sorted, 99),
+    callsPerSec: Math.round(perSec),
+    cold,
+  };
 }
 
 const pythonVersion = (() => {
@@ -123,9 +138,14 @@ try {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`\nnode ${process.version}, ${pythonVersion}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}; cold ×${COLD}, warm ×${CALLS} sequential on 1 environment\n`);
+console.log(
+  `\nnode ${process.version}, ${pythonVersion}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}; cold ×${COLD}, warm ×${CALLS} sequential on 1 environment\n`,
+);
 const header = ['function', 'sandbox', 'cold median ms', 'cold max ms', 'warm p50 ms', 'warm p99 ms', 'calls/s'];
-const table = [header, ...rows.map((r) => [r.function, r.sandbox, ms(r.coldMedianMs), ms(r.coldMaxMs), ms(r.warmMedianMs), ms(r.warmP99Ms), String(r.callsPerSec)])];
+const table = [
+  header,
+  ...rows.map((r) => [r.function, r.sandbox, ms(r.coldMedianMs), ms(r.coldMaxMs), ms(r.warmMedianMs), ms(r.warmP99Ms), String(r.callsPerSec)]),
+];
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
 for (const row of table) console.log(`| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`);
 
@@ -134,6 +154,10 @@ fs.mkdirSync(outDir, { recursive: true });
 const outFile = path.join(outDir, `runtimes-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 fs.writeFileSync(
   outFile,
-  JSON.stringify({ at: new Date().toISOString(), node: process.version, python: pythonVersion, cores: os.availableParallelism(), cold: COLD, calls: CALLS, rows }, null, 2),
+  JSON.stringify(
+    { at: new Date().toISOString(), node: process.version, python: pythonVersion, cores: os.availableParallelism(), cold: COLD, calls: CALLS, rows },
+    null,
+    2,
+  ),
 );
 console.log(`\nresults: ${path.relative(root, outFile)}`);
