@@ -66,6 +66,9 @@ export function bubblewrapArgs(mounts: { codeDir: string; runtimeMounts: Array<[
   const args = ['--die-with-parent', '--unshare-user', '--uid', SANDBOX_UID, '--gid', SANDBOX_GID];
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--cap-drop', 'ALL');
   args.push('--ro-bind', '/usr', '/usr');
+  // Amazon Linux's /bin/sh is bash, and Lambda's custom-runtime tutorial relies on it (`source`,
+  // `pipefail`); Debian's is dash. Inside the sandbox, sh is bash, as on Lambda.
+  if (fs.existsSync('/usr/bin/bash')) args.push('--ro-bind', '/usr/bin/bash', '/usr/bin/sh');
   for (const top of ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32']) {
     const hostPath = `/${top}`;
     let stat: fs.Stats;
