@@ -34,9 +34,10 @@ const SERVICE_SECRET = 'service-secret-8d1f';
 process.env.INVOQ_E2E_SERVICE_SECRET = SERVICE_SECRET;
 
 // The tutorial's bootstrap (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-walkthrough.html),
-// unchanged but for the shebang: the tutorial's `#!/bin/sh` is bash on Amazon Linux, dash here,
-// which has neither `source` nor `pipefail`.
-const TUTORIAL_BOOTSTRAP = `#!/bin/bash
+// unchanged: its `#!/bin/sh` is bash on Amazon Linux, and in invoq's sandbox too. Only without
+// the sandbox (a host without bwrap, outside CI) is it Debian's dash, which has neither `source`
+// nor `pipefail`: there the test names bash.
+const TUTORIAL_BOOTSTRAP = `#!/bin/${bubblewrap ? 'sh' : 'bash'}
 set -euo pipefail
 
 # Initialization - load function handler
