@@ -109,3 +109,20 @@ export function invalidReplyError(requestId: string, reason: string): FunctionEr
     trace: [],
   };
 }
+
+/** The error document a process runtime posted, read as a FunctionError (its fields may be missing). */
+export function postedFunctionError(errorType: string, body: Buffer): FunctionError {
+  let document: { errorType?: unknown; errorMessage?: unknown; stackTrace?: unknown; trace?: unknown } = {};
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null) document = parsed;
+  } catch {
+    // Not JSON: a custom runtime may post anything; Lambda passes it on as it came.
+  }
+  const trace = Array.isArray(document.stackTrace) ? document.stackTrace : Array.isArray(document.trace) ? document.trace : [];
+  return {
+    errorType: typeof document.errorType === 'string' && document.errorType ? document.errorType : errorType,
+    errorMessage: typeof document.errorMessage === 'string' ? document.errorMessage : body.toString('utf8'),
+    trace: trace.map(String),
+  };
+}

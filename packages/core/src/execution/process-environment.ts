@@ -4,11 +4,11 @@ import { createInterface } from 'node:readline';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
 import type { BusyMark, ExecutionEnvironment, OnEnvironmentDeath, RunReply, RunRequest } from './execution-environment';
-import { outOfMemoryError, runtimeExitError, timeoutError } from './function-error';
+import { outOfMemoryError, postedFunctionError, runtimeExitError, timeoutError } from './function-error';
 import { newLogStreamName } from './lambda-environment';
 import { LogBudget } from './log-budget';
 import { LaunchError, planLaunch } from './process-launch';
-import { cpuNanoseconds, firstChildOf, residentMemoryMb } from './process-stats';
+import { RuntimeProcessMeter, type ProcessBusyMark } from './process-stats';
 import { sessionAuthorizer } from './runtime-api-peer';
 import { RuntimeApiServer, type RuntimeInitError, type RuntimeOutcome } from './runtime-api-server';
 import type { Sandbox } from './sandbox';
@@ -28,23 +28,6 @@ interface PendingRun {
 const MEMORY_CHECK_MS = 100;
 /** How long after the process exits its output may still arrive (from pipes it shared with what it started). */
 const OUTPUT_DRAIN_MS = 100;
-
-/** The error document a process runtime posted, read as a FunctionError (its fields may be missing). */
-function functionErrorOf(errorType: string, body: Buffer): FunctionError {
-  let document: { errorType?: unknown; errorMessage?: unknown; stackTrace?: unknown; trace?: unknown } = {};
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null) document = parsed;
-  } catch {
-    // Not JSON: a custom runtime may post anything; Lambda passes it on as it came.
-  }
-  const trace = Array.isArray(document.stackTrace) ? document.stackTrace : Array.isArray(document.trace) ? document.trace : [];
-  return {
-    errorType: typeof document.errorType === 'string' && document.errorType ? document.errorType : errorType,
-    errorMessage: typeof document.errorMessage === 'string' ? document.errorMessage : body.toString('utf8'),
-    trace: trace.map(String),
-  };
-}
 
 /**
  * One execution environment that is a process: invoq's Python or Node runtime client, or a
@@ -72,8 +55,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   private initMs: number | undefined;
   private server: RuntimeApiServer | undefined;
   private child: ChildProcess | undefined;
-  /** The runtime's own process (inside a sandbox, the child of bwrap's init), measured for memory. */
-  private runtimePid: number | undefined;
+  private readonly meter: RuntimeProcessMeter;
   private tmpDir: string | undefined;
   private readonly ready: Promise<void>;
   private readonly exited: Promise<void>;
@@ -85,6 +67,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     private readonly onDeath: OnEnvironmentDeath,
   ) {
     this.fn = fn;
+    this.meter = new RuntimeProcessMeter(() => this.child?.pid, settings.sandbox.kind !== 'none');
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     this.ready = this.start();
     // A launch that fails is reported to the run that waits for it (begin), not as unhandled.
@@ -95,7 +78,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     // Only processes of this environment's session may use its Runtime API (see runtime-api-peer.ts).
     const server = await RuntimeApiServer.start({
       onDelivered: () => this.onDelivered(),
-      authorize: sessionAuthorizer(() => this.child?.pid, { likelyHolders: () => this.likelyHolders() }),
+      authorize: sessionAuthorizer(() => this.child?.pid, { likelyHolders: () => this.meter.runtimeProcesses() }),
     });
     this.server = server;
     if (this.dead) {
@@ -148,38 +131,11 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   }
 
   busyMark(): BusyMark {
-    return { at: performance.now(), cpuNs: this.cpuNs() };
+    return this.meter.busyMark();
   }
 
   busySince(mark: BusyMark): number {
-    const { at, cpuNs } = mark as { at: number; cpuNs: number | undefined };
-    const now = this.cpuNs();
-    const wallNs = (performance.now() - at) * 1e6;
-    // Unmeasurable (not Linux, or not started yet): call it waiting, so calls overlap.
-    if (now === undefined || cpuNs === undefined || wallNs <= 0) return this.initialized ? 0 : 1;
-    return (now - cpuNs) / wallNs;
-  }
-
-  private cpuNs(): number | undefined {
-    const pid = this.measuredPid();
-    return pid === undefined ? undefined : cpuNanoseconds(pid);
-  }
-
-  /** The runtime process, which holds the connection of invoq's own clients (not bwrap, the session leader). */
-  private likelyHolders(): number[] {
-    const pid = this.measuredPid();
-    return pid === undefined ? [] : [pid];
-  }
-
-  private measuredPid(): number | undefined {
-    if (this.runtimePid !== undefined || !this.child?.pid) return this.runtimePid;
-    // bwrap → its init (pid 1 inside) → the runtime; outside a sandbox the child is the runtime.
-    if (this.settings.sandbox.kind === 'none') this.runtimePid = this.child.pid;
-    else {
-      const init = firstChildOf(this.child.pid);
-      this.runtimePid = init === undefined ? undefined : firstChildOf(init);
-    }
-    return this.runtimePid;
+    return this.meter.busySince(mark as ProcessBusyMark, this.initialized);
   }
 
   run(request: RunRequest): Promise<RunReply> {
@@ -249,8 +205,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   private watchMemory(): void {
     clearInterval(this.memoryTimer);
     this.memoryTimer = setInterval(() => {
-      const pid = this.measuredPid();
-      const memory = pid === undefined ? undefined : residentMemoryMb(pid);
+      const memory = this.meter.memory();
       if (memory && memory.nowMb > this.fn.config.memorySize) {
         this.kill(outOfMemoryError(this.blame(), this.fn.config.memorySize, memory.nowMb));
       }
@@ -260,14 +215,13 @@ export class ProcessEnvironment implements ExecutionEnvironment {
 
   private answered(outcome: RuntimeOutcome): void {
     if (this.dead && this.runs.length === 0) return;
-    const pid = this.measuredPid();
-    const memoryUsedMb = (pid === undefined ? undefined : residentMemoryMb(pid)?.peakMb) ?? 0;
+    const memoryUsedMb = this.meter.memory()?.peakMb ?? 0;
     const initMs = this.takeInitMs();
     const durationMs = performance.now() - (this.runStartedAt ?? performance.now());
     if (outcome.kind === 'response') {
       this.settle({ kind: 'result', token: '', body: outcome.body.toString('utf8'), initMs, durationMs, memoryUsedMb, logs: [] });
     } else {
-      const error = functionErrorOf(outcome.errorType, outcome.body);
+      const error = postedFunctionError(outcome.errorType, outcome.body);
       this.settle({ kind: 'function-error', token: '', error, initMs, durationMs, memoryUsedMb, logs: [], errorBody: outcome.body.toString('utf8') });
     }
   }
@@ -309,7 +263,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   /** The runtime posted /runtime/init/error: the run gets its error document, the environment ends. */
   private initFailed(initError: RuntimeInitError): void {
     if (this.dead) return;
-    const error = functionErrorOf(initError.errorType === 'Runtime.Unknown' ? 'Runtime.InitError' : initError.errorType, initError.body);
+    const error = postedFunctionError(initError.errorType === 'Runtime.Unknown' ? 'Runtime.InitError' : initError.errorType, initError.body);
     const errorBody = initError.body.length > 0 ? initError.body.toString('utf8') : undefined;
     // The runtime printed why before it posted; give its lines a moment to arrive.
     const initMs = this.takeInitMs() ?? performance.now() - this.spawnedAt;

@@ -14,7 +14,7 @@ function readProc(file: string): string | undefined {
 }
 
 /** `VmHWM` (peak resident set) and `VmRSS` (now) of `pid`, in MB. */
-export function residentMemoryMb(pid: number): { peakMb: number; nowMb: number } | undefined {
+function residentMemoryMb(pid: number): { peakMb: number; nowMb: number } | undefined {
   const status = readProc(`/proc/${pid}/status`);
   if (!status) return undefined;
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -25,7 +25,7 @@ export function residentMemoryMb(pid: number): { peakMb: number; nowMb: number }
 }
 
 /** Nanoseconds `pid`'s main thread has spent on a CPU (`/proc/<pid>/schedstat`, first field). */
-export function cpuNanoseconds(pid: number): number | undefined {
+function cpuNanoseconds(pid: number): number | undefined {
   const stat = readProc(`/proc/${pid}/schedstat`);
   if (!stat) return undefined;
   const ns = Number(stat.split(' ')[0]);
@@ -33,7 +33,7 @@ export function cpuNanoseconds(pid: number): number | undefined {
 }
 
 /** The first child of `parentPid` found (a scan of /proc): the command a sandbox's init runs. */
-export function firstChildOf(parentPid: number): number | undefined {
+function firstChildOf(parentPid: number): number | undefined {
   let entries: string[];
   try {
     entries = fs.readdirSync('/proc');
@@ -48,4 +48,64 @@ export function firstChildOf(parentPid: number): number | undefined {
     if (fields && Number(fields[1]) === parentPid) return Number(entry);
   }
   return undefined;
+}
+
+export interface ProcessBusyMark {
+  at: number;
+  cpuNs: number | undefined;
+}
+
+/**
+ * The runtime process of one environment, found and measured through /proc: the spawned child,
+ * or inside a sandbox the child of bwrap's init (bwrap → its init, pid 1 inside → the runtime).
+ * Only that process is measured, not what it starts.
+ */
+export class RuntimeProcessMeter {
+  private pid: number | undefined;
+
+  constructor(
+    private readonly childPid: () => number | undefined,
+    private readonly sandboxed: boolean,
+  ) {}
+
+  /** The runtime's pid once it can be found (a scan of /proc the first time under a sandbox). */
+  runtimePid(): number | undefined {
+    const child = this.childPid();
+    if (this.pid !== undefined || child === undefined) return this.pid;
+    if (!this.sandboxed) this.pid = child;
+    else {
+      const init = firstChildOf(child);
+      this.pid = init === undefined ? undefined : firstChildOf(init);
+    }
+    return this.pid;
+  }
+
+  /** The processes likely to hold the environment's Runtime API connection: the runtime itself. */
+  runtimeProcesses(): number[] {
+    const pid = this.runtimePid();
+    return pid === undefined ? [] : [pid];
+  }
+
+  memory(): { peakMb: number; nowMb: number } | undefined {
+    const pid = this.runtimePid();
+    return pid === undefined ? undefined : residentMemoryMb(pid);
+  }
+
+  busyMark(): ProcessBusyMark {
+    return { at: performance.now(), cpuNs: this.cpuNs() };
+  }
+
+  /** Share of wall time since `mark` the runtime spent on a CPU: near 1 computing, near 0 waiting. */
+  busySince(mark: ProcessBusyMark, warm: boolean): number {
+    const now = this.cpuNs();
+    const wallNs = (performance.now() - mark.at) * 1e6;
+    // Unmeasurable (not Linux, or not started yet): a warm one counts as waiting, so calls overlap.
+    if (now === undefined || mark.cpuNs === undefined || wallNs <= 0) return warm ? 0 : 1;
+    return (now - mark.cpuNs) / wallNs;
+  }
+
+  private cpuNs(): number | undefined {
+    const pid = this.runtimePid();
+    return pid === undefined ? undefined : cpuNanoseconds(pid);
+  }
 }
