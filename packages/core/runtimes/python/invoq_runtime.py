@@ -153,7 +153,8 @@ def log_error(error):
     lines = [description, "Traceback (most recent call last):"]
     for element in error.get("stackTrace") or []:
         lines.extend(element.splitlines() if element else [""])
-    _write_stdout("\n".join(lines) + "\n")
+    # One record, one line: newlines inside it become \r, as awslambdaric writes them.
+    _write_stdout("\r".join(lines) + "\n")
 
 
 def _write_stdout(text):
@@ -295,7 +296,8 @@ def _json_header(value):
 class LambdaLoggerHandler(logging.Handler):
     def emit(self, record):
         try:
-            sys.stdout.write(self.format(record) + "\n")
+            # A record's own newlines (a logged traceback) become \r, so it stays one log line.
+            sys.stdout.write(self.format(record).replace("\n", "\r") + "\n")
             sys.stdout.flush()
         except Exception:
             self.handleError(record)
