@@ -3,8 +3,8 @@
  * that function's handler once, and runs one invocation at a time, as Lambda's Node.js runtime
  * does. The main thread kills it on timeout; a crash here ends only this thread.
  */
-import { format } from 'node:util';
 import { containSelfSignals, endEnvironment, takeRuntimeChannel } from './thread-guards';
+import { captureConsole } from './console-capture';
 import { recordRuntimeResources } from './event-loop-watch';
 import { responseTooLargeError, toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
@@ -42,19 +42,13 @@ let handler: Handler | undefined;
 let currentRequestId: string | undefined;
 const logBudget = new LogBudget();
 
-function capture(level: string) {
-  return (...args: unknown[]): void => {
-    const line = logBudget.admit(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}`, currentRequestId);
-    if (line !== undefined) send({ kind: 'log', line });
-  };
-}
-
-console.log = capture('INFO');
-console.info = capture('INFO');
-console.warn = capture('WARN');
-console.error = capture('ERROR');
-console.debug = capture('DEBUG');
-console.trace = capture('TRACE');
+captureConsole(
+  () => currentRequestId,
+  (line) => {
+    const kept = logBudget.admit(line, currentRequestId);
+    if (kept !== undefined) send({ kind: 'log', line: kept });
+  },
+);
 
 function contextFields(message: InvokeMessage): ContextFields {
   const deadline = Date.now() + message.timeoutMs;

@@ -10,9 +10,9 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { format } from 'node:util';
 import type { FunctionError } from '../errors';
 import { handlerModuleNames, locateHandler } from '../functions/handler-location';
+import { captureConsole } from './console-capture';
 import { recordRuntimeResources } from './event-loop-watch';
 import { toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
@@ -33,25 +33,12 @@ stderr.on('error', () => undefined);
 
 let currentRequestId: string | undefined;
 
-/**
- * One record per line: the host splits the pipe on `\n`, so a message's own newlines become
- * `\r`, as aws-lambda-ric writes them to stdout.
- */
-function writeLine(level: string, args: unknown[]): void {
-  const message = format(...args).replace(/\n/g, '\r');
-  stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${message}\n`);
-}
-
-function capture(level: string) {
-  return (...args: unknown[]): void => writeLine(level, args);
-}
-
-console.log = capture('INFO');
-console.info = capture('INFO');
-console.warn = capture('WARN');
-console.error = capture('ERROR');
-console.debug = capture('DEBUG');
-console.trace = capture('TRACE');
+// One record per line: the host splits the pipe on `\n`, so a message's own newlines become
+// `\r`, as aws-lambda-ric writes them to stdout.
+captureConsole(
+  () => currentRequestId,
+  (line) => stdout.write(`${line.replace(/\n/g, '\r')}\n`),
+);
 
 /** Resolves once everything written to `stream` so far (by the runtime or the function) is out. */
 function flush(stream: NodeJS.WriteStream): Promise<void> {

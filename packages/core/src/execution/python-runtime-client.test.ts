@@ -229,7 +229,11 @@ suite('invoq_runtime.py (the Python runtime client)', () => {
     expect(body.stackTrace[0]).toMatch(/^ {2}File ".*app\.py", line \d+, in boom\n/);
     expect(body.stackTrace[1]).toMatch(/in _fail\n\s+raise ValueError\("bad input " \+ str\(n\)\)\n$/);
     expect(body.stackTrace.join('')).not.toContain('invoq_runtime.py');
-    await waitFor(() => runtime.stdout().includes('[ERROR] ValueError: bad input 7\rTraceback (most recent call last):\r  File "'), 2000, 'the error log, one line');
+    await waitFor(
+      () => runtime.stdout().includes('[ERROR] ValueError: bad input 7\rTraceback (most recent call last):\r  File "'),
+      2000,
+      'the error log, one line',
+    );
 
     // The runtime carries on.
     expect((await runtime.server.invoke(invocation('err-2', { n: 8 }))).kind).toBe('error');
