@@ -27,7 +27,7 @@ const USER_KEY = 'fuzz-user-key-3f9a';
 const ADMIN_KEY = 'fuzz-admin-key-b71c';
 const USER_AKID = { accessKeyId: 'AKIDFUZZUSER', secretAccessKey: 'fuzz-user-secret' };
 const ADMIN_AKID = { accessKeyId: 'AKIDFUZZADMIN', secretAccessKey: 'fuzz-admin-secret' };
-const FUNCTIONS = new Set(['echo', 'fail', 'getOrder', 'notifyOrder', 'putOrder', 'slow', 'testFunction']);
+const FUNCTIONS = new Set(['echo', 'fail', 'getOrder', 'helloPython', 'notifyOrder', 'putOrder', 'slow', 'testFunction']);
 const INVOKE_ECHO = '/2015-03-31/functions/echo/invocations';
 
 let api: ApiService;

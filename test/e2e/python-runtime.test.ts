@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
+import { EXAMPLE_FUNCTIONS_DIR, makeFunctionsDir, testConfig, uniquePrefix, waitFor } from '../support/harness';
 import { startStack, type Stack } from '../support/stack';
 import { makeZip } from '../support/zip-files';
 
@@ -98,6 +98,11 @@ const functionsDir = makeFunctionsDir({
   pythief: python({ 'app.py': APP_PY }),
   pyspin: python({ 'app.py': SPIN_PY }, { timeout: 1 }),
   pyhog: python({ 'app.py': HOG_PY }, { timeout: 10, async: { maximumRetryAttempts: 0 } }),
+  // The bundled example, as `npm start` serves it.
+  helloPython: {
+    config: JSON.parse(fs.readFileSync(path.join(EXAMPLE_FUNCTIONS_DIR, 'helloPython', 'function.json'), 'utf8')),
+    files: { 'app.py': fs.readFileSync(path.join(EXAMPLE_FUNCTIONS_DIR, 'helloPython', 'app.py'), 'utf8') },
+  },
 });
 
 const ZIP = makeZip([
@@ -257,6 +262,13 @@ suite('Python functions (python3.12)', () => {
         payload: { action: 'raise', why: 'event' },
       });
     });
+  });
+
+  it('runs the bundled example helloPython, warm on its second call', async () => {
+    const first = await call('helloPython', { name: 'invoq' });
+    expect(first.body).toMatchObject({ greeting: 'hello, invoq', requestId: first.requestId, warmCalls: 1 });
+    const second = await call('helloPython', {});
+    expect(second.body).toMatchObject({ greeting: 'hello, world', warmCalls: 2 });
   });
 
   it('imports a package vendored in the zip', async () => {
