@@ -6,11 +6,11 @@ handler and posting its result or error. Standard library only; Python 3.9 synta
 """
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -43,32 +43,101 @@ class FaultException(Exception):
 # --- the Runtime API -------------------------------------------------------------------------
 
 
+class _Response(object):
+    """A Runtime API answer: its status, its headers (names lower-cased) and its body."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
 class RuntimeApiClient(object):
-    """One keep-alive connection; reopened once when the host closed an idle one."""
+    """
+    HTTP/1.1 on one keep-alive socket, reopened once when the host closed an idle one. Written on
+    a raw socket, not http.client: the Runtime API's answers are small and always have a length
+    (or are chunked), and http.client's header parsing cost about a quarter of a millisecond per
+    invocation, as much as the rest of the round trip (measured against invoq's Runtime API).
+    """
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self._host = host
-        self._port = int(port)
-        self._conn = None
+        self._address = (host, int(port))
+        self._host_line = "Host: " + address + "\r\n"
+        self._sock = None
+        self._reader = None
+
+    def _connect(self):
+        sock = socket.create_connection(self._address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._reader = sock.makefile("rb")
+
+    def _close(self):
+        for closable in (self._reader, self._sock):
+            if closable is not None:
+                try:
+                    closable.close()
+                except OSError:
+                    pass
+        self._sock = None
+        self._reader = None
+
+    def _read_response(self):
+        reader = self._reader
+        status_line = reader.readline()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise OSError("not an HTTP answer")
+        status = int(parts[1])
+        headers = {}
+        while True:
+            line = reader.readline()
+            if not line:
+                raise OSError("connection closed in the headers")
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(reader.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while reader.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(reader.read(size))
+                reader.readline()
+            body = b"".join(chunks)
+        else:
+            length = int(headers.get("content-length") or 0)
+            body = reader.read(length) if length else b""
+            if len(body) < length:
+                raise OSError("connection closed in the body")
+        if headers.get("connection", "").lower() == "close":
+            self._close()
+        return _Response(status, headers, body)
 
     def _request(self, method, path, body=None, headers=None):
+        head = method + " " + path + " HTTP/1.1\r\n" + self._host_line
+        for name, value in (headers or {}).items():
+            head += name + ": " + value + "\r\n"
+        if body is not None:
+            head += "Content-Length: " + str(len(body)) + "\r\n"
+        message = (head + "\r\n").encode("latin-1") + (body or b"")
         for attempt in (0, 1):
-            fresh = self._conn is None
-            if fresh:
-                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=None)
+            fresh = self._sock is None
             try:
-                self._conn.request(method, path, body=body, headers=headers or {})
-                response = self._conn.getresponse()
-                data = response.read()
-                if response.will_close:
-                    self._conn.close()
-                    self._conn = None
-                return response, data
-            except (http.client.HTTPException, OSError):
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
+                if fresh:
+                    self._connect()
+                self._sock.sendall(message)
+                response = self._read_response()
+                return response, response.body
+            except (OSError, ValueError):
+                self._close()
                 # A reused connection the host closed while idle (its keep-alive timeout): retry once.
                 if fresh or attempt == 1:
                     raise _RuntimeApiGone()
@@ -349,23 +418,23 @@ def _to_json(value):
 def _handle(client, handler, response, body):
     global _request_id
     headers = response.headers
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id") or ""
+    request_id = headers.get("lambda-runtime-aws-request-id") or ""
     _request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
-        deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
     except ValueError:
         deadline_ms = 0
     context = LambdaContext(
         request_id,
-        _json_header(headers.get("Lambda-Runtime-Client-Context")),
-        _json_header(headers.get("Lambda-Runtime-Cognito-Identity")),
+        _json_header(headers.get("lambda-runtime-client-context")),
+        _json_header(headers.get("lambda-runtime-cognito-identity")),
         deadline_ms,
-        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+        headers.get("lambda-runtime-invoked-function-arn"),
     )
     error_type_header = "Unhandled"
     try:

@@ -8,20 +8,18 @@
  * It runs in a sandbox that has only this package's dist folder: it must import nothing but
  * Node's own modules and the modules beside it that do the same.
  */
-import http from 'node:http';
 import path from 'node:path';
 import type { FunctionError } from '../errors';
 import { handlerModuleNames, locateHandler } from '../functions/handler-location';
 import { captureConsole } from './console-capture';
 import { recordRuntimeResources } from './event-loop-watch';
+import { RuntimeApiClient, type RuntimeApiResponse } from './runtime-api-client';
 import { toFunctionError } from './function-error';
 import { InitError, loadHandler } from './handler-module';
 import { invokeHandler, type ContextFields, type Handler } from './node-handler-contract';
 
 const API = process.env.AWS_LAMBDA_RUNTIME_API ?? '';
 const PREFIX = '/2018-06-01/runtime';
-/** One keep-alive connection to the Runtime API (the host checks each new connection once). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 // ---- Logging: console lines as the thread runtime writes them, on stdout, flushed before each answer.
 
@@ -52,39 +50,9 @@ const flushLogs = () => Promise.all([flush(stdout), flush(stderr)]);
 
 // ---- The Runtime API.
 
-interface ApiResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 /** The Runtime API cannot be reached (or refused the runtime): the host is gone or ending it. */
 function unreachable(): never {
   process.exit(1);
-}
-
-function request(method: 'GET' | 'POST', urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
-  return new Promise((resolve) => {
-    const [host, port] = splitHostPort(API);
-    const req = http.request(
-      {
-        host,
-        port,
-        method,
-        path: urlPath,
-        agent,
-        headers: body === undefined ? headers : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', unreachable);
-      },
-    );
-    req.on('error', unreachable);
-    req.end(body);
-  });
 }
 
 function splitHostPort(address: string): [string, number] {
@@ -93,12 +61,16 @@ function splitHostPort(address: string): [string, number] {
   return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
 }
 
+/** One keep-alive connection to the Runtime API (the host checks each new connection once). */
+const runtimeApi = new RuntimeApiClient(...splitHostPort(API), unreachable);
+const request = runtimeApi.request.bind(runtimeApi);
+
 /** A header value Node accepts: an error type of the function's own making may hold anything. */
 function errorTypeHeader(errorType: string): string {
   return /^[\x21-\x7e]{1,200}$/.test(errorType) ? errorType : 'Unhandled';
 }
 
-function postError(urlPath: string, error: FunctionError): Promise<ApiResponse> {
+function postError(urlPath: string, error: FunctionError): Promise<RuntimeApiResponse> {
   const body = JSON.stringify({ errorType: error.errorType, errorMessage: error.errorMessage, trace: error.trace });
   return request('POST', urlPath, body, { 'Lambda-Runtime-Function-Error-Type': errorTypeHeader(error.errorType) });
 }
@@ -141,9 +113,8 @@ async function init(): Promise<Handler> {
 /** The invocation in flight, until it is answered. */
 let inFlight: { requestId: string; answered: boolean } | undefined;
 
-function header(headers: http.IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
+function header(headers: Record<string, string>, name: string): string | undefined {
+  return headers[name];
 }
 
 function parseJsonHeader(value: string | undefined): unknown {
@@ -155,7 +126,7 @@ function parseJsonHeader(value: string | undefined): unknown {
   }
 }
 
-function contextFields(requestId: string, headers: http.IncomingHttpHeaders): ContextFields {
+function contextFields(requestId: string, headers: Record<string, string>): ContextFields {
   const deadline = Number(header(headers, 'lambda-runtime-deadline-ms'));
   const env = process.env;
   return {
@@ -183,7 +154,7 @@ async function answer(requestId: string, outcome: { body: string } | { error: Fu
   else await postError(`${base}/error`, outcome.error);
 }
 
-async function run(handler: Handler, requestId: string, headers: http.IncomingHttpHeaders, payload: string): Promise<void> {
+async function run(handler: Handler, requestId: string, headers: Record<string, string>, payload: string): Promise<void> {
   let event: unknown;
   try {
     event = payload.length === 0 ? {} : JSON.parse(payload);

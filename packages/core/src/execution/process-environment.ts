@@ -215,7 +215,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
 
   private answered(outcome: RuntimeOutcome): void {
     if (this.dead && this.runs.length === 0) return;
-    const memoryUsedMb = this.meter.memory()?.peakMb ?? 0;
+    const memoryUsedMb = this.meter.memory(MEMORY_CHECK_MS)?.peakMb ?? 0;
     const initMs = this.takeInitMs();
     const durationMs = performance.now() - (this.runStartedAt ?? performance.now());
     if (outcome.kind === 'response') {

@@ -62,6 +62,7 @@ export interface ProcessBusyMark {
  */
 export class RuntimeProcessMeter {
   private pid: number | undefined;
+  private reading: { at: number; memory: { peakMb: number; nowMb: number } } | undefined;
 
   constructor(
     private readonly childPid: () => number | undefined,
@@ -86,9 +87,18 @@ export class RuntimeProcessMeter {
     return pid === undefined ? [] : [pid];
   }
 
-  memory(): { peakMb: number; nowMb: number } | undefined {
+  /**
+   * The runtime's resident memory, read afresh, or the last reading when it is younger than
+   * `maxAgeMs`: a REPORT's peak may then lag by that much (VmHWM only grows), which saves a /proc
+   * read (~20 µs, measured) on every one of a stream of short runs.
+   */
+  memory(maxAgeMs = 0): { peakMb: number; nowMb: number } | undefined {
+    const now = performance.now();
+    if (this.reading && now - this.reading.at < maxAgeMs) return this.reading.memory;
     const pid = this.runtimePid();
-    return pid === undefined ? undefined : residentMemoryMb(pid);
+    const memory = pid === undefined ? undefined : residentMemoryMb(pid);
+    this.reading = memory && { at: now, memory };
+    return memory;
   }
 
   busyMark(): ProcessBusyMark {
