@@ -5,8 +5,9 @@
 // (`none`, and `bubblewrap` when bwrap works). Per function and sandbox:
 //   cold: a fresh Executor's first invoke (the environment started, the handler loaded, one
 //         no-op call), RUNTIMES_COLD times (default 7), median and max;
-//   warm: RUNTIMES_CALLS sequential no-op calls (default 300, after 20 unmeasured) on one
-//         environment, median and p99 latency and calls/s.
+//   warm: RUNTIMES_CALLS sequential no-op calls (default 300) on one environment, after
+//         RUNTIMES_WARMUP unmeasured ones (default 500: a Node runtime's JIT is still compiling
+//         its HTTP and JSON paths over the first few hundred), median and p99 latency and calls/s.
 // Prints a table; JSON under bench/results/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,7 +23,7 @@ const { resolveSandbox } = require(path.join(root, 'packages/core/dist/execution
 
 const COLD = Number(process.env.RUNTIMES_COLD ?? 7);
 const CALLS = Number(process.env.RUNTIMES_CALLS ?? 300);
-const WARMUP = 20;
+const WARMUP = Number(process.env.RUNTIMES_WARMUP ?? 500);
 const payload = JSON.stringify({ hello: 'world', n: 42 });
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
