@@ -165,6 +165,18 @@ exit 1
   });
 });
 
+describeIfCurl('a process without a sandbox', () => {
+  it('gets a private TMPDIR, removed when the environment ends', async () => {
+    const fn = customRuntime('tmpdir', bootstrapWith('touch "$TMPDIR/left"; RESPONSE="$TMPDIR"'));
+    const run = new Executor({ sandbox: { kind: 'none' } });
+    const out = await run.invoke(fn, { requestId: 'r-tmp', payload: '{}' });
+    expect(out.body.startsWith(path.join(os.tmpdir(), 'invoq-env-'))).toBe(true);
+    expect(fs.existsSync(path.join(out.body, 'left'))).toBe(true);
+    await run.close();
+    expect(fs.existsSync(out.body)).toBe(false);
+  });
+});
+
 const describeIfSandbox = bubblewrap.kind === 'bubblewrap' && curl ? describe : describe.skip;
 
 describeIfSandbox('the bubblewrap sandbox', () => {

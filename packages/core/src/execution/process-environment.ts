@@ -101,8 +101,8 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     });
     child.on('error', (err) => this.crashed(runtimeExitError(this.blame(), `with error: ${err.message}`)));
     child.on('exit', (code, signal) => {
-      this.markExited();
-      this.cleanUp();
+      // The private TMPDIR goes before `exited` resolves, so a terminate() (a shutdown) leaves none behind.
+      void this.cleanUp().then(this.markExited);
       const error = runtimeExitError(
         this.blame(),
         code !== null ? `with error: exit status ${code}` : `with error: signal: ${signal === 'SIGKILL' ? 'killed' : signal}`,
@@ -321,9 +321,10 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     if (!this.child) this.markExited();
   }
 
-  private cleanUp(): void {
-    if (this.tmpDir) fs.rm(this.tmpDir, { recursive: true, force: true }, () => undefined);
+  private async cleanUp(): Promise<void> {
+    const tmpDir = this.tmpDir;
     this.tmpDir = undefined;
+    if (tmpDir) await fs.promises.rm(tmpDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   async terminate(): Promise<void> {
