@@ -60,7 +60,8 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Env, VariableDescription> = {
   },
   INVOQ_MAX_ENVIRONMENTS: {
     group: 'Functions and execution',
-    meaning: 'execution environments (threads, ~7 MB and ~11 ms to start each, measured here) one process may hold, all functions together.',
+    meaning:
+      'execution environments (threads, ~7 MB and ~11 ms to start each, measured here) one process may hold, all functions together. Process environments (Python, custom runtimes, Node with `isolation: "process"`) count too; each is a child process of its own (see docs/runtimes.md for what one costs).',
   },
   INVOQ_SYNC_WAIT_MS: {
     group: 'Functions and execution',
