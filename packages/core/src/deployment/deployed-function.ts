@@ -4,14 +4,7 @@
  * versions, its aliases, its tags and its reserved concurrency. Every replica reads it from there.
  */
 
-import { LAMBDA_RUNTIMES, type Isolation, type LambdaRuntime } from '../functions/runtimes';
-
-/**
- * The runtimes a deployed function may name: every one invoq runs (Node on the host's Node,
- * Python on the host's `python3`, custom runtimes' `bootstrap`; see docs/deploy.md).
- */
-export const DEPLOYABLE_RUNTIMES = LAMBDA_RUNTIMES;
-export type DeployableRuntime = LambdaRuntime;
+import type { Isolation, LambdaRuntime } from '../functions/runtimes';
 
 /**
  * The tag that chooses how a deployed Node function runs: `thread` (the default) or `process`.
@@ -30,7 +23,8 @@ export interface VersionRecord {
   codeSha256: string;
   /** The zip's size in bytes (`CodeSize`). */
   codeSize: number;
-  runtime: DeployableRuntime;
+  /** Any runtime invoq runs (LAMBDA_RUNTIMES): Node on the host's Node, Python on its `python3`, custom runtimes' `bootstrap`. */
+  runtime: LambdaRuntime;
   handler: string;
   role: string;
   description: string;

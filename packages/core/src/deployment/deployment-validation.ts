@@ -6,7 +6,8 @@ import { InvoqError } from '../errors';
 import { RESERVED_ENVIRONMENT_VARIABLES } from '../execution/lambda-environment';
 import { FUNCTION_NAME_PATTERN } from '../functions/function-schema';
 import { functionArn } from '../functions/resolved-function';
-import { DEPLOYABLE_RUNTIMES, ISOLATIONS, ISOLATION_TAG, type DeployableRuntime, type DeployedFunction } from './deployed-function';
+import { LAMBDA_RUNTIMES, type LambdaRuntime } from '../functions/runtimes';
+import { ISOLATIONS, ISOLATION_TAG, type DeployedFunction } from './deployed-function';
 
 const ENVIRONMENT_NAME = /^[a-zA-Z]([a-zA-Z0-9_])+$/;
 const ALIAS_NAME = /^(?!^[0-9]+$)([a-zA-Z0-9-_]+)$/;
@@ -32,11 +33,11 @@ export function checkFunctionName(name: string): void {
     );
 }
 
-export function checkRuntime(runtime: string): DeployableRuntime {
-  if (!(DEPLOYABLE_RUNTIMES as readonly string[]).includes(runtime)) {
-    throw invalid(`The runtime parameter of ${runtime} is not supported. Supported runtimes: ${DEPLOYABLE_RUNTIMES.join(', ')}`);
+export function checkRuntime(runtime: string): LambdaRuntime {
+  if (!(LAMBDA_RUNTIMES as readonly string[]).includes(runtime)) {
+    throw invalid(`The runtime parameter of ${runtime} is not supported. Supported runtimes: ${LAMBDA_RUNTIMES.join(', ')}`);
   }
-  return runtime as DeployableRuntime;
+  return runtime as LambdaRuntime;
 }
 
 function checkRange(what: string, value: number, min: number, max: number): void {

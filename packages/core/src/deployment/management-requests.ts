@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvoqError } from '../errors';
-import { DEPLOYABLE_RUNTIMES } from './deployed-function';
+import { LAMBDA_RUNTIMES } from '../functions/runtimes';
 import type { AliasInput, ConfigurationPatch, CreateFunctionInput } from './deployment-inputs';
 
 /**
@@ -168,7 +168,7 @@ function requireMember<T>(value: T | undefined, message: string): T {
 
 export function parseCreateFunction(body: Buffer | undefined): CreateFunctionInput {
   const b = parseBody(createFunctionSchema, body, 'Code');
-  const runtimes = DEPLOYABLE_RUNTIMES.join(', ');
+  const runtimes = LAMBDA_RUNTIMES.join(', ');
   return definedOnly({
     name: b.FunctionName,
     runtime: requireMember(b.Runtime, `Runtime is required for a .zip deployment package; invoq supports ${runtimes}`),

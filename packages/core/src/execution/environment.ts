@@ -8,7 +8,7 @@ import type { ResolvedFunction } from '../functions/resolved-function';
 import type { BusyMark, EndedRun, ExecutionEnvironment, OnEnvironmentDeath, RunReply, RunRequest } from './execution-environment';
 import { invalidReplyError, responseTooLargeError, timeoutError, toFunctionError } from './function-error';
 import { lambdaEnvironment, newLogStreamName } from './lambda-environment';
-import { LogBudget } from './log-budget';
+import { RunLogs, nextRecentRunMs } from './log-budget';
 import { threadEndError } from './thread-end-error';
 import { refusalOf } from './thread-message-check';
 import {
@@ -68,8 +68,7 @@ export class Environment implements ExecutionEnvironment {
   /** Posted runs not answered yet, oldest first; the first is the one running. */
   private readonly runs: PendingRun[] = [];
   /** Lines since the last run ended; lines logged between runs (a late timer) go to the next. */
-  private logs: string[] = [];
-  private readonly logBudget = new LogBudget();
+  private readonly logs = new RunLogs();
   private lastRequestId: string | undefined;
   private dead = false;
   /** The handler module is loaded (after the first run's init-done). */
@@ -130,8 +129,7 @@ export class Environment implements ExecutionEnvironment {
     if (refusal) return this.refuse(refusal);
     const message = raw as ThreadMessage;
     if (message.kind === 'log') {
-      const line = this.logBudget.admit(message.line, this.runs[0]?.requestId ?? this.lastRequestId);
-      if (line !== undefined) this.logs.push(line);
+      this.logs.add(message.line, this.runs[0]?.requestId ?? this.lastRequestId);
     } else if (message.kind === 'init-done') this.startTimeout();
     else if (message.kind === 'function-error' && message.discardEnvironment) this.discard(message);
     else if (message.kind === 'result' && exceedsResponseLimit(message.body)) this.settle(this.tooLarge(message));
@@ -245,11 +243,9 @@ export class Environment implements ExecutionEnvironment {
     clearTimeout(pending.timer);
     this.lastUsedAt = Date.now();
     if (reply.kind !== 'invalid-payload') {
-      this.recentRunMs = this.recentRunMs === undefined ? reply.durationMs : 0.8 * this.recentRunMs + 0.2 * reply.durationMs;
+      this.recentRunMs = nextRecentRunMs(this.recentRunMs, reply.durationMs);
     }
-    const logs = this.logs;
-    this.logs = [];
-    this.logBudget.reset();
+    const logs = this.logs.take();
     const next = this.runs[0];
     if (next && !this.dead) this.begin(next);
     else this.runStartedAt = undefined;

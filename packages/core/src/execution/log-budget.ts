@@ -34,3 +34,30 @@ export class LogBudget {
     return kept;
   }
 }
+
+/**
+ * The log lines an environment collects for its current run, within one run's `LogBudget`.
+ * Lines written between runs (a late timer) go to the next run, as in Lambda.
+ */
+export class RunLogs {
+  private lines: string[] = [];
+  private readonly budget = new LogBudget();
+
+  add(line: string, requestId: string | undefined): void {
+    const kept = this.budget.admit(line, requestId);
+    if (kept !== undefined) this.lines.push(kept);
+  }
+
+  /** The run ended: its lines, and a fresh budget for the next. */
+  take(): string[] {
+    const lines = this.lines;
+    this.lines = [];
+    this.budget.reset();
+    return lines;
+  }
+}
+
+/** An environment's recent run time: a moving average, so one slow run does not decide alone. */
+export function nextRecentRunMs(recentRunMs: number | undefined, durationMs: number): number {
+  return recentRunMs === undefined ? durationMs : 0.8 * recentRunMs + 0.2 * durationMs;
+}

@@ -6,7 +6,7 @@ import type { ResolvedFunction } from '../functions/resolved-function';
 import type { BusyMark, ExecutionEnvironment, OnEnvironmentDeath, RunReply, RunRequest } from './execution-environment';
 import { outOfMemoryError, postedFunctionError, runtimeExitError, timeoutError } from './function-error';
 import { newLogStreamName } from './lambda-environment';
-import { LogBudget } from './log-budget';
+import { RunLogs, nextRecentRunMs } from './log-budget';
 import { LaunchError, planLaunch } from './process-launch';
 import { RuntimeProcessMeter, type ProcessBusyMark } from './process-stats';
 import { sessionAuthorizer } from './runtime-api-peer';
@@ -42,8 +42,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   runStartedAt: number | undefined;
   recentRunMs: number | undefined;
   private readonly runs: PendingRun[] = [];
-  private logs: string[] = [];
-  private readonly logBudget = new LogBudget();
+  private readonly logs = new RunLogs();
   private lastRequestId: string | undefined;
   private dead = false;
   private initialized = false;
@@ -241,19 +240,16 @@ export class ProcessEnvironment implements ExecutionEnvironment {
     this.delivered = false;
     this.lastUsedAt = Date.now();
     if (reply.kind !== 'not-started' && reply.kind !== 'invalid-payload') {
-      this.recentRunMs = this.recentRunMs === undefined ? reply.durationMs : 0.8 * this.recentRunMs + 0.2 * reply.durationMs;
+      this.recentRunMs = nextRecentRunMs(this.recentRunMs, reply.durationMs);
     }
-    const logs = this.logs;
-    this.logs = [];
-    this.logBudget.reset();
+    const logs = this.logs.take();
     this.runStartedAt = undefined;
     pending.resolve({ ...reply, logs });
     if (this.runs.length > 0 && !this.dead) void this.begin();
   }
 
   private log(line: string): void {
-    const kept = this.logBudget.admit(line, this.runs[0]?.request.requestId ?? this.lastRequestId);
-    if (kept !== undefined) this.logs.push(kept);
+    this.logs.add(line, this.runs[0]?.request.requestId ?? this.lastRequestId);
   }
 
   private blame(): string {
