@@ -611,7 +611,9 @@ describe('(b) path and name tricks: Lambda API, /invocations, /dlq, gateway rout
         fc.oneof(fc.integer({ min: 0, max: 0x20 }), fc.integer({ min: 0x7f, max: 0xff })),
       )
       .map(([p, at, byte]) => {
-        const i = 1 + (at % p.length);
+        // Inside the path, never after it: a space after the last byte only widens the gap before
+        // "HTTP/1.1", and Node parses that line as the plain request it is (a 200 from echo).
+        const i = 1 + (at % (p.length - 1));
         return Buffer.concat([Buffer.from(p.slice(0, i)), Buffer.from([byte]), Buffer.from(p.slice(i))]);
       });
     await fc.assert(
@@ -628,7 +630,7 @@ describe('(b) path and name tricks: Lambda API, /invocations, /dlq, gateway rout
         expect(reply).toMatch(/^x-amzn-requestid: \S+/im);
         expect(reply).toMatch(/^x-amzn-errortype: \w+/im);
         // Lambda's shape ({Message}), or API Gateway's ({message}) when the line still parses to a
-        // gateway path (a trailing space: "POST /orders/42  HTTP/1.1" is a POST no route serves).
+        // gateway path that no route serves.
         const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { Message?: unknown; message?: unknown };
         expect(typeof (body.Message ?? body.message)).toBe('string');
       }),
