@@ -28,6 +28,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const rssMb = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
+/** Samples processes' RSS every 250 ms until stopped; `stop()` returns the peak per process, in MB. */
+function rssPeaks(pids) {
+  const peaks = pids.map(() => 0);
+  const timer = setInterval(() => pids.forEach((pid, i) => (peaks[i] = Math.max(peaks[i], rssMb(pid)))), 250);
+  return { stop: () => (clearInterval(timer), peaks) };
+}
+
 const children = [];
 /** Forks a script; resolves once it says it is ready (IPC) or its URL answers. */
 async function start(script, env, { readyUrl, quiet = false } = {}) {
@@ -151,26 +158,36 @@ try {
 
   // invoq's worker drains the backlog the Event runs left (every accepted event must run).
   const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
-  await start(
+  const worker = await start(
     'apps/worker/dist/main.js',
     { ...invoqEnv, INVOQ_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) },
     { readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, quiet: true },
   );
+  const drainRss = rssPeaks([worker.pid]);
   const drain = await drainRate(events);
   rows.push({
     name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`,
     perSec: Math.round(drain.perSec),
     errors: drain.failed,
     baseline: rows.at(-1).name,
+    workerRssMaxMb: drainRss.stop()[0],
   });
 
   // End to end: API and worker together on this machine (they share its cores), Event at full
   // speed; the rate is accepted events over the time until the last one has run.
+  const e2eRss = rssPeaks([api.pid, worker.pid]);
   const e2eStart = performance.now();
   const e2eLoad = await autocannon({ ...scenarios[3].opts, connections: CONNECTIONS, duration: DURATION_S });
   for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(20);
   const e2ePerSec = Math.round(e2eLoad.requests.total / ((performance.now() - e2eStart) / 1000));
-  rows.push({ name: 'invoq end to end (Event + worker, together)', perSec: e2ePerSec, errors: e2eLoad.errors + e2eLoad.timeouts + e2eLoad.non2xx });
+  const [e2eApiRss, e2eWorkerRss] = e2eRss.stop();
+  rows.push({
+    name: 'invoq end to end (Event + worker, together)',
+    perSec: e2ePerSec,
+    errors: e2eLoad.errors + e2eLoad.timeouts + e2eLoad.non2xx,
+    rssMaxMb: e2eApiRss,
+    workerRssMaxMb: e2eWorkerRss,
+  });
 
   // Enqueue-to-start, from the API's receipt to the run's start on the worker: events sent evenly
   // at half of the end-to-end capacity, and at 100/s.
@@ -206,6 +223,7 @@ try {
       'vs baseline': r.ratio !== undefined ? +r.ratio.toFixed(2) : base && r.perSec ? +(r.perSec / base.perSec).toFixed(2) : null,
       'p99 vs baseline': r.p99Ratio !== undefined ? +r.p99Ratio.toFixed(2) : null,
       'API RSS max MB': r.rssMaxMb ?? null,
+      'worker RSS max MB': r.workerRssMaxMb ?? null,
     };
   });
   console.log(

@@ -1,7 +1,9 @@
-import { LAMBDA_TIME_ZONE, createLogger, flushLogger, loadConfig } from '@invoq/core';
+import { LAMBDA_TIME_ZONE, createLogger, flushLogger, limitHeapGrowth, loadConfig } from '@invoq/core';
 import { startWorker } from './worker-service';
 
 async function main(): Promise<void> {
+  // Before the load: garbage is collected before it doubles the process's memory (see heap-growth.ts).
+  limitHeapGrowth();
   const config = loadConfig(process.env);
   // Functions run in UTC, as in Lambda: execution environments are threads of this process and
   // share its time zone, whatever the machine's.
