@@ -15,6 +15,7 @@ import type {
   RouteTable,
 } from '@invoq/core';
 import { createAuth } from './http/auth';
+import { invokeWithoutRouter } from './http/direct-invoke-route';
 import { createErrorHandler, notFound } from './http/error-handler';
 import { createCodeDownloadRouter } from './routes/code-download-router';
 import { createDlqRouter } from './routes/dlq-router';
@@ -29,7 +30,7 @@ import { INVOKE_PATH, createInvokeHandler } from './routes/invoke-handler';
 import { QUEUE_BOARD_PATH } from './routes/queue-board';
 import { createUnsupportedOperationHandler } from './routes/unsupported-operation-router';
 import { requireAdmin } from './http/auth';
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 
 export interface AppDeps {
   config: ResolvedConfig;
@@ -67,7 +68,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
-  app.use((req, res, next) => {
+  const startRequest: RequestHandler = (req, res, next) => {
     // Every answer carries a request id; for an event it is also the job id and awsRequestId.
     const requestId = randomUUID();
     res.locals.requestId = requestId;
@@ -89,14 +90,17 @@ export function createApp(deps: AppDeps): Express {
       );
     });
     next();
-  });
+  };
+  app.use(startRequest);
   // The body as bytes, whatever its content type (the CLI sends none, the SDK octet-stream):
   // SigV4 signs it, and Invoke passes it on unchanged. Each invocation type checks its own limit.
   const maxBodyBytes = Math.max(deps.config.syncPayloadLimitBytes, deps.config.asyncPayloadLimitBytes);
   const readBody = express.raw({ type: () => true, limit: maxBodyBytes });
   const auth = createAuth(deps.config.auth);
-  // Invoke first: the hot path crosses as few of express's layers as it can.
-  app.post(INVOKE_PATH, readBody, auth, createInvokeHandler(deps));
+  // Invoke first: the hot path crosses as few of express's layers as it can (and, as clients
+  // send it, none: see invokeWithoutRouter below).
+  const invokeHandlers = [readBody, auth, createInvokeHandler(deps)];
+  const invokeRoute = app.route(INVOKE_PATH).post(...invokeHandlers);
   app.use(createHealthRouter({ pingRedis: deps.pingRedis, registry: deps.metrics.registry }));
   // Code downloads carry their own credential (a signature), like a presigned S3 URL.
   if (deps.functionStore) app.use(createCodeDownloadRouter({ functionStore: deps.functionStore }));
@@ -122,6 +126,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(createDlqRouter(deps));
   if (deps.queueBoard) app.use(QUEUE_BOARD_PATH, requireAdmin, deps.queueBoard);
   app.use(notFound);
-  app.use(createErrorHandler(deps.logger));
+  const onError = createErrorHandler(deps.logger);
+  app.use(onError);
+  invokeWithoutRouter(app, invokeRoute, { first: startRequest, route: invokeHandlers, onError });
   return app;
 }
