@@ -2,7 +2,7 @@ import { LAMBDA_TIME_ZONE, createLogger, flushLogger, limitHeapGrowth, loadConfi
 import { startWorker } from './worker-service';
 
 async function main(): Promise<void> {
-  // Before the load: garbage is collected before it doubles the process's memory (see heap-growth.ts).
+  // First: V8 then collects garbage before it piles up to several times what is live (heap-growth.ts).
   limitHeapGrowth();
   const config = loadConfig(process.env);
   // Functions run in UTC, as in Lambda: execution environments are threads of this process and

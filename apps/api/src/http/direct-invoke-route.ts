@@ -53,11 +53,13 @@ export function invokeWithoutRouter(
         fail(e);
       }
     };
+    // The error handler always answers; were it to fail or pass on, the connection ends.
+    const giveUp = () => void res.destroy();
     const fail = (err: unknown): void => {
       try {
-        handlers.onError(err, req, res, next);
+        handlers.onError(err, req, res, giveUp);
       } catch {
-        res.destroy();
+        giveUp();
       }
     };
     req.next = next;
