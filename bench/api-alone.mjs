@@ -4,24 +4,17 @@
 //   API_BENCH_MODE=event|sync (default event), API_BENCH_DURATION_S (8), API_BENCH_NODE_FLAGS
 //   (node flags for the API, e.g. "--heap-growing-percent=100"). Its own Redis (AOF everysec).
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
+import { cpuSeconds, rssPeaks, waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODE = process.env.API_BENCH_MODE ?? 'event';
 const DURATION_S = Number(process.env.API_BENCH_DURATION_S ?? 8);
 const NODE_FLAGS = (process.env.API_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const KEY = 'bench-key';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-/** CPU seconds a process has used (user + system; clock ticks of 1/100 s). */
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 
 if (!['event', 'sync'].includes(MODE)) throw new Error(`API_BENCH_MODE must be event or sync (got ${MODE})`);
 const redis = await startRedisServer({ aof: 'everysec' });
@@ -42,16 +35,7 @@ try {
       NODE_ENV: 'production',
     },
   });
-  const deadline = Date.now() + 20_000;
-  while (
-    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline) throw new Error('the API did not come up');
-    await sleep(100);
-  }
+  await waitUntilReady(`http://127.0.0.1:${port}/readyz`, { what: 'the API' });
   const opts = {
     url: `http://127.0.0.1:${port}/2015-03-31/functions/echo/invocations`,
     method: 'POST',
@@ -60,16 +44,15 @@ try {
     connections: 50,
   };
   await autocannon({ ...opts, duration: 3 }); // warm-up
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(api.pid))), 200);
+  const rss = rssPeaks([api.pid], 200);
   const cpuBefore = cpuSeconds(api.pid);
   const r = await autocannon({ ...opts, duration: DURATION_S });
-  clearInterval(sampler);
+  const [peakRss] = rss.stop();
   const cpuPerRequestUs = ((cpuSeconds(api.pid) - cpuBefore) / r.requests.total) * 1e6;
   const errors = r.errors + r.timeouts + r.non2xx;
   console.log(
     `${MODE}${NODE_FLAGS.length ? ` (${NODE_FLAGS.join(' ')})` : ''}: ${Math.round(r.requests.average)} requests/s, p99 ${r.latency.p99} ms, ` +
-      `API CPU ${Math.round(cpuPerRequestUs)} µs a request, API RSS at most ${Math.round(peakRss)} MB, ${errors} errors`,
+      `API CPU ${Math.round(cpuPerRequestUs)} µs a request, API RSS at most ${peakRss} MB, ${errors} errors`,
   );
   if (errors > 0) process.exitCode = 1;
 } finally {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
+import { waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -69,16 +70,7 @@ const api = fork(path.join(root, 'apps/api/dist/main.js'), [], {
 });
 try {
   const url = `http://127.0.0.1:${port}/2015-03-31/functions/down/invocations`;
-  const deadline = Date.now() + 15_000;
-  while (
-    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline) throw new Error('the API did not come up');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilReady(`http://127.0.0.1:${port}/readyz`, { what: 'the API', timeoutMs: 15_000 });
   for (let i = 0; i < 3; i++) await fetch(url, { method: 'POST', body: '{}' });
   const first = await fetch(url, { method: 'POST', body: '{}' });
   if (first.status !== 503) throw new Error(`expected the breaker to be open (503), got ${first.status}`);

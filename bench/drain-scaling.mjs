@@ -5,12 +5,13 @@
 // first completion to an empty queue. Prints a table and writes JSON under bench/results/.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { freePort, startRedisCluster, startRedisServer } from '../scripts/local-redis.cjs';
+import { cpuSeconds, rssMb } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -21,12 +22,6 @@ const FUNCTIONS = Number(process.env.BENCH_FUNCTIONS ?? 6);
 const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** CPU seconds a process has used (user + system), from /proc. */
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-};
-const rssMb = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
 // No-op functions of our own, so every event costs the same.
 const functionsDir = mkdtempSync(path.join(os.tmpdir(), 'invoq-scaling-'));

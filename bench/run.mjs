@@ -7,13 +7,14 @@
 // invoq runs at its defaults: auth on (an API key), metrics on, access logs at info (to
 // /dev/null), Redis with AOF everysec. Loopback only. Exit code 1 on any error.
 import { fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 import { sendPaced } from './paced-requests.mjs';
+import { rssPeaks, waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -26,14 +27,6 @@ const body = JSON.stringify({ hello: 'world', n: 42, items: [1, 2, 3] });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const rssMb = (pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-
-/** Samples processes' RSS every 250 ms until stopped; `stop()` returns the peak per process, in MB. */
-function rssPeaks(pids) {
-  const peaks = pids.map(() => 0);
-  const timer = setInterval(() => pids.forEach((pid, i) => (peaks[i] = Math.max(peaks[i], rssMb(pid)))), 250);
-  return { stop: () => (clearInterval(timer), peaks) };
-}
 
 const children = [];
 /** Forks a script; resolves once it says it is ready (IPC) or its URL answers. */
@@ -46,25 +39,15 @@ async function start(script, env, { readyUrl, quiet = false } = {}) {
     await Promise.race([new Promise((resolve) => child.once('message', resolve)), exited]);
     return child;
   }
-  const deadline = Date.now() + 20_000;
-  while (
-    !(await fetch(readyUrl).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline) throw new Error(`${readyUrl} did not come up`);
-    await sleep(100);
-  }
+  await waitUntilReady(readyUrl);
   return child;
 }
 
 /** One autocannon run; samples a process's RSS while it runs. */
 async function http(opts, duration, watchPid) {
-  let maxRss = 0;
-  const sampler = watchPid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(watchPid))), 250) : undefined;
+  const rss = watchPid ? rssPeaks([watchPid]) : undefined;
   const r = await autocannon({ ...opts, connections: CONNECTIONS, duration });
-  clearInterval(sampler);
+  const maxRss = rss ? rss.stop()[0] : 0;
   return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
 }
 

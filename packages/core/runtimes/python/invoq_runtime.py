@@ -134,8 +134,7 @@ class RuntimeApiClient(object):
                 if fresh:
                     self._connect()
                 self._sock.sendall(message)
-                response = self._read_response()
-                return response, response.body
+                return self._read_response()
             except (OSError, ValueError):
                 self._close()
                 # A reused connection the host closed while idle (its keep-alive timeout): retry once.
@@ -144,10 +143,10 @@ class RuntimeApiClient(object):
         raise _RuntimeApiGone()
 
     def next(self):
-        response, body = self._request("GET", _API_PREFIX + "/invocation/next")
+        response = self._request("GET", _API_PREFIX + "/invocation/next")
         if response.status != 200:
             raise _RuntimeApiGone()
-        return response, body
+        return response
 
     def post_response(self, request_id, body):
         # 202, or 413 past the size limit (the caller was already told): either way, go on.
@@ -415,9 +414,9 @@ def _to_json(value):
     return json.dumps(value, default=default, ensure_ascii=False, allow_nan=True).encode("utf-8")
 
 
-def _handle(client, handler, response, body):
+def _handle(client, handler, response):
     global _request_id
-    headers = response.headers
+    headers, body = response.headers, response.body
     request_id = headers.get("lambda-runtime-aws-request-id") or ""
     _request_id = request_id
     trace_id = headers.get("lambda-runtime-trace-id")
@@ -482,8 +481,7 @@ def main():
 
     try:
         while True:
-            response, body = client.next()
-            _handle(client, handler, response, body)
+            _handle(client, handler, client.next())
     except _RuntimeApiGone:
         _exit(1)
 

@@ -5,10 +5,18 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FunctionError } from '../errors';
 import type { ResolvedFunction } from '../functions/resolved-function';
-import type { BusyMark, EndedRun, ExecutionEnvironment, OnEnvironmentDeath, RunReply, RunRequest } from './execution-environment';
+import {
+  nextRecentRunMs,
+  type BusyMark,
+  type EndedRun,
+  type ExecutionEnvironment,
+  type OnEnvironmentDeath,
+  type RunReply,
+  type RunRequest,
+} from './execution-environment';
 import { invalidReplyError, responseTooLargeError, timeoutError, toFunctionError } from './function-error';
 import { lambdaEnvironment, newLogStreamName } from './lambda-environment';
-import { RunLogs, nextRecentRunMs } from './log-budget';
+import { RunLogs } from './log-budget';
 import { threadEndError } from './thread-end-error';
 import { refusalOf } from './thread-message-check';
 import {

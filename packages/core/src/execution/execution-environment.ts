@@ -51,3 +51,8 @@ export interface ExecutionEnvironment {
   run(request: RunRequest): Promise<RunReply>;
   terminate(): Promise<unknown>;
 }
+
+/** An environment's recent run time: a moving average, so one slow run does not decide alone. */
+export function nextRecentRunMs(recentRunMs: number | undefined, durationMs: number): number {
+  return recentRunMs === undefined ? durationMs : 0.8 * recentRunMs + 0.2 * durationMs;
+}

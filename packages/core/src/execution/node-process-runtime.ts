@@ -113,10 +113,6 @@ async function init(): Promise<Handler> {
 /** The invocation in flight, until it is answered. */
 let inFlight: { requestId: string; answered: boolean } | undefined;
 
-function header(headers: Record<string, string>, name: string): string | undefined {
-  return headers[name];
-}
-
 function parseJsonHeader(value: string | undefined): unknown {
   if (value === undefined || value === '') return undefined;
   try {
@@ -127,18 +123,18 @@ function parseJsonHeader(value: string | undefined): unknown {
 }
 
 function contextFields(requestId: string, headers: Record<string, string>): ContextFields {
-  const deadline = Number(header(headers, 'lambda-runtime-deadline-ms'));
+  const deadline = Number(headers['lambda-runtime-deadline-ms']);
   const env = process.env;
   return {
     awsRequestId: requestId,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? '',
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? '$LATEST',
-    invokedFunctionArn: header(headers, 'lambda-runtime-invoked-function-arn') ?? '',
+    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'] ?? '',
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '',
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? '',
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? '',
-    clientContext: parseJsonHeader(header(headers, 'lambda-runtime-client-context')),
-    identity: parseJsonHeader(header(headers, 'lambda-runtime-cognito-identity')),
+    clientContext: parseJsonHeader(headers['lambda-runtime-client-context']),
+    identity: parseJsonHeader(headers['lambda-runtime-cognito-identity']),
     getRemainingTimeInMillis: () => (Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) : 0),
   };
 }
@@ -182,9 +178,9 @@ async function loop(handler: Handler): Promise<never> {
   for (;;) {
     const next = await request('GET', `${PREFIX}/invocation/next`);
     if (next.status !== 200) unreachable();
-    const requestId = header(next.headers, 'lambda-runtime-aws-request-id');
+    const requestId = next.headers['lambda-runtime-aws-request-id'];
     if (!requestId) unreachable();
-    const traceId = header(next.headers, 'lambda-runtime-trace-id');
+    const traceId = next.headers['lambda-runtime-trace-id'];
     if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
     else delete process.env._X_AMZN_TRACE_ID;
     currentRequestId = requestId;

@@ -8,7 +8,7 @@ import v8 from 'node:v8';
  * more often, and each is short because little is live. A growth factor, not a cap: a heap that holds more (6 MB payloads
  * in flight) still grows to hold it.
  */
-export const HEAP_GROWING_PERCENT = 60;
+const HEAP_GROWING_PERCENT = 60;
 
 const FLAG = '--heap-growing-percent';
 
