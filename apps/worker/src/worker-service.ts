@@ -237,19 +237,24 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       // (that re-run spends no attempt). close(true) cannot cut the wait short: once close() has
       // begun, BullMQ returns the same promise. Events fetched but not started (waiting for an
       // environment) are handed back at once, for another worker to run now.
+      //
+      // With Redis away, nothing running can be marked finished anyway, and every wait on the
+      // shared connection (BullMQ's fetches, the withdraw below) lasts for good: seen on a Cluster
+      // whose nodes were all gone, and with a Redis that went away as the stop began (after a
+      // ping had found it). So the connection is ended, now or the moment it closes while the
+      // worker stops. What was running is handed back by the stalled check once Redis returns.
+      const endConnection = () => connection.disconnect();
+      connection.once('close', endConnection);
       const graceful = Promise.all([workers.close(), destinations.stopDelivering()]);
       await catalog.close();
       sweeper.stop();
       stopping.abort();
       endBlockingConnections(connection);
-      // With Redis away, nothing running can be marked finished anyway, and BullMQ's fetches
-      // wait on the shared connection for good (seen on a Cluster whose nodes were all gone):
-      // end it now. What was running is handed back by the stalled check once Redis returns.
       const reachable = await pingRedis(connection).then(
         () => true,
         () => false,
       );
-      if (!reachable) connection.disconnect();
+      if (!reachable) endConnection();
       // Readers learn at once that this worker no longer runs its functions' events (with Redis
       // away this only stops the heartbeat; the word lapses by itself).
       await loaders.withdraw();
@@ -267,6 +272,7 @@ export async function startWorker(config: ResolvedConfig, logger: Logger, option
       await executor.close();
       await queues.close();
       await new Promise((resolve) => metricsServer.close(resolve));
+      connection.off('close', endConnection);
       await closeRedis(connection);
     },
   };

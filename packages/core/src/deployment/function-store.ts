@@ -174,10 +174,9 @@ export class FunctionStore {
       subscriber.disconnect();
       throw new InvoqError('SERVICE', 'The function store is unavailable; retry later.', { retryAfterSeconds: 1, cause: coerceError(e) });
     }
-    return async () => {
-      await subscriber.unsubscribe(channel).catch(() => undefined);
-      await closeRedis(subscriber);
-    };
+    // Closing the connection ends its subscription: no UNSUBSCRIBE first, which a Redis gone away
+    // would keep waiting for good (it held up a worker's stop).
+    return () => closeRedis(subscriber);
   }
 
   /** The shared key that signs code download URLs: the first process to ask creates it, every one reads the same. */
