@@ -30,6 +30,7 @@ import {
 } from '@invoq/core';
 import { createApp } from './app';
 import { answerClientError } from './http/client-error';
+import { expressMessageClasses } from './http/direct-invoke-route';
 import { createQueueBoard } from './routes/queue-board';
 
 /** How often Redis's memory is read for `invoq_redis_memory_used_ratio` when no event comes. */
@@ -193,6 +194,7 @@ export async function startApi(
 
   const server = createServer(
     {
+      ...expressMessageClasses(app),
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       // How often Node checks those deadlines (its default, 30 s, would let a slow client overstay).

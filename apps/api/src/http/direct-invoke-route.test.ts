@@ -2,11 +2,13 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { invokeWithoutRouter } from './direct-invoke-route';
+import { expressMessageClasses, invokeWithoutRouter } from './direct-invoke-route';
 
 const PATH = '/2015-03-31/functions/:functionName/invocations';
 /** Requests express's router walked (a layer between the first handler and the route). */
 const routed: string[] = [];
+/** For each request, whether it arrived with express's prototypes already (before express ran). */
+const bornExpress: boolean[] = [];
 let server: Server;
 let base: string;
 
@@ -42,7 +44,9 @@ beforeAll(async () => {
   const route = app.route(PATH).post(readBody, answer);
   app.use(onError);
   invokeWithoutRouter(app, route, { first, route: [readBody, answer], onError });
-  server = createServer(app).listen(0, '127.0.0.1');
+  server = createServer(expressMessageClasses(app), app);
+  server.prependListener('request', (req, res) => bornExpress.push(Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response));
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -79,6 +83,13 @@ describe('invokeWithoutRouter', () => {
     expect(routed).toHaveLength(3);
     // Other methods and paths were never its business.
     expect((await fetch(`${base}/2015-03-31/functions/echo/invocations`)).status).toBe(404);
+  });
+
+  it("gives every request express's prototypes from the start, direct and routed alike", async () => {
+    bornExpress.length = 0;
+    await post('/2015-03-31/functions/echo/invocations');
+    await post('/2015-03-31/functions/%65cho/invocations');
+    expect(bornExpress).toEqual([true, true]);
   });
 
   it("hands a handler's thrown or rejected error to the error handler", async () => {
