@@ -30,7 +30,7 @@ import {
 } from '@invoq/core';
 import { createApp } from './app';
 import { answerClientError } from './http/client-error';
-import { expressMessageClasses } from './http/direct-invoke-route';
+import { expressMessageClasses } from './http/express-messages';
 import { createQueueBoard } from './routes/queue-board';
 
 /** How often Redis's memory is read for `invoq_redis_memory_used_ratio` when no event comes. */

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { expressMessageClasses, invokeWithoutRouter } from './direct-invoke-route';
+import { invokeWithoutRouter } from './direct-invoke-route';
+import { expressMessageClasses } from './express-messages';
 
 const PATH = '/2015-03-31/functions/:functionName/invocations';
 /** Requests express's router walked (a layer between the first handler and the route). */
