@@ -52,7 +52,7 @@ export class Executor {
     this.scaleUpAfterMs = options.scaleUpAfterMs ?? 5;
     this.unconditionalEnvironments = options.unconditionalEnvironments ?? 2;
     this.cores = options.cores ?? os.availableParallelism();
-    this.runsPerEnvironment = options.runsPerEnvironment ?? 8;
+    this.runsPerEnvironment = options.runsPerEnvironment ?? 16;
     this.queueBehindRunMs = options.queueBehindRunMs ?? 1;
     this.sweeper = setInterval(() => this.reclaimIdle(), Math.min(this.idleTimeoutMs, 30_000));
     this.sweeper.unref();

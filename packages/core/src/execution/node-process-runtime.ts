@@ -139,15 +139,21 @@ function contextFields(requestId: string, headers: Record<string, string>): Cont
   };
 }
 
-/** Answers the invocation in flight, once: the logs first, so they land in its log. */
+/** The Runtime API's reply to the last answer posted: awaited only before the process exits. */
+let lastAnswer: Promise<unknown> = Promise.resolve();
+
+/**
+ * Answers the invocation in flight, once: the logs first, so they land in its log. Resolves once
+ * the answer is written; its reply is not waited for, so the loop's next `next` is pipelined
+ * right behind it.
+ */
 async function answer(requestId: string, outcome: { body: string } | { error: FunctionError }): Promise<void> {
   if (!inFlight || inFlight.requestId !== requestId || inFlight.answered) return;
   inFlight.answered = true;
   if ('error' in outcome) console.error(`${outcome.error.errorType}: ${outcome.error.errorMessage}`);
   await flushLogs();
   const base = `${PREFIX}/invocation/${encodeURIComponent(requestId)}`;
-  if ('body' in outcome) await request('POST', `${base}/response`, outcome.body);
-  else await postError(`${base}/error`, outcome.error);
+  lastAnswer = 'body' in outcome ? request('POST', `${base}/response`, outcome.body) : postError(`${base}/error`, outcome.error);
 }
 
 async function run(handler: Handler, requestId: string, headers: Record<string, string>, payload: string): Promise<void> {
@@ -204,10 +210,12 @@ function endWith(label: string, failure: unknown): void {
   const error = toFunctionError(failure);
   console.error(label, JSON.stringify(error));
   const pending = inFlight && !inFlight.answered ? answer(inFlight.requestId, { error }) : flushLogs();
-  void pending.then(
-    () => process.exit(1),
-    () => process.exit(1),
-  );
+  void pending
+    .then(() => lastAnswer)
+    .then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
 }
 
 process.on('uncaughtException', (e) => endWith('Uncaught Exception', e));

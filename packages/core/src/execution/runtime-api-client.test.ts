@@ -62,4 +62,32 @@ describe('RuntimeApiClient (the Node process runtime’s HTTP/1.1)', () => {
     await waitFor(() => lost.mock.calls.length > 0, 2000, 'onLost');
     expect(lost).toHaveBeenCalledTimes(1);
   });
+
+  it('pipelines: a request goes out before the one ahead of it is answered, and answers match in order', async () => {
+    // This server answers nothing until both requests are on the wire, then both in one write.
+    let received = '';
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1');
+        if ((received.match(/HTTP\/1\.1\r\n/g) ?? []).length < 2) return;
+        socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-2\r\nContent-Length: 4\r\n\r\n"e2"');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const lost = jest.fn();
+    const client = new RuntimeApiClient('127.0.0.1', (server.address() as net.AddressInfo).port, lost);
+    try {
+      const answered = client.request('POST', '/2018-06-01/runtime/invocation/r-1/response', '"ok"');
+      const next = client.request('GET', '/2018-06-01/runtime/invocation/next');
+      await expect(answered).resolves.toMatchObject({ status: 202, body: '{}' });
+      await expect(next).resolves.toMatchObject({ status: 200, headers: { 'lambda-runtime-aws-request-id': 'r-2' }, body: '"e2"' });
+      expect(received.indexOf('POST ')).toBeLessThan(received.indexOf('GET '));
+      expect(lost).not.toHaveBeenCalled();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });

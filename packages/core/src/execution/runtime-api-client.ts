@@ -10,17 +10,21 @@ export interface RuntimeApiResponse {
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /**
- * HTTP/1.1 to Lambda's Runtime API on one keep-alive socket, one request at a time, for invoq's
- * Node.js process runtime. Written on `net`, not `http.request`: the Runtime API's answers are
- * small and carry a length (or are chunked), and Node's HTTP client cost about 0.15 ms a request,
- * as much as the rest of an invocation's round trip (measured against invoq's Runtime API).
+ * HTTP/1.1 to Lambda's Runtime API on one keep-alive socket, for invoq's Node.js process runtime.
+ * Written on `net`, not `http.request`: the Runtime API's answers are small and carry a length
+ * (or are chunked), and Node's HTTP client cost about 0.15 ms a request, as much as the rest of an
+ * invocation's round trip (measured against invoq's Runtime API).
+ *
+ * Requests are pipelined: each is written at once, and answers are matched to them in order
+ * (HTTP/1.1 answers pipelined requests in order). So the runtime's `next` goes out right behind
+ * its answer to the last invocation, without waiting for that answer's 202 (`npm run bench:runtimes`).
  * `onLost` is told when the connection fails or closes with a request waiting, or cannot be made.
  */
 export class RuntimeApiClient {
   private socket: net.Socket | undefined;
   private received: Buffer = Buffer.alloc(0);
-  private waiting: ((response: RuntimeApiResponse) => void) | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Who waits for the answers to the requests written on `socket`, oldest first. */
+  private waiting: Array<(response: RuntimeApiResponse) => void> = [];
 
   constructor(
     private readonly host: string,
@@ -29,18 +33,12 @@ export class RuntimeApiClient {
   ) {}
 
   request(method: 'GET' | 'POST', urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<RuntimeApiResponse> {
-    const sent = this.queue.then(() => this.send(method, urlPath, body, headers));
-    this.queue = sent.catch(() => undefined);
-    return sent;
-  }
-
-  private send(method: string, urlPath: string, body: string | undefined, headers: Record<string, string>): Promise<RuntimeApiResponse> {
     let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     if (body !== undefined) head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
     return new Promise((resolve) => {
-      this.waiting = resolve;
       const socket = this.connection();
+      this.waiting.push(resolve);
       socket.ref();
       socket.write(body === undefined ? `${head}\r\n` : `${head}\r\n${body}`);
     });
@@ -57,27 +55,35 @@ export class RuntimeApiClient {
     return socket;
   }
 
-  /** The socket went: a request waiting on it cannot be answered; an idle one is reopened on need. */
+  /**
+   * The socket went: requests waiting on it cannot be answered (nor safely sent again: one may
+   * have been taken); an idle one is reopened on need.
+   */
   private lost(socket: net.Socket): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
-    if (this.waiting) this.onLost();
+    const lostRequests = this.waiting.length > 0;
+    this.waiting = [];
+    if (lostRequests) this.onLost();
   }
 
   private receive(chunk: Buffer): void {
     this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
-    const response = this.parse();
-    if (!response) return;
-    const resolve = this.waiting;
-    this.waiting = undefined;
-    if (response.headers.connection?.toLowerCase() === 'close') {
-      this.socket?.destroy();
-      this.socket = undefined;
+    for (let response = this.parse(); response; response = this.parse()) {
+      const resolve = this.waiting.shift();
+      if (response.headers.connection?.toLowerCase() === 'close') {
+        // What was pipelined behind this answer will not be answered on this connection.
+        const socket = this.socket!;
+        this.lost(socket);
+        socket.destroy();
+        resolve?.(response);
+        return;
+      }
+      resolve?.(response);
     }
     // Idle, the connection keeps nothing alive (as an http.Agent's free socket): a handler's event
     // loop that empties while it waits must look empty (callbackWaitsForEmptyEventLoop).
-    this.socket?.unref();
-    resolve?.(response);
+    if (this.waiting.length === 0) this.socket?.unref();
   }
 
   /** A whole response at the front of what was received (taken off it), or undefined for more to come. */
