@@ -3,7 +3,8 @@
 //   HTTP: bare express echo | invoq sync invoke of a no-op | toy async tier | invoq Event —
 //         interleaved over BENCH_ROUNDS rounds (medians reported), so drift hits all alike.
 //   Queue: raw BullMQ add | raw BullMQ drain | invoq worker drain (same concurrency).
-//   Latency: enqueue-to-start of events sent at half the measured Event capacity.
+//   Latency: enqueue-to-start of events sent at half the measured Event capacity, and the toy's
+//            (its API and a raw BullMQ worker) at the same rates.
 // invoq runs at its defaults: auth on (an API key), metrics on, access logs at info (to
 // /dev/null), Redis with AOF everysec. Loopback only. Exit code 1 on any error.
 import { fork } from 'node:child_process';
@@ -193,6 +194,35 @@ try {
     });
   }
   await events.close();
+
+  // The same at the same rates for the toy, its API beside a raw BullMQ worker (BullMQ's add and
+  // start stamps), so the figures above can be read against what this machine gives a hand-rolled
+  // tier. invoq's own API and worker stay up, idle.
+  const toyLatencyPort = await freePort();
+  await start('bench/toy-async.mjs', { PORT: String(toyLatencyPort), REDIS_URL: redis.url, QUEUE: 'toy-latency' });
+  const toyWorker = await start('bench/raw-bullmq-worker.mjs', {
+    REDIS_URL: redis.url,
+    QUEUE: 'toy-latency',
+    PREFIX: '{bench-toy}',
+    CONCURRENCY: String(WORKER_CONCURRENCY),
+    REPORT_LATENCIES: '1',
+  });
+  const toyQueue = new Queue('toy-latency', { connection: { url: redis.url }, prefix: '{bench-toy}' });
+  for (const rate of [halfCapacity, 100]) {
+    const paced = await sendPaced(post(`http://127.0.0.1:${toyLatencyPort}/event`), rate, DURATION_S);
+    for (let c = await toyQueue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await toyQueue.getJobCounts('waiting', 'active')) await sleep(50);
+    const reported = new Promise((resolve) => toyWorker.once('message', resolve));
+    toyWorker.send('latencies');
+    const latencies = (await reported).latencies.sort((a, b) => a - b);
+    rows.push({
+      name: `toy enqueue-to-start (${latencies.length} events at ${rate}/s, the same rate)`,
+      perSec: null,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors: paced.errors + Math.max(0, paced.sent - latencies.length),
+    });
+  }
+  await toyQueue.close();
 
   const byName = new Map(rows.map((r) => [r.name, r]));
   const table = rows.map((r) => {

@@ -2,7 +2,7 @@
 import express from 'express';
 import { Queue } from 'bullmq';
 
-const queue = new Queue('toy', { connection: { url: process.env.REDIS_URL }, prefix: '{bench-toy}' });
+const queue = new Queue(process.env.QUEUE ?? 'toy', { connection: { url: process.env.REDIS_URL }, prefix: '{bench-toy}' });
 const app = express();
 app.use(express.json({ limit: '256kb' }));
 app.post('/event', async (req, res) => {
