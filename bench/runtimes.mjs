@@ -7,7 +7,9 @@
 //         no-op call), RUNTIMES_COLD times (default 7), median and max;
 //   warm: RUNTIMES_CALLS sequential no-op calls (default 300) on one environment, after
 //         RUNTIMES_WARMUP unmeasured ones (default 500: a Node runtime's JIT is still compiling
-//         its HTTP and JSON paths over the first few hundred), median and p99 latency and calls/s.
+//         its HTTP and JSON paths over the first few hundred), median and p99 latency and calls/s;
+//   side by side: a warm Node.js process against a warm thread, RUNTIMES_ROUNDS interleaved
+//         rounds (default 5) of RUNTIMES_CALLS calls each, the median of per-round p50 ratios.
 // Prints a table; JSON under bench/results/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +26,7 @@ const { resolveSandbox } = require(path.join(root, 'packages/core/dist/execution
 const COLD = Number(process.env.RUNTIMES_COLD ?? 7);
 const CALLS = Number(process.env.RUNTIMES_CALLS ?? 300);
 const WARMUP = Number(process.env.RUNTIMES_WARMUP ?? 500);
+const ROUNDS = Number(process.env.RUNTIMES_ROUNDS ?? 5);
 const payload = JSON.stringify({ hello: 'world', n: 42 });
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -125,7 +128,36 @@ const pythonVersion = (() => {
   }
 })();
 
+/**
+ * A warm Node.js process against a warm thread, side by side: one warm environment of each,
+ * RUNTIMES_ROUNDS rounds (default 5) of CALLS sequential calls on each in turn, so the machine's
+ * drift hits both alike; per round the ratio of their p50s, and the median of those ratios.
+ */
+async function processAgainstThread(sandbox) {
+  const kinds = [fns.get('node-thread'), fns.get('node-process')].map((fn) => ({ fn, executor: new Executor({ sandbox, maxEnvironments: 1 }), p50s: [] }));
+  try {
+    for (const { fn, executor } of kinds) for (let i = 0; i < WARMUP; i += 1) await invokeOk(executor, fn, `warmup-${i}`);
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const kind of kinds) {
+        const warm = [];
+        for (let i = 0; i < CALLS; i += 1) {
+          const t = performance.now();
+          await invokeOk(kind.executor, kind.fn, `round-${round}-${i}`);
+          warm.push(performance.now() - t);
+        }
+        kind.p50s.push(median(warm));
+      }
+    }
+  } finally {
+    for (const { executor } of kinds) await executor.close();
+  }
+  const [thread, processEnv] = kinds;
+  const ratios = processEnv.p50s.map((p50, i) => p50 / thread.p50s[i]);
+  return { threadP50Ms: median(thread.p50s), processP50Ms: median(processEnv.p50s), ratio: median(ratios), ratios };
+}
+
 const rows = [];
+const sideBySide = [];
 try {
   for (const name of ['node-thread', 'node-process', 'python', 'bash-custom']) {
     const fn = fns.get(name);
@@ -135,6 +167,7 @@ try {
       rows.push({ function: name, sandbox: label, ...(await measure(fn, sandbox)) });
     }
   }
+  for (const [label, sandbox] of sandboxes) sideBySide.push({ sandbox: label, ...(await processAgainstThread(sandbox)) });
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }
@@ -149,6 +182,12 @@ const table = [
 ];
 const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
 for (const row of table) console.log(`| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`);
+console.log(`\nA warm Node.js process against a warm thread, ${ROUNDS} interleaved rounds of ${CALLS} calls (p50s, median of per-round ratios):`);
+for (const r of sideBySide) {
+  console.log(
+    `  ${r.sandbox}: process ${ms(r.processP50Ms)} ms, thread ${ms(r.threadP50Ms)} ms, ${r.ratio.toFixed(2)}× (rounds ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`,
+  );
+}
 
 const outDir = path.join(root, 'bench', 'results');
 fs.mkdirSync(outDir, { recursive: true });
@@ -156,7 +195,7 @@ const outFile = path.join(outDir, `runtimes-${new Date().toISOString().replace(/
 fs.writeFileSync(
   outFile,
   JSON.stringify(
-    { at: new Date().toISOString(), node: process.version, python: pythonVersion, cores: os.availableParallelism(), cold: COLD, calls: CALLS, rows },
+    { at: new Date().toISOString(), node: process.version, python: pythonVersion, cores: os.availableParallelism(), cold: COLD, calls: CALLS, rounds: ROUNDS, rows, sideBySide },
     null,
     2,
   ),
