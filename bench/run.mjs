@@ -2,7 +2,8 @@
 // side by side in one run on this machine (ratios within one run are what to compare).
 //   HTTP: bare express echo | invoq sync invoke of a no-op | toy async tier | invoq Event —
 //         interleaved over BENCH_ROUNDS rounds (medians reported), so drift hits all alike.
-//   Queue: raw BullMQ add | raw BullMQ drain | invoq worker drain (same concurrency).
+//   Queue: raw BullMQ add | raw BullMQ drain against invoq's worker drain (same concurrency),
+//          interleaved over BENCH_DRAIN_ROUNDS rounds of BENCH_DRAIN_JOBS jobs.
 //   Latency: enqueue-to-start of events sent at half the measured Event capacity, and the toy's
 //            (its API and a raw BullMQ worker) at the same rates.
 // invoq runs at its defaults: auth on (an API key), metrics on, access logs at info (to
@@ -12,17 +13,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
 import { sendPaced } from './paced-requests.mjs';
 import { rssPeaks, waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { EventProducer, EventQueues, closeRedis, createRedisConnection } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/index.js'));
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const WORKER_CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default, for both drains
+const DRAIN_ROUNDS = Number(process.env.BENCH_DRAIN_ROUNDS ?? 5);
+const DRAIN_JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 30_000);
 const KEY = 'bench-key';
 const body = JSON.stringify({ hello: 'world', n: 42, items: [1, 2, 3] });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -52,16 +58,38 @@ async function http(opts, duration, watchPid) {
   return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
 }
 
-/** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded). */
+/** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded), and what failed meanwhile. */
 async function drainRate(queue) {
+  const before = await queue.getJobCounts('completed', 'failed');
   let first;
   for (;;) {
     const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
-    if (!first && c.completed > 0) first = { at: performance.now(), completed: c.completed };
-    if (first && c.waiting + c.active === 0)
-      return { perSec: (c.completed - first.completed) / ((performance.now() - first.at) / 1000), failed: c.failed, jobs: c.completed };
+    if (!first && c.completed > before.completed) first = { at: performance.now(), completed: c.completed };
+    if (first && c.waiting + c.active === 0) {
+      const perSec = (c.completed - first.completed) / ((performance.now() - first.at) / 1000);
+      return { perSec, failed: c.failed - before.failed, jobs: c.completed - before.completed };
+    }
     await sleep(20);
   }
+}
+
+/**
+ * One drain round: DRAIN_JOBS jobs queued (`add`, 500 in flight) while `queue` is paused, then
+ * resumed; the rate from its first completion to an empty queue.
+ */
+async function pausedDrain(queue, add) {
+  await queue.pause();
+  let left = DRAIN_JOBS;
+  await Promise.all(
+    Array.from({ length: 500 }, async () => {
+      while (left > 0) {
+        left--;
+        await add();
+      }
+    }),
+  );
+  await queue.resume();
+  return drainRate(queue);
 }
 
 const redis = await startRedisServer({ aof: 'everysec' });
@@ -131,31 +159,45 @@ try {
     }),
   );
   rows.push({ name: 'raw BullMQ add (one process)', perSec: Math.round(added / DURATION_S), errors: 0 });
-  await start('bench/raw-bullmq-worker.mjs', { REDIS_URL: redis.url, QUEUE: 'raw', PREFIX: '{bench-raw}', CONCURRENCY: String(WORKER_CONCURRENCY) });
-  const rawDrain = await drainRate(raw);
-  rows.push({
-    name: `raw BullMQ drain (${rawDrain.jobs} no-op jobs, concurrency ${WORKER_CONCURRENCY})`,
-    perSec: Math.round(rawDrain.perSec),
-    errors: rawDrain.failed,
-  });
-  await raw.close();
+  await raw.obliterate({ force: true });
 
-  // invoq's worker drains the backlog the Event runs left (every accepted event must run).
+  // invoq's worker drains the backlog the Event runs left first (every accepted event must run);
+  // then the drains are compared in DRAIN_ROUNDS interleaved rounds, a raw BullMQ worker and
+  // invoq's at the same concurrency, each on DRAIN_JOBS jobs queued while its queue was paused.
   const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
+  await start('bench/raw-bullmq-worker.mjs', { REDIS_URL: redis.url, QUEUE: 'raw', PREFIX: '{bench-raw}', CONCURRENCY: String(WORKER_CONCURRENCY) });
   const worker = await start(
     'apps/worker/dist/main.js',
     { ...invoqEnv, INVOQ_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) },
     { readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, quiet: true },
   );
+  const backlog = await drainRate(events);
+  // Events queued as the API queues them (its producer, with the retention settings' defaults).
+  const producerConnection = createRedisConnection(redis.url);
+  const producer = new EventProducer(
+    new EventQueues({ connection: producerConnection, prefix: 'bench', statusRetentionSeconds: 3600, dlqRetentionSeconds: 1_209_600 }),
+  );
+  const drains = { raw: [], invoq: [] };
   const drainRss = rssPeaks([worker.pid]);
-  const drain = await drainRate(events);
+  for (let round = 0; round < DRAIN_ROUNDS; round++) {
+    drains.raw.push(await pausedDrain(raw, () => raw.add('job', { hello: 'world', n: 42 })));
+    drains.invoq.push(await pausedDrain(events, () => producer.enqueue('echo', randomUUID(), body)));
+  }
+  const workerRssMaxMb = drainRss.stop()[0];
+  await closeRedis(producerConnection);
   rows.push({
-    name: `invoq worker drain (${drain.jobs} events, concurrency ${WORKER_CONCURRENCY})`,
-    perSec: Math.round(drain.perSec),
-    errors: drain.failed,
-    baseline: rows.at(-1).name,
-    workerRssMaxMb: drainRss.stop()[0],
+    name: `raw BullMQ drain (${DRAIN_ROUNDS} rounds of ${DRAIN_JOBS} no-op jobs, concurrency ${WORKER_CONCURRENCY})`,
+    perSec: Math.round(median(drains.raw.map((d) => d.perSec))),
+    errors: drains.raw.reduce((n, d) => n + d.failed, 0),
   });
+  rows.push({
+    name: `invoq worker drain (${DRAIN_ROUNDS} rounds of ${DRAIN_JOBS} events, concurrency ${WORKER_CONCURRENCY})`,
+    perSec: Math.round(median(drains.invoq.map((d) => d.perSec))),
+    errors: backlog.failed + drains.invoq.reduce((n, d) => n + d.failed, 0),
+    ratio: median(drains.invoq.map((d, i) => d.perSec / drains.raw[i].perSec)),
+    workerRssMaxMb,
+  });
+  await raw.close();
 
   // End to end: API and worker together on this machine (they share its cores), Event at full
   // speed; the rate is accepted events over the time until the last one has run.
@@ -210,7 +252,8 @@ try {
   const toyQueue = new Queue('toy-latency', { connection: { url: redis.url }, prefix: '{bench-toy}' });
   for (const rate of [halfCapacity, 100]) {
     const paced = await sendPaced(post(`http://127.0.0.1:${toyLatencyPort}/event`), rate, DURATION_S);
-    for (let c = await toyQueue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await toyQueue.getJobCounts('waiting', 'active')) await sleep(50);
+    for (let c = await toyQueue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await toyQueue.getJobCounts('waiting', 'active'))
+      await sleep(50);
     const reported = new Promise((resolve) => toyWorker.once('message', resolve));
     toyWorker.send('latencies');
     const latencies = (await reported).latencies.sort((a, b) => a - b);
@@ -260,6 +303,7 @@ try {
         toyVsBare: toyRatio,
         eventVsToy,
         runs: Object.fromEntries(runs),
+        drains,
       },
       null,
       2,

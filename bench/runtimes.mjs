@@ -195,7 +195,17 @@ const outFile = path.join(outDir, `runtimes-${new Date().toISOString().replace(/
 fs.writeFileSync(
   outFile,
   JSON.stringify(
-    { at: new Date().toISOString(), node: process.version, python: pythonVersion, cores: os.availableParallelism(), cold: COLD, calls: CALLS, rounds: ROUNDS, rows, sideBySide },
+    {
+      at: new Date().toISOString(),
+      node: process.version,
+      python: pythonVersion,
+      cores: os.availableParallelism(),
+      cold: COLD,
+      calls: CALLS,
+      rounds: ROUNDS,
+      rows,
+      sideBySide,
+    },
     null,
     2,
   ),

@@ -72,7 +72,9 @@ describe('RuntimeApiClient (the Node process runtime’s HTTP/1.1)', () => {
       socket.on('data', (chunk) => {
         received += chunk.toString('latin1');
         if ((received.match(/HTTP\/1\.1\r\n/g) ?? []).length < 2) return;
-        socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-2\r\nContent-Length: 4\r\n\r\n"e2"');
+        socket.write(
+          'HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-2\r\nContent-Length: 4\r\n\r\n"e2"',
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
