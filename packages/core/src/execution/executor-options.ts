@@ -35,8 +35,8 @@ export interface ExecutorOptions {
    * Runs an environment may hold at once, the running one included, when its function's runs
    * are short (see `queueBehindRunMs`): the thread then takes the next without sleeping between
    * them, and the main thread handles their answers together. 1 turns queueing off. Default 16:
-   * a worker's default 32 slots over the two threads no-op runs stay on (8 left half of them
-   * idle: the drain went from ~5,400 to ~8,300 events/s, `npm run bench`).
+   * a worker's default 32 slots over the two threads no-op runs stay on (with 8, half of them
+   * stayed idle; see docs/benchmarks.md for what 16 bought).
    */
   runsPerEnvironment?: number;
   /** Runs queue behind each other only in environments whose recent runs took at most this. Default 1 ms. */
