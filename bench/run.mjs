@@ -73,6 +73,11 @@ async function drainRate(queue) {
   }
 }
 
+/** Resolves once `queue` has nothing waiting or running, looking every `everyMs`. */
+async function untilEmpty(queue, everyMs) {
+  for (let c = await queue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await queue.getJobCounts('waiting', 'active')) await sleep(everyMs);
+}
+
 /**
  * One drain round: DRAIN_JOBS jobs queued (`add`, 500 in flight) while `queue` is paused, then
  * resumed; the rate from its first completion to an empty queue.
@@ -204,7 +209,7 @@ try {
   const e2eRss = rssPeaks([api.pid, worker.pid]);
   const e2eStart = performance.now();
   const e2eLoad = await autocannon({ ...scenarios[3].opts, connections: CONNECTIONS, duration: DURATION_S });
-  for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(20);
+  await untilEmpty(events, 20);
   const e2ePerSec = Math.round(e2eLoad.requests.total / ((performance.now() - e2eStart) / 1000));
   const [e2eApiRss, e2eWorkerRss] = e2eRss.stop();
   rows.push({
@@ -221,7 +226,7 @@ try {
   for (const rate of [halfCapacity, 100]) {
     const since = Date.now();
     const paced = await sendPaced(scenarios[3].opts, rate, DURATION_S);
-    for (let c = await events.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await events.getJobCounts('waiting', 'active')) await sleep(50);
+    await untilEmpty(events, 50);
     const recent = await events.getJobs(['completed'], 0, rate * DURATION_S + 1000);
     const latencies = recent
       .filter((j) => j.data.receivedAt >= since)
@@ -252,8 +257,7 @@ try {
   const toyQueue = new Queue('toy-latency', { connection: { url: redis.url }, prefix: '{bench-toy}' });
   for (const rate of [halfCapacity, 100]) {
     const paced = await sendPaced(post(`http://127.0.0.1:${toyLatencyPort}/event`), rate, DURATION_S);
-    for (let c = await toyQueue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await toyQueue.getJobCounts('waiting', 'active'))
-      await sleep(50);
+    await untilEmpty(toyQueue, 50);
     const reported = new Promise((resolve) => toyWorker.once('message', resolve));
     toyWorker.send('latencies');
     const latencies = (await reported).latencies.sort((a, b) => a - b);

@@ -89,6 +89,17 @@ async function invokeOk(executor, fn, requestId) {
   return outcome;
 }
 
+/** `count` sequential calls of `fn`: each call's latency in ms. */
+async function timedCalls(executor, fn, count, label) {
+  const latencies = [];
+  for (let i = 0; i < count; i += 1) {
+    const t = performance.now();
+    await invokeOk(executor, fn, `${label}-${i}`);
+    latencies.push(performance.now() - t);
+  }
+  return latencies;
+}
+
 async function measure(fn, sandbox) {
   const cold = [];
   for (let i = 0; i < COLD; i += 1) {
@@ -100,13 +111,8 @@ async function measure(fn, sandbox) {
   }
   const executor = new Executor({ sandbox, maxEnvironments: 1 });
   for (let i = 0; i < WARMUP; i += 1) await invokeOk(executor, fn, `warmup-${i}`);
-  const warm = [];
   const started = performance.now();
-  for (let i = 0; i < CALLS; i += 1) {
-    const t = performance.now();
-    await invokeOk(executor, fn, `warm-${i}`);
-    warm.push(performance.now() - t);
-  }
+  const warm = await timedCalls(executor, fn, CALLS, 'warm');
   const perSec = CALLS / ((performance.now() - started) / 1000);
   await executor.close();
   const sorted = [...warm].sort((a, b) => a - b);
@@ -138,15 +144,7 @@ async function processAgainstThread(sandbox) {
   try {
     for (const { fn, executor } of kinds) for (let i = 0; i < WARMUP; i += 1) await invokeOk(executor, fn, `warmup-${i}`);
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const kind of kinds) {
-        const warm = [];
-        for (let i = 0; i < CALLS; i += 1) {
-          const t = performance.now();
-          await invokeOk(kind.executor, kind.fn, `round-${round}-${i}`);
-          warm.push(performance.now() - t);
-        }
-        kind.p50s.push(median(warm));
-      }
+      for (const kind of kinds) kind.p50s.push(median(await timedCalls(kind.executor, kind.fn, CALLS, `round-${round}`)));
     }
   } finally {
     for (const { executor } of kinds) await executor.close();

@@ -5,8 +5,8 @@ import v8 from 'node:v8';
  * itself, V8 picks a factor of up to 4× when allocation is fast: under `npm run bench`'s load the
  * API kept ~25 MB live yet let garbage pile up to ~140 MB between full GCs (RSS 196–239 MB). At
  * 60 % it peaked at 137–154 MB, throughput within noise (`npm run bench:api`); full GCs come
- * more often, and each is short because little is live. A growth factor, not a cap: a heap that holds more (6 MB payloads
- * in flight) still grows to hold it.
+ * more often, and each is short because little is live. A growth factor, not a cap: a heap that
+ * holds more (6 MB payloads in flight) still grows to hold it.
  */
 const HEAP_GROWING_PERCENT = 60;
 
