@@ -2,8 +2,10 @@
 // what it costs: requests a second, p99, the API's CPU per request (from /proc) and its peak RSS.
 // For A/B runs of one change (alternate with and without it; this machine drifts between runs).
 //   API_BENCH_MODE=event|sync (default event), API_BENCH_DURATION_S (8), API_BENCH_NODE_FLAGS
-//   (node flags for the API, e.g. "--heap-growing-percent=100"). Its own Redis (AOF everysec).
+//   (node flags for the API, e.g. "--heap-growing-percent=100", after those `npm start` gives it,
+//   so they win). Its own Redis (AOF everysec).
 import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -13,6 +15,7 @@ import { cpuSeconds, rssPeaks, waitUntilReady } from './process-stats.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MODE = process.env.API_BENCH_MODE ?? 'event';
 const DURATION_S = Number(process.env.API_BENCH_DURATION_S ?? 8);
+const { serviceNodeFlags } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/index.js'));
 const NODE_FLAGS = (process.env.API_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const KEY = 'bench-key';
 
@@ -22,7 +25,7 @@ let api;
 try {
   const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
   api = fork(path.join(root, 'apps/api/dist/main.js'), [], {
-    execArgv: NODE_FLAGS,
+    execArgv: [...serviceNodeFlags(), ...NODE_FLAGS],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     env: {
       ...process.env,

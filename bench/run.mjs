@@ -21,7 +21,9 @@ import { sendPaced } from './paced-requests.mjs';
 import { rssPeaks, waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { EventProducer, EventQueues, closeRedis, createRedisConnection } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/index.js'));
+const { EventProducer, EventQueues, closeRedis, createRedisConnection, serviceNodeFlags } = createRequire(import.meta.url)(
+  path.join(root, 'packages/core/dist/index.js'),
+);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -36,9 +38,16 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 const children = [];
-/** Forks a script; resolves once it says it is ready (IPC) or its URL answers. */
+/**
+ * Forks a script; resolves once it says it is ready (IPC) or its URL answers. invoq's apps get
+ * the Node.js flags `npm start` gives them.
+ */
 async function start(script, env, { readyUrl, quiet = false } = {}) {
-  const child = fork(path.join(root, script), [], { env: { ...process.env, ...env }, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(root, script), [], {
+    env: { ...process.env, ...env },
+    execArgv: script.startsWith('apps/') ? serviceNodeFlags() : [],
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
+  });
   children.push(child);
   const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`))));
   exited.catch(() => undefined);

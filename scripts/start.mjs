@@ -34,6 +34,8 @@ for (const app of APPS) {
 }
 // Past the worker's own grace (it finishes or hands back running events), with room to close.
 const { PROCESS_STOP_GRACE_MS: CHILD_GRACE_MS } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/config/shutdown-grace.js'));
+// The flags V8 reads only at start-up (the young generation's cap), as npm run api|worker give them.
+const { serviceNodeFlags } = createRequire(import.meta.url)(path.join(root, 'packages/core/dist/startup/young-generation.js'));
 
 // Repeats are ignored on purpose: under `npm start` one Ctrl-C arrives twice (from the terminal and
 // forwarded by npm), and the apps' grace period below already bounds how long stopping takes.
@@ -139,7 +141,7 @@ function refuseIfDataDirInUse(dir) {
 function spawnApp({ name, entry }, childEnv) {
   // detached: own session, so a terminal Ctrl-C does not hit the apps as well as us; we send the one
   // SIGTERM, in order. stdin is not theirs to read; stdout/stderr go straight to the terminal.
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(childEnv.NODE_OPTIONS), entry], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { PROCESS_STOP_GRACE_MS, loadConfig } from '@invoq/core';
+import { PROCESS_STOP_GRACE_MS, loadConfig, serviceNodeFlags } from '@invoq/core';
 import { envSchema } from '../../packages/core/src/config/config-schema';
 import { REPO_ROOT } from '../support/harness';
 
@@ -120,12 +120,13 @@ it('builds both tiers from the Dockerfile with an environment invoq accepts', ()
   }
   const api = services.api!;
   const apiPort = loadConfig(api.environment!, secretFileReader(api, { INVOQ_API_KEYS: 'k' })).port;
-  expect(api.command).toEqual(['node', 'apps/api/dist/main.js']);
+  // Started as `npm run api` starts it, with the flags V8 reads only at start-up.
+  expect(api.command).toEqual(['node', ...serviceNodeFlags(''), 'apps/api/dist/main.js']);
   expect(api.ports).toContain(`${apiPort}:${apiPort}`);
   expect(healthUrl(api)?.slice(1)).toEqual([String(apiPort), '/healthz']);
   const worker = services.worker!;
   const metricsPort = loadConfig(worker.environment!, secretFileReader(worker, { INVOQ_API_KEYS: 'k' })).metricsPort;
-  expect(worker.command).toEqual(['node', 'apps/worker/dist/main.js']);
+  expect(worker.command).toEqual(['node', ...serviceNodeFlags(''), 'apps/worker/dist/main.js']);
   expect(worker.expose).toEqual([String(metricsPort)]);
   expect(healthUrl(worker)?.slice(1)).toEqual([String(metricsPort), '/healthz']);
 });
@@ -179,6 +180,7 @@ it('ships a multi-stage, non-root Dockerfile on Node.js 24, with a healthcheck f
   expect(users.at(-1)).toBe('node');
   expect(dockerfile.lastIndexOf('\nUSER ')).toBeGreaterThan(dockerfile.lastIndexOf('\nFROM '));
   expect(dockerfile).toMatch(/^EXPOSE 3000 9091$/m);
+  expect(/^CMD (.*)$/m.exec(dockerfile)?.[1]).toBe(JSON.stringify(['node', ...serviceNodeFlags(''), 'apps/api/dist/main.js']).replace(/,/g, ', '));
   // Outside compose (which probes each tier itself) one image runs either tier: its check probes
   // the API's PORT and the worker's INVOQ_METRICS_PORT.
   const healthcheck = /^HEALTHCHECK .*$/m.exec(dockerfile)?.[0] ?? '';

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import IORedis from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../scripts/local-redis.cjs';
-import { freePort, uniquePrefix, waitFor } from '../support/harness';
+import { serviceNodeFlags } from '@invoq/core';
+import { REPO_ROOT, freePort, uniquePrefix, waitFor } from '../support/harness';
 import { copyExampleFunctions } from '../support/example-functions';
 import { startLauncher, type Launcher } from '../support/launcher';
 
@@ -145,6 +146,24 @@ it('prints where the API listens, that auth is off (and what the aws CLI needs) 
   const { at } = await launcher.waitForOutput(/"msg":"invoq worker running"/, 5000);
   if (at - workerReadyAt > 1000) late.push(`the worker's line ${at - workerReadyAt} ms after it was ready`);
   expect(late).toEqual([]);
+});
+
+it('starts the API and the worker with the Node.js flags V8 reads only at start-up, as npm run api|worker does', () => {
+  const flags = serviceNodeFlags('');
+  const pid = launcher.child.pid!;
+  const apps = fs
+    .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map((child) => fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').filter(Boolean))
+    .filter((argv) => argv[0] === process.execPath)
+    .map((argv) => argv.slice(1));
+  expect(apps.sort()).toEqual([
+    [...flags, path.join(REPO_ROOT, 'apps/api/dist/main.js')],
+    [...flags, path.join(REPO_ROOT, 'apps/worker/dist/main.js')],
+  ]);
+  const scripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  expect([scripts.api, scripts.worker]).toEqual([`node ${flags.join(' ')} apps/api/dist/main.js`, `node ${flags.join(' ')} apps/worker/dist/main.js`]);
 });
 
 it('serves the seed’s testFunction synchronously', async () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort, startRedisServer, type RedisServer } from '../../scripts/local-redis.cjs';
+import { serviceNodeFlags } from '@invoq/core';
 import { REPO_ROOT } from './harness';
 
 /**
@@ -48,7 +49,7 @@ export class OwnRedis {
 
 /** An invoq tier as its own process (`apps/<tier>/dist/main.js`), as `npm run api|worker` runs it. */
 export function spawnTier(tier: 'api' | 'worker', env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO_ROOT, `apps/${tier}/dist/main.js`)], {
+  return spawn(process.execPath, [...serviceNodeFlags(''), path.join(REPO_ROOT, `apps/${tier}/dist/main.js`)], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -108,6 +108,7 @@ export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finish
 export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './worker/environment-wait-mark';
 export { createTierFoundation, requireRedisTarget } from './startup/tier-foundation';
 export { limitHeapGrowth } from './startup/heap-growth';
+export { serviceNodeFlags } from './startup/young-generation';
 export { SETTLE_MS, latestRevisionId, codeInUse, type DeployedFunction, type VersionRecord, type AliasRecord } from './deployment/deployed-function';
 export { FunctionStore, type StoreChange } from './deployment/function-store';
 export { parseFunctionName, type ParsedFunctionName } from './functions/function-name';

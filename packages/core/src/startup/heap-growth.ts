@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import { isNodeFlagGiven } from './node-flags';
 
 /**
  * How far V8 lets the old generation grow past what the last full GC kept, in percent. Left to
@@ -19,8 +20,7 @@ const FLAG = '--heap-growing-percent';
  * Returns whether it set it.
  */
 export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => arg === FLAG || arg.startsWith(`${FLAG}=`));
-  if (given) return false;
+  if (isNodeFlagGiven(FLAG, execArgv, nodeOptions)) return false;
   v8.setFlagsFromString(`${FLAG}=${HEAP_GROWING_PERCENT}`);
   return true;
 }
