@@ -62,12 +62,17 @@ it.each([
   ['times out', { spin: true }, 'Sandbox.Timedout'],
 ])('runs elsewhere, once, what was queued behind a run that %s', async (_, fatal, errorType) => {
   executor = new Executor({ maxEnvironments: 2, unconditionalEnvironments: 1 });
-  await invoke({ n: 0 });
+  const dead = (JSON.parse((await invoke({ n: 0 })).body) as Body).threadId;
   const first = invoke({ n: 1, ...fatal });
   const queued = [2, 3, 4].map((n) => invoke({ n }));
   expect((await first).functionError?.errorType).toBe(errorType);
   const bodies = (await Promise.all(queued)).map((o) => JSON.parse(o.body) as Body);
   expect(bodies.map((b) => b.n)).toEqual([2, 3, 4]);
-  // A fresh environment ran all three, each once: nothing began in the dead one.
-  expect(bodies.map((b) => b.runs)).toEqual([1, 2, 3]);
+  // Fresh environments ran all three, each once: nothing began in the dead one. (Usually one
+  // ran them all; a second may start while the first's cold start waits on I/O, as it may for
+  // any run that waits.)
+  expect(bodies.filter((b) => b.threadId === dead)).toEqual([]);
+  const runsPerThread = new Map<number, number[]>();
+  for (const b of bodies) runsPerThread.set(b.threadId, [...(runsPerThread.get(b.threadId) ?? []), b.runs]);
+  for (const runs of runsPerThread.values()) expect(runs).toEqual(Array.from({ length: runs.length }, (_, i) => i + 1));
 });
