@@ -1,4 +1,4 @@
-import { LAMBDA_TIME_ZONE, createLogger, flushLogger, limitHeapGrowth, loadConfig } from '@invoq/core';
+import { LAMBDA_TIME_ZONE, createLogger, flushLogger, limitHeapGrowth, loadConfig, settleHeapLimit } from '@invoq/core';
 import { startApi } from './api-service';
 
 async function main(): Promise<void> {
@@ -11,6 +11,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'invoq-api');
   for (const notice of config.startupNotices) logger.warn(notice);
   const api = await startApi(config, logger);
+  // Started: the old generation's limit is set from what it holds at rest (heap-growth.ts).
+  settleHeapLimit();
 
   let stopping = false;
   const stop = async (signal: string) => {

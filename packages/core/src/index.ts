@@ -107,7 +107,7 @@ export { destinationSchema, isFunctionDestination } from './destinations/destina
 export { dropFinishedPayload, KEPT_FINISHED_PAYLOAD_BYTES } from './queue/finished-event';
 export { EnvironmentWaitMarks, isWaitingForEnvironment, ENVIRONMENT_WAIT_FIELD } from './worker/environment-wait-mark';
 export { createTierFoundation, requireRedisTarget } from './startup/tier-foundation';
-export { limitHeapGrowth } from './startup/heap-growth';
+export { limitHeapGrowth, settleHeapLimit } from './startup/heap-growth';
 export { serviceNodeFlags } from './startup/young-generation';
 export { SETTLE_MS, latestRevisionId, codeInUse, type DeployedFunction, type VersionRecord, type AliasRecord } from './deployment/deployed-function';
 export { FunctionStore, type StoreChange } from './deployment/function-store';

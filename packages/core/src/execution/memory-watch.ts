@@ -12,28 +12,11 @@
  * is not counted, nor are child processes.
  */
 import v8 from 'node:v8';
-import vm from 'node:vm';
+import { collectGarbage } from './collect-garbage';
 
 const MB = 1_048_576;
 const FAST_SAMPLE_MS = 10;
 const SLOW_SAMPLE_MS = 1_000;
-
-type Gc = () => void;
-let gc: Gc | undefined;
-
-/**
- * A full collection for this thread's isolate, got once and only when first needed: garbage a
- * collection would free is not "in use", as Lambda's RSS would not count memory the heap let go.
- * The flag is process-wide for new contexts only, so it is turned off again at once.
- */
-function collectGarbage(): void {
-  if (!gc) {
-    v8.setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc') as Gc;
-    v8.setFlagsFromString('--no-expose-gc');
-  }
-  gc();
-}
 
 /** Heap used + ArrayBuffer memory, exact (a few µs: it also reads the process's RSS). */
 function measureMb(): number {
@@ -81,7 +64,10 @@ export class MemoryWatch {
     return usedMb;
   }
 
-  /** Ends the environment when the memory in use, garbage collected, is over the limit. */
+  /**
+   * Ends the environment when the memory in use, garbage collected, is over the limit (garbage a
+   * collection would free is not "in use", as Lambda's RSS would not count memory the heap let go).
+   */
   check(): void {
     if (measureMb() <= this.limitMb) return;
     collectGarbage();

@@ -1,4 +1,5 @@
-import { limitHeapGrowth } from './heap-growth';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { limitHeapGrowth, settleHeapLimit } from './heap-growth';
 
 describe('limitHeapGrowth', () => {
   it('sets the growth factor when the process was given none', () => {
@@ -13,5 +14,25 @@ describe('limitHeapGrowth', () => {
 
   it('does not mistake a longer flag for it', () => {
     expect(limitHeapGrowth(['--heap-growing-percentage=5'], '')).toBe(true);
+  });
+});
+
+describe('settleHeapLimit', () => {
+  it('runs one full (mark-compact) collection of the heap', async () => {
+    const majors: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries())
+        if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.duration);
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    try {
+      settleHeapLimit();
+      // GC entries are delivered asynchronously, after the collection.
+      const deadline = Date.now() + 2000;
+      while (majors.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      observer.disconnect();
+    }
+    expect(majors.length).toBeGreaterThanOrEqual(1);
   });
 });
