@@ -1,4 +1,4 @@
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { limitHeapGrowth, settleHeapLimit } from './heap-growth';
 
 describe('limitHeapGrowth', () => {
@@ -21,8 +21,9 @@ describe('settleHeapLimit', () => {
   it('runs one full (mark-compact) collection of the heap', async () => {
     const majors: number[] = [];
     const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries())
-        if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.duration);
+      // A gc entry's `detail` says which kind of collection it was.
+      for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>)
+        if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.duration);
     });
     observer.observe({ entryTypes: ['gc'] });
     try {
