@@ -271,10 +271,25 @@ async function startClusterNode(major, { args, ...options }) {
 }
 
 /**
+ * True when a node's `CLUSTER NODES` shows its bus link to every node connected, none still in
+ * a handshake: a PUBLISH reaches only the nodes a link is up to, so a subscriber on another node
+ * would miss what is published before then.
+ */
+function allLinksConnected(clusterNodes) {
+  return clusterNodes
+    .trim()
+    .split('\n')
+    .every((line) => {
+      const fields = line.split(' ');
+      return fields[7] === 'connected' && !/handshake|noaddr|fail/.test(fields[2] ?? '');
+    });
+}
+
+/**
  * Start a Redis Cluster of `masters` redis-servers (no replicas) on loopback and wait until every
- * node says `cluster_state:ok` and knows every other. The cluster is formed over plain
- * connections (config epochs, slot ranges, MEET), which is what `redis-cli --cluster create`
- * does without its one-second waits. See local-redis.d.cts for the options and the handle.
+ * node says `cluster_state:ok`, knows every other and has its bus link to each connected. The
+ * cluster is formed over plain connections (config epochs, slot ranges, MEET), which is what
+ * `redis-cli --cluster create` does without its one-second waits. See local-redis.d.cts for the options and the handle.
  */
 async function startRedisCluster({ masters = 3, aof, password, args = [], timeoutMs = 20_000 } = {}) {
   const major = redisServerMajorVersion();
@@ -306,7 +321,8 @@ async function startRedisCluster({ masters = 3, aof, password, args = [], timeou
         const ok =
           infoField(info, 'cluster_state') === 'ok' &&
           infoField(info, 'cluster_known_nodes') === String(masters) &&
-          infoField(info, 'cluster_slots_ok') === String(CLUSTER_SLOTS);
+          infoField(info, 'cluster_slots_ok') === String(CLUSTER_SLOTS) &&
+          allLinksConnected(String(await ask(s, ['CLUSTER', 'NODES'])));
         if (ok) break;
         if (Date.now() > deadline)
           throw new Error(`Redis Cluster node ${HOST}:${s.port} not ok within ${timeoutMs} ms (ports ${servers.map((x) => x.port).join(', ')})\n${info}`);

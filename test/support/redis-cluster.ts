@@ -6,7 +6,8 @@ const HOST = '127.0.0.1';
 /**
  * A 3-master Redis Cluster (no replicas) of a test's own, from the system `redis-server`, on
  * loopback: each node on free ports, in a fresh temp dir, with AOF (`everysec`) and `noeviction`.
- * `start()` returns once every node says `cluster_state:ok` and knows every other.
+ * `start()` returns once every node says `cluster_state:ok`, knows every other and has its bus
+ * link to each connected.
  */
 export class OwnRedisCluster {
   private stopped: Promise<void> | undefined;
