@@ -289,7 +289,8 @@ function allLinksConnected(clusterNodes) {
  * Start a Redis Cluster of `masters` redis-servers (no replicas) on loopback and wait until every
  * node says `cluster_state:ok`, knows every other and has its bus link to each connected. The
  * cluster is formed over plain connections (config epochs, slot ranges, MEET), which is what
- * `redis-cli --cluster create` does without its one-second waits. See local-redis.d.cts for the options and the handle.
+ * `redis-cli --cluster create` does without its one-second waits. See local-redis.d.cts for the
+ * options and the handle.
  */
 async function startRedisCluster({ masters = 3, aof, password, args = [], timeoutMs = 20_000 } = {}) {
   const major = redisServerMajorVersion();

@@ -51,7 +51,7 @@ export interface RedisClusterOptions {
   password?: string;
   /** More redis-server arguments for every node. */
   args?: string[];
-  /** Deadline for every node to say `cluster_state:ok`. Default: 20000. */
+  /** Deadline for every node to say `cluster_state:ok` with its bus links connected. Default: 20000. */
   timeoutMs?: number;
 }
 
