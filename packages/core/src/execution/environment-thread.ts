@@ -143,6 +143,7 @@ let draining = false;
 async function drain(): Promise<void> {
   draining = true;
   for (let message = queued.shift(); message; message = queued.shift()) {
+    Atomics.add(control, Control.RUNS_BEGUN, 1);
     Atomics.store(control, Control.IN_RUN, 1);
     memory.runStarted();
     const reply = await run(message);

@@ -31,6 +31,12 @@ import {
   type ThreadWorkerData,
 } from './thread-protocol';
 
+/** `busyMark` of a thread: its event-loop utilisation and the runs it had begun. */
+interface ThreadBusyMark {
+  utilization: EventLoopUtilization;
+  runsBegun: number;
+}
+
 function threadEntry(): string {
   const compiled = path.join(__dirname, 'environment-thread.js');
   // Under ts-jest this module runs from src/, where only the compiled build has the thread's JS.
@@ -64,10 +70,10 @@ export class Environment implements ExecutionEnvironment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
   /**
-   * performance.now() when the current run's handler started (on a cold start, when init
-   * ended); undefined while idle.
+   * performance.now() when the main thread saw the current run's handler start (on a cold
+   * start, when init ended); undefined while idle. The run's duration if it has to be ended here.
    */
-  runStartedAt: number | undefined;
+  private runStartedAt: number | undefined;
   /** Recent runs' duration in the thread (a moving average), in ms; undefined before the first. */
   recentRunMs: number | undefined;
   private readonly worker: Worker;
@@ -183,9 +189,9 @@ export class Environment implements ExecutionEnvironment {
     return Atomics.load(this.control, Control.IN_RUN) === 1;
   }
 
-  /** The thread's event-loop utilisation so far; pass it back to `busySince` later. */
+  /** The thread's event-loop utilisation and runs begun so far; pass it back to `busySince` later. */
   busyMark(): BusyMark {
-    return this.worker.performance.eventLoopUtilization();
+    return { utilization: this.worker.performance.eventLoopUtilization(), runsBegun: Atomics.load(this.control, Control.RUNS_BEGUN) } satisfies ThreadBusyMark;
   }
 
   /**
@@ -193,9 +199,18 @@ export class Environment implements ExecutionEnvironment {
    * a busy handler), near 0 for a handler waiting on I/O or a timer.
    */
   busySince(mark: BusyMark): number {
-    const delta = this.worker.performance.eventLoopUtilization(mark as EventLoopUtilization);
+    const delta = this.worker.performance.eventLoopUtilization((mark as ThreadBusyMark).utilization);
     // A thread still booting has no event loop yet (0 of 0): it is busy, not waiting.
     return delta.idle + delta.active === 0 ? 1 : delta.utilization;
+  }
+
+  /**
+   * Read off the environment's thread itself: `runStartedAt` is when the main thread handled the
+   * last answer, which under load can be long after it was sent (a flood of no-op runs would
+   * look like one long run), and `inRun` alone is one instant.
+   */
+  inOneRunSince(mark: BusyMark): boolean {
+    return this.inRun && Atomics.load(this.control, Control.RUNS_BEGUN) === (mark as ThreadBusyMark).runsBegun;
   }
 
   /** Runs posted and not answered yet, the running one included. */

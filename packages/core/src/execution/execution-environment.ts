@@ -34,8 +34,6 @@ export type OnEnvironmentDeath = (env: ExecutionEnvironment, lateError?: { reque
 export interface ExecutionEnvironment {
   readonly fn: ResolvedFunction;
   lastUsedAt: number;
-  /** performance.now() when the current run's handler started; undefined while idle. */
-  readonly runStartedAt: number | undefined;
   /** Recent runs' duration (a moving average), in ms; undefined before the first. */
   readonly recentRunMs: number | undefined;
   readonly isDead: boolean;
@@ -48,6 +46,8 @@ export interface ExecutionEnvironment {
   busyMark(): BusyMark;
   /** Share of time since `mark` the environment spent computing: near 1 busy, near 0 waiting. */
   busySince(mark: BusyMark): number;
+  /** True when one run has been in the runtime's hands all the time since `mark`, the same run then as now. */
+  inOneRunSince(mark: BusyMark): boolean;
   run(request: RunRequest): Promise<RunReply>;
   terminate(): Promise<unknown>;
 }

@@ -10,8 +10,8 @@ import { Executor } from './executor';
 // Computes for event.ms milliseconds, then says which thread did.
 const SPINNING = `
 exports.handler = async (event) => {
-  const until = Date.now() + event.ms;
-  while (Date.now() < until) {}
+  const until = performance.now() + event.ms;
+  while (performance.now() < until) {}
   return { threadId: require("node:worker_threads").threadId };
 };`;
 const dir = makeFunctionsDir({
@@ -56,4 +56,23 @@ it('lets waiting calls of a computing function use as many environments as there
   expect(threads.size).toBeGreaterThanOrEqual(4);
   // Past one per core, computing calls wait rather than start threads that would only share them.
   expect(executor.environmentCount).toBeLessThan(8);
+});
+
+it('keeps short runs on one environment when this thread reads their answers late', async () => {
+  // One unconditional environment, as the API has: a second starts only for runs that compute
+  // (or wait) across a whole scale check, and 0.6 ms runs do neither.
+  executor = new Executor({ maxEnvironments: 8, unconditionalEnvironments: 1, cores: 2, runsPerEnvironment: 16 });
+  for (let n = 0; n < 3; n++) await invoke(0.6, `warm${n}`, Infinity);
+  for (let round = 0; round < 5; round++) {
+    // 16 runs go to the thread, 24 wait, and a scale check is due in 5 ms.
+    const batch = Array.from({ length: 40 }, (_, n) => invoke(0.6, `r${round}.${n}`, Infinity));
+    await new Promise((resolve) => setImmediate(resolve));
+    // This thread busy for 8 ms, as a loaded API's is: the check then finds the environment in
+    // a run (its 13th or so) while the first answers are still unread here.
+    const until = performance.now() + 8;
+    while (performance.now() < until) continue;
+    const outcomes = await Promise.all(batch);
+    expect(new Set(outcomes.map((o) => (JSON.parse(o.body) as { threadId: number }).threadId)).size).toBe(1);
+  }
+  expect(executor.environmentCount).toBe(1);
 });

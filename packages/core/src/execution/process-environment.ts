@@ -19,6 +19,12 @@ export interface ProcessEnvironmentSettings {
   sandbox: Sandbox;
 }
 
+/** `busyMark` of a process: its CPU time and the invocations delivered to it. */
+interface ProcessEnvironmentBusyMark {
+  cpu: ProcessBusyMark;
+  deliveries: number;
+}
+
 interface PendingRun {
   request: RunRequest;
   resolve: (reply: RunReply) => void;
@@ -39,7 +45,8 @@ const OUTPUT_DRAIN_MS = 100;
 export class ProcessEnvironment implements ExecutionEnvironment {
   readonly fn: ResolvedFunction;
   lastUsedAt = Date.now();
-  runStartedAt: number | undefined;
+  /** When the current run was handed over (then delivered); its duration is measured from it. */
+  private runStartedAt: number | undefined;
   recentRunMs: number | undefined;
   private readonly runs: PendingRun[] = [];
   private readonly logs = new RunLogs();
@@ -48,6 +55,8 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   private initialized = false;
   /** The current run's handler started (its invocation was delivered) and has not answered. */
   private delivered = false;
+  /** Invocations delivered to the runtime so far. */
+  private deliveries = 0;
   private timer: NodeJS.Timeout | undefined;
   private memoryTimer: NodeJS.Timeout | undefined;
   private readonly spawnedAt = performance.now();
@@ -130,11 +139,15 @@ export class ProcessEnvironment implements ExecutionEnvironment {
   }
 
   busyMark(): BusyMark {
-    return this.meter.busyMark();
+    return { cpu: this.meter.busyMark(), deliveries: this.deliveries } satisfies ProcessEnvironmentBusyMark;
   }
 
   busySince(mark: BusyMark): number {
-    return this.meter.busySince(mark as ProcessBusyMark, this.initialized);
+    return this.meter.busySince((mark as ProcessEnvironmentBusyMark).cpu, this.initialized);
+  }
+
+  inOneRunSince(mark: BusyMark): boolean {
+    return this.delivered && this.deliveries === (mark as ProcessEnvironmentBusyMark).deliveries;
   }
 
   run(request: RunRequest): Promise<RunReply> {
@@ -191,6 +204,7 @@ export class ProcessEnvironment implements ExecutionEnvironment {
       this.initMs = performance.now() - this.spawnedAt;
     }
     this.delivered = true;
+    this.deliveries += 1;
     this.runStartedAt = performance.now();
     this.arm(this.fn.timeoutMs);
     this.watchMemory();

@@ -47,8 +47,13 @@ export const Control = {
   END_REASON: 1,
   /** The signal's number, or the MB in use. */
   END_DETAIL: 2,
+  /**
+   * Runs the thread has begun, counted up just before `IN_RUN` goes to 1: the same count and
+   * `IN_RUN` 1 at two moments mean one run held the thread all the time between them.
+   */
+  RUNS_BEGUN: 3,
 } as const;
-export const CONTROL_SLOTS = 3;
+export const CONTROL_SLOTS = 4;
 /** Function code signalled its own process: only its environment ends. */
 export const END_SIGNAL = 1;
 /** The environment used more memory than `memorySize`. */
