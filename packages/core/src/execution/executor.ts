@@ -283,22 +283,25 @@ export class Executor {
     const waiting = this.waiters.filter((w) => w.fn.executionKey === fn.executionKey);
     if (waiting.length === 0) return;
     const envs = [...(this.live.get(fn.executionKey) ?? [])];
-    // In one run since the last check, as the environment itself tells it, not merely answered
-    // with the answer still queued here: a flood of no-op calls never looks like this (though
-    // the main thread, busy, may leave their answers unread for a check or two), so it stays on
-    // few threads.
-    const inLongRun = (env: ExecutionEnvironment) => {
+    // An environment's mark when it has been in one run since the last check, as the environment
+    // itself tells it, not merely answered with the answer still queued here: a flood of no-op
+    // calls never looks like this (though the main thread, busy, may leave their answers unread
+    // for a check or two), so it stays on few threads.
+    const longRunMark = (env: ExecutionEnvironment) => {
       const mark = this.utilizationMarks.get(env);
-      return mark !== undefined && env.inOneRunSince(mark);
+      return mark !== undefined && env.inOneRunSince(mark) ? mark : undefined;
     };
     // More threads than cores only slow CPU work down (measured: 8 busy threads served half the
     // calls of 2), so computing runs get one per core, while runs that wait (the thread idle,
     // e.g. on I/O) get as many as they need.
-    const stuck = envs.every((env) => inLongRun(env) && env.busySince(this.utilizationMarks.get(env)!) < 0.5);
+    const stuck = envs.every((env) => {
+      const mark = longRunMark(env);
+      return mark !== undefined && env.busySince(mark) < 0.5;
+    });
     // Warm ones only: a cold start is not the function computing, and a burst of no-op calls
     // behind one would otherwise start a second thread for nothing. Nor runs known to be short
     // (those that queue): one is in a run across a check only when its thread was descheduled.
-    const computing = envs.length < this.cores && envs.every((env) => env.isWarm && !this.runsAreShort(env) && inLongRun(env));
+    const computing = envs.length < this.cores && envs.every((env) => env.isWarm && !this.runsAreShort(env) && longRunMark(env) !== undefined);
     // One more environment per check, not one per waiter: a burst of waiters behind a brief
     // stall (a GC, a descheduled thread) would otherwise start a thread for each of them.
     const env = stuck || computing || this.countOf(fn) < this.unconditionalEnvironments ? this.startNew(fn) : undefined;
