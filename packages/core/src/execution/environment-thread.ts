@@ -154,8 +154,10 @@ async function drain(): Promise<void> {
   draining = false;
 }
 
-port.on('message', (message: InvokeMessage) => {
-  queued.push(message);
+// Runs handed over in one turn of the main thread's event loop come as one array.
+port.on('message', (message: InvokeMessage | InvokeMessage[]) => {
+  if (Array.isArray(message)) queued.push(...message);
+  else queued.push(message);
   if (!draining) void drain();
 });
 // After the port listens: what the runtime holds is what an empty event loop still has.

@@ -81,6 +81,8 @@ export class Environment implements ExecutionEnvironment {
   private readonly port: MessagePort;
   /** Posted runs not answered yet, oldest first; the first is the one running. */
   private readonly runs: PendingRun[] = [];
+  /** Runs handed over in this turn of the event loop, posted together when it ends (`postRuns`). */
+  private unposted: InvokeMessage[] = [];
   /** Lines since the last run ended; lines logged between runs (a late timer) go to the next. */
   private readonly logs = new RunLogs();
   private lastRequestId: string | undefined;
@@ -128,12 +130,22 @@ export class Environment implements ExecutionEnvironment {
       stdout: false,
       stderr: false,
     });
-    this.port.on('message', (message: unknown) => this.receive(message));
+    this.port.on('message', (message: unknown) => this.receiveAll(message));
     // The runtime never writes to parentPort (it hides it from function code): whatever comes
     // there was sent by function code that found it anyway.
     this.worker.on('message', () => this.refuse('a message on the thread’s parentPort'));
     this.worker.on('error', (err) => this.ended(() => this.die(toFunctionError(err))));
     this.worker.on('exit', (code) => this.ended(() => this.die(undefined, code)));
+  }
+
+  /**
+   * Handles `first` and every answer queued behind it in one go. Node.js would otherwise hand
+   * over each in a callback of its own, and all that an answer leads to (the job's completion
+   * written to Redis, the next run posted) would go out one by one.
+   */
+  private receiveAll(first: unknown): void {
+    this.receive(first);
+    for (let next = receiveMessageOnPort(this.port); next; next = receiveMessageOnPort(this.port)) this.receive(next.message);
   }
 
   /** Handles one message from the thread's runtime, after checking it. */
@@ -231,9 +243,21 @@ export class Environment implements ExecutionEnvironment {
       const pending: PendingRun = { requestId: message.requestId, token, resolve, timer: undefined };
       this.runs.push(pending);
       if (this.runs.length === 1) this.begin(pending);
-      this.port.postMessage({ ...message, token, timeoutMs: this.fn.timeoutMs } satisfies InvokeMessage);
+      if (this.unposted.push({ ...message, token, timeoutMs: this.fn.timeoutMs }) === 1) setImmediate(this.postRuns);
     });
   }
+
+  /**
+   * One post for the runs handed over in one turn of the event loop (the events one Redis reply
+   * brought, the requests one read brought): a post that wakes the sleeping thread costs the
+   * poster 8–10 µs, against about 1.4 µs for one it finds awake. `setImmediate`, not a microtask:
+   * BullMQ starts the jobs of one reply a few promise hops apart.
+   */
+  private readonly postRuns = (): void => {
+    const runs = this.unposted;
+    this.unposted = [];
+    this.port.postMessage(runs.length === 1 ? runs[0] : runs);
+  };
 
   /** The thread starts `pending` now: it is first in line. */
   private begin(pending: PendingRun): void {

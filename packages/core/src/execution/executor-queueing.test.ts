@@ -76,3 +76,15 @@ it.each([
   for (const b of bodies) runsPerThread.set(b.threadId, [...(runsPerThread.get(b.threadId) ?? []), b.runs]);
   for (const runs of runsPerThread.values()) expect(runs).toEqual(Array.from({ length: runs.length }, (_, i) => i + 1));
 });
+
+it('counts an environment idle once when the answers of a batch of runs are read together', async () => {
+  executor = new Executor({ maxEnvironments: 1, runsPerEnvironment: 16 });
+  await invoke({ n: -1 });
+  const roomWhenIdle = executor.roomFor(recording);
+  // Handed over in one turn, posted together, answered before this thread looks: every run's
+  // end then finds the environment with nothing outstanding.
+  const outcomes = await Promise.all(Array.from({ length: 16 }, (_, n) => invoke({ n })));
+  expect(outcomes.map((o) => (JSON.parse(o.body) as Body).n)).toEqual(Array.from({ length: 16 }, (_, n) => n));
+  expect(executor.environmentCount).toBe(1);
+  expect(executor.roomFor(recording)).toBe(roomWhenIdle);
+});

@@ -342,7 +342,8 @@ export class Executor {
     }
     env.lastUsedAt = Date.now();
     const list = this.idle.get(env.fn.executionKey) ?? [];
-    list.push(env);
+    // Answers read together end their runs before any of their releases: each finds it idle.
+    if (!list.includes(env)) list.push(env);
     this.idle.set(env.fn.executionKey, list);
     this.dispatch();
   }
