@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Queue } from 'bullmq';
 import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
+import { drainRate, pausedDrain } from './drain-rounds.mjs';
 import { sendPaced } from './paced-requests.mjs';
 import { rssPeaks, waitUntilReady } from './process-stats.mjs';
 
@@ -67,43 +68,9 @@ async function http(opts, duration, watchPid) {
   return { reqPerSec: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx, maxRss };
 }
 
-/** Steady drain rate of `queue`: from its first completion to an empty queue (start-up excluded), and what failed meanwhile. */
-async function drainRate(queue) {
-  const before = await queue.getJobCounts('completed', 'failed');
-  let first;
-  for (;;) {
-    const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
-    if (!first && c.completed > before.completed) first = { at: performance.now(), completed: c.completed };
-    if (first && c.waiting + c.active === 0) {
-      const perSec = (c.completed - first.completed) / ((performance.now() - first.at) / 1000);
-      return { perSec, failed: c.failed - before.failed, jobs: c.completed - before.completed };
-    }
-    await sleep(20);
-  }
-}
-
 /** Resolves once `queue` has nothing waiting or running, looking every `everyMs`. */
 async function untilEmpty(queue, everyMs) {
   for (let c = await queue.getJobCounts('waiting', 'active'); c.waiting + c.active > 0; c = await queue.getJobCounts('waiting', 'active')) await sleep(everyMs);
-}
-
-/**
- * One drain round: DRAIN_JOBS jobs queued (`add`, 500 in flight) while `queue` is paused, then
- * resumed; the rate from its first completion to an empty queue.
- */
-async function pausedDrain(queue, add) {
-  await queue.pause();
-  let left = DRAIN_JOBS;
-  await Promise.all(
-    Array.from({ length: 500 }, async () => {
-      while (left > 0) {
-        left--;
-        await add();
-      }
-    }),
-  );
-  await queue.resume();
-  return drainRate(queue);
 }
 
 const redis = await startRedisServer({ aof: 'everysec' });
@@ -194,8 +161,8 @@ try {
   const drains = { raw: [], invoq: [] };
   const drainRss = rssPeaks([worker.pid]);
   for (let round = 0; round < DRAIN_ROUNDS; round++) {
-    drains.raw.push(await pausedDrain(raw, () => raw.add('job', { hello: 'world', n: 42 })));
-    drains.invoq.push(await pausedDrain(events, () => producer.enqueue('echo', randomUUID(), body)));
+    drains.raw.push(await pausedDrain(raw, () => raw.add('job', { hello: 'world', n: 42 }), DRAIN_JOBS));
+    drains.invoq.push(await pausedDrain(events, () => producer.enqueue('echo', randomUUID(), body), DRAIN_JOBS));
   }
   const workerRssMaxMb = drainRss.stop()[0];
   await closeRedis(producerConnection);

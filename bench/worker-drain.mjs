@@ -1,0 +1,93 @@
+// `npm run bench:drain`: invoq's worker draining no-op events beside a raw BullMQ worker of no-ops
+// at the same concurrency, alone on one Redis (AOF everysec), in BENCH_DRAIN_ROUNDS (5)
+// interleaved rounds of BENCH_DRAIN_JOBS (30,000): each round's rate, and what each job cost the
+// worker's process and Redis in CPU (from /proc). The same rounds as `npm run bench`, without the
+// HTTP tiers around them, for A/B runs of one change to the worker or the executor. The first
+// rounds warm the worker up: compare the later ones.
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { freePort, startRedisServer } from '../scripts/local-redis.cjs';
+import { pausedDrain } from './drain-rounds.mjs';
+import { cpuSeconds, rssPeaks, waitUntilReady } from './process-stats.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { EventProducer, EventQueues, closeRedis, createRedisConnection, serviceNodeFlags } = createRequire(import.meta.url)(
+  path.join(root, 'packages/core/dist/index.js'),
+);
+const ROUNDS = Number(process.env.BENCH_DRAIN_ROUNDS ?? 5);
+const JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 30_000);
+const CONCURRENCY = 32; // INVOQ_WORKER_CONCURRENCY's default
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const body = JSON.stringify({ hello: 'world', n: 42 });
+
+const redis = await startRedisServer({ aof: 'everysec' });
+const children = [];
+try {
+  const rawWorker = fork(path.join(root, 'bench/raw-bullmq-worker.mjs'), [], {
+    env: { ...process.env, REDIS_URL: redis.url, QUEUE: 'raw', PREFIX: '{bench-raw}', CONCURRENCY: String(CONCURRENCY) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(rawWorker);
+  await new Promise((resolve) => rawWorker.once('message', resolve));
+  const metricsPort = await freePort();
+  // invoq at its defaults, as `npm run bench` runs it: auth on, metrics on, logs at info.
+  const worker = fork(path.join(root, 'apps/worker/dist/main.js'), [], {
+    execArgv: serviceNodeFlags(),
+    env: {
+      ...process.env,
+      REDIS_URL: redis.url,
+      INVOQ_METRICS_PORT: String(metricsPort),
+      INVOQ_QUEUE_PREFIX: 'bench',
+      INVOQ_API_KEYS: 'bench-key',
+      INVOQ_WORKER_CONCURRENCY: String(CONCURRENCY),
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  children.push(worker);
+  await waitUntilReady(`http://127.0.0.1:${metricsPort}/readyz`, { what: 'the worker' });
+
+  const raw = new Queue('raw', { connection: { url: redis.url }, prefix: '{bench-raw}' });
+  const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
+  const producerConnection = createRedisConnection(redis.url);
+  const producer = new EventProducer(
+    new EventQueues({ connection: producerConnection, prefix: 'bench', statusRetentionSeconds: 3600, dlqRetentionSeconds: 1_209_600 }),
+  );
+  /** One round, with the CPU its worker process and Redis spent per job while it drained. */
+  const round = async (queue, add, pid) => {
+    let cpuAtResume;
+    const drain = await pausedDrain(queue, add, JOBS, () => (cpuAtResume = [cpuSeconds(pid), cpuSeconds(redis.pid)]));
+    const [workerUs, redisUs] = [pid, redis.pid].map((p, i) => Math.round(((cpuSeconds(p) - cpuAtResume[i]) * 1e6) / drain.jobs));
+    return { perSec: Math.round(drain.perSec), failed: drain.failed, workerUs, redisUs };
+  };
+  const rss = rssPeaks([worker.pid]);
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const rawRound = await round(raw, () => raw.add('job', { hello: 'world', n: 42 }), rawWorker.pid);
+    const invoqRound = await round(events, () => producer.enqueue('echo', randomUUID(), body), worker.pid);
+    rounds.push({ raw: rawRound, invoq: invoqRound, ratio: +(invoqRound.perSec / rawRound.perSec).toFixed(2) });
+  }
+  const [workerRssMaxMb] = rss.stop();
+  console.table(
+    rounds.map((r, i) => ({
+      round: i + 1,
+      'raw per s': r.raw.perSec,
+      'raw CPU µs/job (worker, Redis)': `${r.raw.workerUs}, ${r.raw.redisUs}`,
+      'invoq per s': r.invoq.perSec,
+      'invoq CPU µs/job (worker, Redis)': `${r.invoq.workerUs}, ${r.invoq.redisUs}`,
+      ratio: r.ratio,
+    })),
+  );
+  console.log(`median ratio ${median(rounds.map((r) => r.ratio)).toFixed(2)}; invoq worker RSS at most ${workerRssMaxMb} MB; node ${process.version}`);
+  await Promise.all([raw.close(), events.close(), closeRedis(producerConnection)]);
+  if (rounds.some((r) => r.raw.failed + r.invoq.failed > 0)) process.exitCode = 1;
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((resolve) => c.once('exit', resolve)) : null)));
+  await redis.stop();
+}
