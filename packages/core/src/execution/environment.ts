@@ -139,9 +139,9 @@ export class Environment implements ExecutionEnvironment {
   }
 
   /**
-   * Handles `first` and every answer queued behind it in one go. Node.js would otherwise hand
-   * over each in a callback of its own, and all that an answer leads to (the job's completion
-   * written to Redis, the next run posted) would go out one by one.
+   * Handles `first` and every message queued behind it in one go. Node.js would otherwise hand
+   * over each in a callback of its own, and what the answers lead to (the jobs' completions
+   * written to Redis, the next runs posted) would go out one by one, a turn each.
    */
   private receiveAll(first: unknown): void {
     this.receive(first);
