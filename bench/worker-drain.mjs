@@ -6,6 +6,7 @@
 // rounds warm the worker up: compare the later ones.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +84,15 @@ try {
       ratio: r.ratio,
     })),
   );
-  console.log(`median ratio ${median(rounds.map((r) => r.ratio)).toFixed(2)}; invoq worker RSS at most ${workerRssMaxMb} MB; node ${process.version}`);
+  const medianRatio = median(rounds.map((r) => r.ratio));
+  console.log(`median ratio ${medianRatio.toFixed(2)}; invoq worker RSS at most ${workerRssMaxMb} MB; node ${process.version}`);
+  const out = path.join(root, 'bench', 'results', `drain-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, jobs: JOBS, concurrency: CONCURRENCY, rounds, medianRatio, workerRssMaxMb }, null, 2),
+  );
+  console.log(`written ${path.relative(root, out)}`);
   await Promise.all([raw.close(), events.close(), closeRedis(producerConnection)]);
   if (rounds.some((r) => r.raw.failed + r.invoq.failed > 0)) process.exitCode = 1;
 } finally {
