@@ -161,8 +161,8 @@ try {
   const drains = { raw: [], invoq: [] };
   const drainRss = rssPeaks([worker.pid]);
   for (let round = 0; round < DRAIN_ROUNDS; round++) {
-    drains.raw.push(await pausedDrain(raw, () => raw.add('job', { hello: 'world', n: 42 }), DRAIN_JOBS));
-    drains.invoq.push(await pausedDrain(events, () => producer.enqueue('echo', randomUUID(), body), DRAIN_JOBS));
+    drains.raw.push(await pausedDrain(raw, () => raw.add('job', { hello: 'world', n: 42 }), DRAIN_JOBS, { redis: producerConnection }));
+    drains.invoq.push(await pausedDrain(events, () => producer.enqueue('echo', randomUUID(), body), DRAIN_JOBS, { redis: producerConnection }));
   }
   const workerRssMaxMb = drainRss.stop()[0];
   await closeRedis(producerConnection);

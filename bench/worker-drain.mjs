@@ -19,7 +19,7 @@ import { pausedDrain } from './drain-rounds.mjs';
 import { cpuSeconds, rssPeaks, waitUntilReady } from './process-stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { EventProducer, EventQueues, closeRedis, createRedisConnection, newTraceId, serviceNodeFlags } = createRequire(import.meta.url)(
+const { EventProducer, EventQueues, closeRedis, createRedisConnection, serviceNodeFlags } = createRequire(import.meta.url)(
   path.join(root, 'packages/core/dist/index.js'),
 );
 const ROUNDS = Number(process.env.BENCH_DRAIN_ROUNDS ?? 5);
@@ -37,7 +37,7 @@ try {
   });
   children.push(rawWorker);
   const optionedWorker = fork(path.join(root, 'bench/raw-bullmq-worker.mjs'), [], {
-    env: { ...process.env, REDIS_URL: redis.url, QUEUE: 'optioned', PREFIX: '{bench-optioned}', CONCURRENCY: String(CONCURRENCY), WITH_INVOQ_OPTIONS: '1' },
+    env: { ...process.env, REDIS_URL: redis.url, QUEUE: '{optioned}', PREFIX: 'bench-optioned', CONCURRENCY: String(CONCURRENCY), WITH_INVOQ_OPTIONS: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(optionedWorker);
@@ -64,18 +64,21 @@ try {
   const raw = new Queue('raw', { connection: { url: redis.url }, prefix: '{bench-raw}' });
   const events = new Queue('{echo}', { connection: { url: redis.url }, prefix: 'bench' });
   const producerConnection = createRedisConnection(redis.url);
-  const eventQueues = new EventQueues({ connection: producerConnection, prefix: 'bench', statusRetentionSeconds: 3600, dlqRetentionSeconds: 1_209_600 });
+  const queueOptions = { connection: producerConnection, statusRetentionSeconds: 3600, dlqRetentionSeconds: 1_209_600 };
+  const eventQueues = new EventQueues({ ...queueOptions, prefix: 'bench' });
   const producer = new EventProducer(eventQueues);
-  // Raw BullMQ's adds with the options and data of invoq's events.
-  const optioned = new Queue('optioned', { connection: { url: redis.url }, prefix: '{bench-optioned}', defaultJobOptions: eventQueues.defaultJobOptions });
-  const addOptioned = () => {
-    const receivedAt = Date.now();
-    return optioned.add('event', { v: 1, payload: body, receivedAt, traceId: newTraceId(receivedAt) }, { jobId: randomUUID() });
-  };
+  // The third worker's jobs are enqueued as invoq's events are (the same job options, data and
+  // queue settings), under a prefix of their own.
+  const optionedQueues = new EventQueues({ ...queueOptions, prefix: 'bench-optioned' });
+  const optionedProducer = new EventProducer(optionedQueues);
+  const optioned = optionedQueues.get('optioned');
   /** One round, with the CPU its worker process and Redis spent per job while it drained. */
   const round = async (queue, add, pid) => {
     let cpuAtResume;
-    const drain = await pausedDrain(queue, add, JOBS, () => (cpuAtResume = [cpuSeconds(pid), cpuSeconds(redis.pid)]));
+    const drain = await pausedDrain(queue, add, JOBS, {
+      redis: producerConnection,
+      onResume: () => (cpuAtResume = [cpuSeconds(pid), cpuSeconds(redis.pid)]),
+    });
     const [workerUs, redisUs] = [pid, redis.pid].map((p, i) => Math.round(((cpuSeconds(p) - cpuAtResume[i]) * 1e6) / drain.jobs));
     return { perSec: Math.round(drain.perSec), failed: drain.failed, workerUs, redisUs };
   };
@@ -83,7 +86,7 @@ try {
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const rawRound = await round(raw, () => raw.add('job', { hello: 'world', n: 42 }), rawWorker.pid);
-    const optionedRound = await round(optioned, addOptioned, optionedWorker.pid);
+    const optionedRound = await round(optioned, () => optionedProducer.enqueue('optioned', randomUUID(), body), optionedWorker.pid);
     const invoqRound = await round(events, () => producer.enqueue('echo', randomUUID(), body), worker.pid);
     rounds.push({
       raw: rawRound,
@@ -123,7 +126,8 @@ try {
     ),
   );
   console.log(`written ${path.relative(root, out)}`);
-  await Promise.all([raw.close(), optioned.close(), events.close(), closeRedis(producerConnection)]);
+  await Promise.all([raw.close(), events.close(), eventQueues.close(), optionedQueues.close()]);
+  await closeRedis(producerConnection);
   if (rounds.some((r) => r.raw.failed + r.optioned.failed + r.invoq.failed > 0)) process.exitCode = 1;
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
