@@ -1,8 +1,8 @@
 /**
  * `npm run bench:drain` in miniature: one round of 3,000 jobs for each worker (raw BullMQ, raw
- * BullMQ with invoq's job options, invoq's). It must exit 0 (nothing failed) and report a rate and
- * the CPU a job cost for each. The full rounds are run by
- * hand (docs/benchmarks.md); this guards the script and the drain timing `npm run bench` shares.
+ * BullMQ with invoq's job options, invoq's). It must exit 0 (nothing failed) and report a rate
+ * and the CPU a job cost for each. The full rounds are run by hand (docs/benchmarks.md); this
+ * guards the script and the drain timing `npm run bench` shares.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
